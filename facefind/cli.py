@@ -1,0 +1,345 @@
+"""The `facefind` command line: migrate, enroll, identify, identities, users, audit, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from facefind.service import (
+    FaceFind,
+    IdentifyResult,
+    Requester,
+    database_url,
+    scan_folder,
+)
+from facefind.settings import Settings, SettingsError
+from gallery import Gallery, create_pool, migrate
+from recognition import ImageError, ModelError
+
+logger = logging.getLogger(__name__)
+
+
+def cli_requester() -> Requester:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in some containers
+        user = "unknown"
+    return Requester(actor=f"cli:{user}")
+
+
+@asynccontextmanager
+async def open_gallery(settings: Settings) -> AsyncIterator[Gallery]:
+    """The database alone (no models): for user, identity and audit commands."""
+    dsn = await database_url(settings)
+    await migrate(dsn, actor=cli_requester().actor)
+    pool = await create_pool(dsn, max_size=2)
+    try:
+        yield Gallery(pool)
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[FaceFind]:
+    service = await FaceFind.open(settings, actor=cli_requester().actor)
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+# --- commands -------------------------------------------------------------------------------
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    dsn = await database_url(settings)
+    applied = await migrate(dsn, actor=cli_requester().actor)
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    try:
+        plan = await asyncio.to_thread(scan_folder, args.directory)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total = sum(len(photos) for *_, photos in plan)
+    async with open_service(settings) as service:
+        with tqdm(total=total, unit="photo", disable=args.quiet, file=sys.stderr) as bar:
+            report = await service.enroll_plan(
+                plan, cli_requester(), progress=lambda _p: bar.update(1)
+            )
+    print(
+        f"enrolled {report.enrolled} face(s); created {report.identities_created} identit"
+        f"{'y' if report.identities_created == 1 else 'ies'}; skipped {len(report.skipped)}"
+    )
+    for path, reason in report.skipped:
+        print(f"  skipped {path}: {reason}")
+    for path, other in report.duplicates:
+        print(f"  warning {path}: this face already matches {other} as strong")
+    return 0
+
+
+def _result_json(
+    path: str, result: IdentifyResult | None, error: str | None, lookup_id: int | None
+) -> dict[str, Any]:
+    faces = []
+    if result is not None:
+        lookup_id = result.lookup_id
+        for fr in result.faces:
+            f = fr.face
+            faces.append(
+                {
+                    "index": f.index,
+                    "bbox": [round(float(v), 1) for v in f.bbox],
+                    "det_score": round(float(f.det_score), 4),
+                    "quality": {"ok": f.quality.ok, "reasons": list(f.quality.reasons)},
+                    "candidates": [
+                        {
+                            "identity_id": c.identity_id,
+                            "name": c.display_name,
+                            "external_ref": c.external_ref,
+                            "similarity": round(c.similarity, 4),
+                            "band": c.band,
+                            "face_id": c.face_id,
+                        }
+                        for c in fr.candidates
+                    ],
+                }
+            )
+    return {"image": path, "lookup_id": lookup_id, "faces": faces, "error": error}
+
+
+def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> None:
+    if result is None:
+        print(f"{path}: error: {error}")
+        return
+    n = len(result.faces)
+    print(f"{path}: {n} face{'s' if n != 1 else ''} (lookup #{result.lookup_id})")
+    if not n:
+        print("  no face found")
+    for fr in result.faces:
+        f = fr.face
+        x1, y1, x2, y2 = (round(v) for v in f.bbox)
+        quality = "ok" if f.quality.ok else "LOW QUALITY: " + ", ".join(f.quality.reasons)
+        print(f"  face {f.index} at ({x1},{y1})-({x2},{y2}), quality {quality}")
+        if not fr.candidates:
+            print("    no confident match")
+        for c in fr.candidates:
+            ref = f" [{c.external_ref}]" if c.external_ref else ""
+            print(
+                f"    candidate {c.rank}: {c.display_name}{ref} (identity #{c.identity_id}) "
+                f"similarity {c.similarity * 100:.0f}% ({c.band}), matched face #{c.face_id}"
+            )
+
+
+async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:
+    requester = cli_requester()
+    failures = 0
+    async with open_service(settings) as service:
+        for image in args.images:
+            path = str(image)
+            result: IdentifyResult | None = None
+            error: str | None = None
+            lookup_id: int | None = None
+            try:
+                data = await asyncio.to_thread(Path(image).read_bytes)
+            except OSError as exc:
+                error = f"cannot read file: {exc.strerror or exc}"
+            else:
+                lookup_id = await service.begin_lookup(requester, source="cli")
+                try:
+                    result = await service.identify(data, requester, lookup_id=lookup_id)
+                except ImageError as exc:
+                    error = f"{exc.code}: {exc}"
+            failures += error is not None
+            if args.json:
+                print(
+                    json.dumps(_result_json(path, result, error, lookup_id), ensure_ascii=False),
+                    flush=True,
+                )
+            else:
+                _print_text(path, result, error)
+    return 1 if failures and failures == len(args.images) else 0
+
+
+async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_gallery(settings) as gallery:
+        if args.action == "forget":
+            ok = await gallery.forget_identity(args.id, cli_requester().actor)
+            print(f"identity #{args.id} forgotten" if ok else f"no active identity #{args.id}")
+            return 0 if ok else 1
+        for ident in await gallery.list_identities(include_deleted=args.deleted):
+            ref = f" [{ident.external_ref}]" if ident.external_ref else ""
+            gone = " (forgotten)" if ident.deleted else ""
+            print(f"#{ident.id}\t{ident.display_name}{ref}\t{ident.face_count} face(s){gone}")
+    return 0
+
+
+_USER_ACTIONS: dict[str, tuple[str, str]] = {
+    "approve": ("status", "approved"),
+    "reject": ("status", "rejected"),
+    "revoke": ("status", "revoked"),
+    "promote": ("role", "admin"),
+    "demote": ("role", "officer"),
+}
+
+
+async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    actor = cli_requester().actor
+    async with open_gallery(settings) as gallery:
+        if args.action in (None, "list"):
+            for u in await gallery.list_users(getattr(args, "status", None)):
+                print(f"{u.id}\t{u.display}\t{u.role}\t{u.status}")
+            return 0
+        kind, value = _USER_ACTIONS[args.action]
+        if kind == "status":
+            user = await gallery.set_user_status(args.user_id, value, actor, create=True)
+        else:
+            # promoting makes the first admin: an admin must also be approved
+            user = await gallery.set_user_role(args.user_id, value, actor, create=True)
+            if user and value == "admin" and user.status != "approved":
+                user = await gallery.set_user_status(args.user_id, "approved", actor)
+        assert user is not None
+        print(f"user {user.id}: role {user.role}, status {user.status}")
+    return 0
+
+
+async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_gallery(settings) as gallery:
+        if args.action == "list":
+            for row in reversed(await gallery.recent_audit(args.limit)):
+                details = json.dumps(row["details"], ensure_ascii=False)
+                at = f"{row['at']:%Y-%m-%d %H:%M:%S}"
+                target = row["target"] or ""
+                print(f"{row['id']}\t{at}\t{row['actor']}\t{row['action']}\t{target}\t{details}")
+            return 0
+        check = await gallery.verify_audit_chain()
+    if check.ok:
+        print(f"audit chain OK: {check.rows} rows")
+        return 0
+    print(f"audit chain BROKEN at row {check.first_bad_id}: {check.problem}")
+    return 1
+
+
+async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    days = settings.retention_days if args.days is None else args.days
+    async with open_service(settings) as service:
+        crops, files = await service.purge_expired(days, cli_requester().actor)
+    print(
+        f"purged {crops} query face crop(s) and {files} Telegram file id(s) older than {days} days"
+    )
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import run_bot
+
+    return run_bot(settings)
+
+
+# --- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facefind",
+        description="Face identification against a PostgreSQL gallery. Settings come from the "
+        "environment (or .env): DATABASE_URL, FACEFIND_DATA_DIR, FACEFIND_MODEL_DIR, ... "
+        "(see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("enroll", help="enroll a folder: one subfolder of photos per identity")
+    p.add_argument(
+        "directory",
+        type=Path,
+        help="folder with one subfolder per identity "
+        "(folder name = display name; optional identities.csv: name,external_ref,notes)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser(
+        "identify", help="identify the faces in images (each is recorded as a lookup)"
+    )
+    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    p.set_defaults(func=cmd_identify)
+
+    p = sub.add_parser("identities", help="list identities, or forget one")
+    p.add_argument("--deleted", action="store_true", help="include forgotten identities")
+    isub = p.add_subparsers(dest="action", metavar="ACTION")
+    isub.add_parser("list", help="list identities (default)")
+    f = isub.add_parser(
+        "forget", help="remove an identity from all searches (soft delete, audited)"
+    )
+    f.add_argument("id", type=int)
+    p.set_defaults(func=cmd_identities)
+
+    p = sub.add_parser("users", help="bot users: list, approve, reject, revoke, promote, demote")
+    usub = p.add_subparsers(dest="action", metavar="ACTION")
+    lp = usub.add_parser("list", help="list users (default)")
+    lp.add_argument("--status", choices=["pending", "approved", "rejected", "revoked"])
+    for action, text in [
+        ("approve", "let a Telegram user run lookups"),
+        ("reject", "refuse a pending access request"),
+        ("revoke", "withdraw access"),
+        ("promote", "make an admin (also approves): this is how the first admin is made"),
+        ("demote", "make an admin an officer again"),
+    ]:
+        ap = usub.add_parser(action, help=text)
+        ap.add_argument("user_id", type=int, help="Telegram user id")
+    p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("audit", help="the append-only audit log")
+    asub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    asub.add_parser("verify", help="recompute the hash chain and report the first broken row")
+    al = asub.add_parser("list", help="show the most recent audit rows")
+    al.add_argument("-n", "--limit", type=int, default=50)
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("purge", help="apply the retention limit now (the bot also does so daily)")
+    p.add_argument("--days", type=int, help="override FACEFIND_RETENTION_DAYS")
+    p.set_defaults(func=cmd_purge)
+
+    sub.add_parser("run", help="run the Telegram bot").set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[Settings, argparse.Namespace], Awaitable[int] | int] = args.func
+    try:
+        if asyncio.iscoroutinefunction(func):
+            return int(asyncio.run(func(settings, args)))
+        return int(func(settings, args))  # type: ignore[arg-type]
+    except (SettingsError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Settings read once from the environment (and an optional .env file) at the entry point."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recognition.types import Limits
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+# Provisional thresholds per model (cosine similarity). buffalo_s: measured on LFW with a
+# 1,680-identity gallery and 4,065 people not in it: at 0.35, 0.64% of non-enrolled people
+# get a false candidate and 98.5% of enrolled people are found; at 0.50, 0.10% and 86%.
+# See docs/calibration.md. Other packs fall back to these until calibrated.
+MODEL_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "buffalo_s": (0.50, 0.35),
+}
+DEFAULT_THRESHOLDS = (0.50, 0.35)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    strong: float
+    possible: float
+
+    def band(self, similarity: float) -> str | None:
+        if similarity >= self.strong:
+            return "strong"
+        if similarity >= self.possible:
+            return "possible"
+        return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
+    model_dir: Path | None = None
+    strong_threshold: float | None = None
+    possible_threshold: float | None = None
+    limits: Limits = field(default_factory=Limits)
+    inference_workers: int = 2
+    onnx_threads: int = 1
+    search_ef: int = 200
+    search_shortlist: int = 200
+    candidates_per_face: int = 3
+    # Telegram
+    telegram_bot_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    admin_ids: tuple[int, ...] = ()
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0:8443"
+    webhook_secret: str | None = None
+    http_listen: str = "127.0.0.1:8080"
+    rate_limit_per_hour: int = 30
+    retention_days: int = 90
+    log_level: str = "INFO"
+
+    def thresholds_for(self, model: str) -> Thresholds:
+        strong, possible = MODEL_THRESHOLDS.get(model, DEFAULT_THRESHOLDS)
+        t = Thresholds(
+            strong=self.strong_threshold if self.strong_threshold is not None else strong,
+            possible=self.possible_threshold if self.possible_threshold is not None else possible,
+        )
+        if not 0 < t.possible <= t.strong <= 1:
+            raise SettingsError(
+                f"thresholds must satisfy 0 < possible ({t.possible}) <= strong ({t.strong}) <= 1"
+            )
+        return t
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        """Build settings from `env` (default: os.environ, after loading ./.env if present)."""
+        if env is None:
+            if dotenv:
+                from dotenv import load_dotenv
+
+                load_dotenv(override=False)
+            env = os.environ
+        e = _Env(env)
+        limits = Limits(
+            max_image_bytes=e.int("FACEFIND_MAX_IMAGE_BYTES", Limits.max_image_bytes),
+            max_pixels=e.int("FACEFIND_MAX_PIXELS", Limits.max_pixels),
+            max_faces=e.int("FACEFIND_MAX_FACES", Limits.max_faces),
+            det_threshold=e.float("FACEFIND_DET_THRESHOLD", Limits.det_threshold),
+            min_face_px=e.int("FACEFIND_MIN_FACE_PX", Limits.min_face_px),
+            enroll_min_face_px=e.int("FACEFIND_ENROLL_MIN_FACE_PX", Limits.enroll_min_face_px),
+        )
+        return cls(
+            database_url=e.str("DATABASE_URL"),
+            data_dir=Path(e.str("FACEFIND_DATA_DIR") or default_data_dir()).expanduser(),
+            model_dir=_path(e.str("FACEFIND_MODEL_DIR")),
+            strong_threshold=e.opt_float("FACEFIND_STRONG_THRESHOLD"),
+            possible_threshold=e.opt_float("FACEFIND_POSSIBLE_THRESHOLD"),
+            limits=limits,
+            inference_workers=e.int("FACEFIND_INFERENCE_WORKERS", 2, minimum=1),
+            onnx_threads=e.int("FACEFIND_ONNX_THREADS", 1, minimum=1),
+            search_ef=e.int("FACEFIND_SEARCH_EF", 200, minimum=10),
+            search_shortlist=e.int("FACEFIND_SEARCH_SHORTLIST", 200, minimum=10),
+            telegram_bot_token=e.str("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=(e.str("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+            admin_ids=e.ids("ADMIN_IDS"),
+            webhook_url=e.str("WEBHOOK_URL"),
+            webhook_listen=e.str("WEBHOOK_LISTEN") or "0.0.0.0:8443",
+            webhook_secret=e.str("WEBHOOK_SECRET"),
+            http_listen=e.str("FACEFIND_HTTP_LISTEN") or "127.0.0.1:8080",
+            rate_limit_per_hour=e.int("FACEFIND_RATE_LIMIT_PER_HOUR", 30, minimum=0),
+            retention_days=e.int("FACEFIND_RETENTION_DAYS", 90, minimum=0),
+            log_level=(e.str("FACEFIND_LOG_LEVEL") or "INFO").upper(),
+        )
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("facefind", appauthor=False))
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'host:port' (or ':port') to a (host, port) pair."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SettingsError(f"expected host:port, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+class _Env:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def str(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        value = self.opt_float(name)
+        return default if value is None else value
+
+    def opt_float(self, name: str) -> float | None:
+        raw = self.str(name)
+        if raw is None:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+    def ids(self, name: str) -> tuple[int, ...]:
+        raw = self.str(name)
+        if raw is None:
+            return ()
+        try:
+            return tuple(int(p) for p in raw.replace(";", ",").replace(" ", ",").split(",") if p)
+        except ValueError:
+            raise SettingsError(f"{name} must be a comma-separated list of user ids") from None

@@ -1,0 +1,107 @@
+"""Connection pool and the forward-only migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+from pgvector.asyncpg import register_vector
+
+from gallery import queries as q
+
+logger = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    """A migration file changed after it was applied, or is malformed."""
+
+
+def default_migrations_dir() -> Path:
+    return Path(str(resources.files("migrations")))
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or default_migrations_dir()
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"migration file name not of the form NNNN_name.sql: {path.name}")
+        found.append(Migration(int(match[1]), match[2], path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError("two migration files share a version number")
+    return found
+
+
+async def migrate(dsn: str, directory: Path | None = None, *, actor: str = "system") -> list[str]:
+    """Apply pending migrations in order; return the names applied. Safe to run concurrently."""
+    migrations = load_migrations(directory)
+    applied_now: list[str] = []
+    con = await asyncpg.connect(dsn)
+    try:
+        # session lock: a second process waits, then finds everything applied
+        await con.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+        await con.execute(q.MIGRATION_LOCK, q.MIGRATION_LOCK_ID)
+        try:
+            await con.execute(q.MIGRATIONS_TABLE)
+            applied = {r["version"]: r["checksum"] for r in await con.fetch(q.MIGRATIONS_APPLIED)}
+            for m in migrations:
+                if m.version in applied:
+                    if applied[m.version] != m.checksum:
+                        raise MigrationError(
+                            f"migration {m.version:04d}_{m.name} changed after it was applied"
+                        )
+                    continue
+                async with con.transaction():
+                    await con.execute(m.sql)
+                    await con.execute(q.MIGRATION_RECORD, m.version, m.name, m.checksum)
+                    await con.execute(
+                        q.AUDIT_INSERT,
+                        actor,
+                        "migration.apply",
+                        f"{m.version:04d}_{m.name}",
+                        {"checksum": m.checksum},
+                    )
+                applied_now.append(f"{m.version:04d}_{m.name}")
+                logger.info("applied migration %04d_%s", m.version, m.name)
+        finally:
+            await con.execute(q.MIGRATION_UNLOCK, q.MIGRATION_LOCK_ID)
+    finally:
+        await con.close()
+    return applied_now
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    await register_vector(con)
+    await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections know `vector` and `jsonb`; migrate first (the extension)."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool

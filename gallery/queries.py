@@ -1,0 +1,222 @@
+"""Every SQL statement facefind runs, as named constants with $n parameters."""
+
+# --- migrations -------------------------------------------------------------------------------
+MIGRATION_LOCK_ID = 7408331020244
+MIGRATION_LOCK = "SELECT pg_advisory_lock($1)"
+MIGRATION_UNLOCK = "SELECT pg_advisory_unlock($1)"
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)"""
+MIGRATIONS_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
+MIGRATION_RECORD = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+
+# --- models -----------------------------------------------------------------------------------
+MODEL_GET = "SELECT name, detector_sha256, recognizer_sha256, dim FROM models WHERE name = $1"
+MODEL_INSERT = """
+INSERT INTO models (name, detector_sha256, recognizer_sha256, dim) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO NOTHING"""
+
+# --- users ------------------------------------------------------------------------------------
+_USER_COLUMNS = """id, first_name, last_name, username, language, role, status, decided_by,
+    decided_at, created_at"""
+USER_SEEN = f"""
+INSERT INTO users (id, first_name, last_name, username, language) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO UPDATE SET
+    first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+    username = EXCLUDED.username, language = EXCLUDED.language, updated_at = now()
+RETURNING {_USER_COLUMNS}, (xmax = 0) AS inserted"""
+USER_ENSURE = """
+INSERT INTO users (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"""
+USER_GET = f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1"
+USER_LIST = f"""
+SELECT {_USER_COLUMNS} FROM users
+WHERE ($1::text IS NULL OR status = $1)
+ORDER BY status, created_at"""
+USER_SET_STATUS = f"""
+UPDATE users SET status = $2, decided_by = $3, decided_at = now(), updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}"""
+USER_SET_ROLE = f"""
+UPDATE users SET role = $2, decided_by = $3, decided_at = now(), updated_at = now()
+WHERE id = $1
+RETURNING {_USER_COLUMNS}"""
+USER_ADMINS = f"""
+SELECT {_USER_COLUMNS} FROM users WHERE role = 'admin' AND status = 'approved' ORDER BY id"""
+
+# --- identities -------------------------------------------------------------------------------
+_IDENTITY_COLUMNS = """i.id, i.display_name, i.external_ref, i.notes, i.created_by, i.created_at,
+    i.deleted_at,
+    (SELECT count(*) FROM faces f WHERE f.identity_id = i.id AND f.active) AS face_count"""
+IDENTITY_INSERT = """
+INSERT INTO identities (display_name, external_ref, notes, created_by) VALUES ($1, $2, $3, $4)
+RETURNING id"""
+IDENTITY_GET = f"SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id = $1"
+IDENTITY_BY_NAME = f"""
+SELECT {_IDENTITY_COLUMNS} FROM identities i
+WHERE i.deleted_at IS NULL AND lower(i.display_name) = lower($1)
+ORDER BY i.id"""
+IDENTITY_NAME_LIKE = f"""
+SELECT {_IDENTITY_COLUMNS} FROM identities i
+WHERE i.deleted_at IS NULL AND i.display_name ILIKE '%' || $1 || '%'
+ORDER BY i.display_name, i.id
+LIMIT $2"""
+IDENTITY_LIST = f"""
+SELECT {_IDENTITY_COLUMNS} FROM identities i
+WHERE ($1 OR i.deleted_at IS NULL)
+ORDER BY i.display_name, i.id"""
+IDENTITY_UPDATE_DETAILS = """
+UPDATE identities SET external_ref = coalesce($2, external_ref), notes = coalesce($3, notes)
+WHERE id = $1"""
+IDENTITY_SOFT_DELETE = """
+UPDATE identities SET deleted_at = now(), deleted_by = $2
+WHERE id = $1 AND deleted_at IS NULL
+RETURNING id"""
+FACES_DEACTIVATE = "UPDATE faces SET active = false WHERE identity_id = $1 AND active"
+
+# --- faces ------------------------------------------------------------------------------------
+FACE_INSERT = """
+INSERT INTO faces (identity_id, model, embedding, det_score, quality, bbox, crop_jpeg,
+                   source_sha256, added_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (identity_id, model, source_sha256) DO NOTHING
+RETURNING id"""
+FACE_BY_SOURCE = """
+SELECT f.id, f.identity_id, i.display_name FROM faces f JOIN identities i ON i.id = f.identity_id
+WHERE f.source_sha256 = $1 AND f.model = $2 AND f.active
+ORDER BY f.id"""
+FACE_GET = """
+SELECT id, identity_id, model, det_score, quality, crop_jpeg, source_sha256, added_by, created_at,
+       active
+FROM faces WHERE id = $1"""
+FACES_OF_IDENTITY = """
+SELECT id, identity_id, model, det_score, quality, crop_jpeg, source_sha256, added_by, created_at,
+       active
+FROM faces WHERE identity_id = $1 AND active ORDER BY id"""
+FACE_COUNT = "SELECT count(*) FROM faces WHERE model = $1 AND active"
+
+# Search: the HNSW index only shortlists. iterative_scan keeps scanning when the model filter
+# drops rows, so the shortlist is never silently short; the caller re-scores exactly.
+SEARCH_SETTINGS = """
+SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
+       set_config('hnsw.ef_search', $1::int::text, true),
+       set_config('hnsw.max_scan_tuples', $2::int::text, true)"""
+SEARCH_SHORTLIST = """
+SELECT id, identity_id, embedding FROM faces
+WHERE active AND model = $2
+ORDER BY embedding <=> $1
+LIMIT $3"""
+SEARCH_EXACT_SETTINGS = """
+SELECT set_config('enable_indexscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"""
+FACES_OF_IDENTITIES = """
+SELECT f.id, f.identity_id, f.embedding FROM faces f
+JOIN identities i ON i.id = f.identity_id
+WHERE f.identity_id = ANY($1::bigint[]) AND f.model = $2 AND f.active AND i.deleted_at IS NULL"""
+IDENTITIES_BY_IDS = f"""
+SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id = ANY($1::bigint[])"""
+
+# --- lookups ----------------------------------------------------------------------------------
+LOOKUP_CREATE = """
+INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (chat_id, message_id) DO NOTHING
+RETURNING id"""
+LOOKUP_BY_MESSAGE = "SELECT id, status FROM lookups WHERE chat_id = $1 AND message_id = $2"
+LOOKUP_FINISH = """
+UPDATE lookups SET photo_sha256 = $2, model = $3, status = $4, error = $5, face_count = $6,
+                   timings = $7, finished_at = now()
+WHERE id = $1"""
+LOOKUP_FACE_INSERT = """
+INSERT INTO lookup_faces (lookup_id, face_index, bbox, det_score, quality, crop_jpeg)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id"""
+LOOKUP_CANDIDATE_INSERT = """
+INSERT INTO lookup_candidates (lookup_face_id, rank, identity_id, face_id, similarity, band)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id"""
+LOOKUP_GET = """
+SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
+       l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at
+FROM lookups l WHERE l.id = $1"""
+LOOKUP_FACES = """
+SELECT id, face_index, bbox, det_score, quality, crop_jpeg FROM lookup_faces
+WHERE lookup_id = $1 ORDER BY face_index"""
+LOOKUP_CANDIDATES = """
+SELECT c.id, c.lookup_face_id, c.rank, c.identity_id, c.face_id, c.similarity, c.band,
+       i.display_name, i.external_ref, i.deleted_at,
+       (SELECT fb.verdict FROM feedback fb WHERE fb.candidate_id = c.id
+        ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1) AS verdict
+FROM lookup_candidates c
+JOIN lookup_faces lf ON lf.id = c.lookup_face_id
+JOIN identities i ON i.id = c.identity_id
+WHERE lf.lookup_id = $1
+ORDER BY lf.face_index, c.rank"""
+LOOKUP_LIST = """
+SELECT l.id, l.user_id, l.actor, l.source, l.status, l.face_count, l.created_at,
+       (SELECT string_agg(top.summary, '; ' ORDER BY top.face_index) FROM (
+            SELECT lf.face_index, '#' || lf.face_index || ' ' || i.display_name
+                   || ' ' || round((c.similarity * 100)::numeric) || '% ' || c.band
+                   || coalesce(' [' || (SELECT fb.verdict FROM feedback fb
+                                        WHERE fb.candidate_id = c.id
+                                        ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1)
+                               || ']', '') AS summary
+            FROM lookup_faces lf
+            JOIN lookup_candidates c ON c.lookup_face_id = lf.id AND c.rank = 1
+            JOIN identities i ON i.id = c.identity_id
+            WHERE lf.lookup_id = l.id) top) AS top_candidates
+FROM lookups l
+WHERE ($1::bigint IS NULL OR l.user_id = $1)
+  AND ($2::timestamptz IS NULL OR l.created_at >= $2)
+  AND ($3::timestamptz IS NULL OR l.created_at < $3)
+ORDER BY l.created_at DESC, l.id DESC
+LIMIT $4"""
+LOOKUP_PENDING = """
+SELECT id, user_id, chat_id, message_id, file_id, created_at FROM lookups
+WHERE status = 'pending' AND source = 'telegram' ORDER BY id"""
+LOOKUP_COUNT_SINCE = """
+SELECT count(*) FROM lookups WHERE user_id = $1 AND created_at >= $2"""
+LOOKUP_EXPORT = """
+SELECT l.id AS lookup_id, l.created_at, l.user_id, l.actor, l.source, l.status, l.face_count,
+       l.photo_sha256, l.model, lf.face_index, lf.det_score, c.rank, c.identity_id,
+       i.display_name, i.external_ref, c.face_id, c.similarity, c.band,
+       (SELECT fb.verdict FROM feedback fb WHERE fb.candidate_id = c.id
+        ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1) AS verdict
+FROM lookups l
+LEFT JOIN lookup_faces lf ON lf.lookup_id = l.id
+LEFT JOIN lookup_candidates c ON c.lookup_face_id = lf.id
+LEFT JOIN identities i ON i.id = c.identity_id
+WHERE l.created_at >= $1 AND l.created_at < $2
+ORDER BY l.id, lf.face_index, c.rank"""
+RETENTION_PURGE_CROPS = """
+UPDATE lookup_faces lf SET crop_jpeg = NULL
+FROM lookups l
+WHERE l.id = lf.lookup_id AND lf.crop_jpeg IS NOT NULL AND l.created_at < $1"""
+RETENTION_PURGE_FILE_IDS = """
+UPDATE lookups SET file_id = NULL WHERE file_id IS NOT NULL AND created_at < $1"""
+
+# --- feedback ---------------------------------------------------------------------------------
+CANDIDATE_GET = """
+SELECT c.id, c.identity_id, c.band, c.similarity, c.rank, lf.face_index, l.id AS lookup_id,
+       l.user_id, i.display_name
+FROM lookup_candidates c
+JOIN lookup_faces lf ON lf.id = c.lookup_face_id
+JOIN lookups l ON l.id = lf.lookup_id
+JOIN identities i ON i.id = c.identity_id
+WHERE c.id = $1"""
+FEEDBACK_UPSERT = """
+INSERT INTO feedback (candidate_id, user_id, actor, verdict) VALUES ($1, $2, $3, $4)
+ON CONFLICT (candidate_id, actor) DO UPDATE SET verdict = EXCLUDED.verdict, created_at = now()
+RETURNING id"""
+
+# --- audit ------------------------------------------------------------------------------------
+AUDIT_INSERT = """
+INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)"""
+AUDIT_CHAIN = """
+SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text, actor,
+       action, target, details::text AS details_text, prev_hash, hash
+FROM audit_log ORDER BY id"""
+AUDIT_RECENT = """
+SELECT id, at, actor, action, target, details FROM audit_log ORDER BY id DESC LIMIT $1"""

@@ -1,0 +1,196 @@
+"""Typed rows the gallery returns: callers never see asyncpg records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+Role = str  # 'officer' | 'admin'
+Status = str  # 'pending' | 'approved' | 'rejected' | 'revoked'
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    first_name: str
+    last_name: str | None
+    username: str | None
+    language: str | None
+    role: Role
+    status: Status
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == "approved"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.status == "approved" and self.role == "admin"
+
+    @property
+    def display(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p) or "?"
+        return f"{name} (@{self.username})" if self.username else name
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: int
+    display_name: str
+    external_ref: str | None
+    notes: str | None
+    created_by: str
+    created_at: datetime
+    deleted_at: datetime | None
+    face_count: int
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class Face:
+    id: int
+    identity_id: int
+    model: str
+    det_score: float
+    quality: dict[str, Any]
+    crop_jpeg: bytes
+    source_sha256: str
+    added_by: str
+    created_at: datetime
+    active: bool
+
+
+@dataclass(frozen=True)
+class Match:
+    """One identity's best face for a query embedding, scored exactly."""
+
+    identity_id: int
+    display_name: str
+    external_ref: str | None
+    face_id: int
+    similarity: float
+
+
+@dataclass(frozen=True)
+class NewCandidate:
+    rank: int
+    identity_id: int
+    face_id: int
+    similarity: float
+    band: str
+
+
+@dataclass(frozen=True)
+class NewLookupFace:
+    face_index: int
+    bbox: tuple[float, float, float, float]
+    det_score: float
+    quality: dict[str, Any]
+    crop_jpeg: bytes | None
+    candidates: list[NewCandidate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredCandidate:
+    id: int
+    rank: int
+    identity_id: int
+    face_id: int
+    similarity: float
+    band: str
+    display_name: str
+    external_ref: str | None
+    identity_deleted: bool
+    verdict: str | None
+
+
+@dataclass(frozen=True)
+class StoredLookupFace:
+    id: int
+    face_index: int
+    bbox: tuple[float, ...]
+    det_score: float
+    quality: dict[str, Any]
+    crop_jpeg: bytes | None
+    candidates: list[StoredCandidate]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    id: int
+    user_id: int | None
+    actor: str
+    source: str
+    chat_id: int | None
+    message_id: int | None
+    file_id: str | None
+    photo_sha256: str | None
+    model: str | None
+    status: str
+    error: str | None
+    face_count: int | None
+    timings: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+    faces: list[StoredLookupFace] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LookupSummary:
+    id: int
+    user_id: int | None
+    actor: str
+    source: str
+    status: str
+    face_count: int | None
+    created_at: datetime
+    top_candidates: str | None
+
+
+@dataclass(frozen=True)
+class PendingLookup:
+    id: int
+    user_id: int | None
+    chat_id: int | None
+    message_id: int | None
+    file_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CandidateRef:
+    """A stored candidate with what feedback needs to check ownership."""
+
+    id: int
+    identity_id: int
+    band: str
+    similarity: float
+    rank: int
+    face_index: int
+    lookup_id: int
+    user_id: int | None
+    display_name: str
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ShortlistFace:
+    id: int
+    identity_id: int
+    embedding: np.ndarray
