@@ -1,0 +1,232 @@
+"""Wiring: the PTB application, its handlers, the HTTP servers, start-up and graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import signal
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import admin, handlers
+from bot.context import STATE_KEY, BotContext, BotState
+from bot.replies import Target
+from bot.server import health_app, start_site, webhook_app
+from bot.telegram_io import RetryingRateLimiter
+from bot.texts import language_of
+from facefind.service import FaceFind, Requester
+from facefind.settings import Settings, SettingsError, parse_listen
+
+logger = logging.getLogger(__name__)
+
+RETENTION_EVERY = 24 * 3600.0
+
+
+def build_application(settings: Settings, state: BotState) -> Application:  # type: ignore[type-arg]
+    """The PTB application with every handler; nothing is started."""
+    if not settings.telegram_bot_token:
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token in "
+            "the environment or in .env"
+        )
+    api = settings.telegram_api_url
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .context_types(ContextTypes(context=BotContext))
+        .rate_limiter(RetryingRateLimiter())
+        # many users and many photos at once: inference itself is bounded by the InferencePool
+        .concurrent_updates(64)
+        .read_timeout(30)
+        .write_timeout(60)
+        .media_write_timeout(60)
+        .get_updates_read_timeout(30)
+    )
+    if settings.webhook_url:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data[STATE_KEY] = state
+
+    app.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
+    app.add_handler(CommandHandler("start", handlers.start))
+    app.add_handler(CommandHandler("help", handlers.help_command))
+    app.add_handler(CommandHandler("history", handlers.history))
+    app.add_handler(CommandHandler("pending", admin.pending))
+    app.add_handler(CommandHandler("users", admin.users))
+    app.add_handler(
+        CommandHandler(["approve", "reject", "revoke", "promote", "demote"], admin.user_command)
+    )
+    app.add_handler(CommandHandler("enroll", admin.enroll))
+    app.add_handler(CommandHandler("identity", admin.identity))
+    app.add_handler(CommandHandler("forget", admin.forget))
+    app.add_handler(CommandHandler("lookups", admin.lookups))
+    app.add_handler(CommandHandler("lookup", admin.lookup))
+    app.add_handler(CommandHandler("export", admin.export))
+    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, handlers.photo))
+    app.add_handler(CallbackQueryHandler(admin.access_decision, pattern=r"^acc:"))
+    app.add_handler(CallbackQueryHandler(handlers.feedback, pattern=r"^fb:"))
+    app.add_handler(MessageHandler(filters.ALL, handlers.unknown_input))
+    app.add_error_handler(handlers.error_handler)  # type: ignore[arg-type]
+    return app
+
+
+def webhook_path(token: str) -> str:
+    """A path nobody can guess without the token, stable across restarts."""
+    return "/telegram/" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class BotRunner:
+    """Starts and stops everything the bot needs around an already opened FaceFind service."""
+
+    def __init__(self, settings: Settings, service: FaceFind) -> None:
+        self.settings = settings
+        self.service = service
+        self.state = BotState(settings=settings, service=service)
+        self.state.metrics.watch_queue(
+            lambda: service.inference.queued, lambda: service.inference.running
+        )
+        self.app = build_application(settings, self.state)
+        self.http_port: int | None = None
+        self.webhook_port: int | None = None
+        self._runners: list[web.AppRunner] = []
+        self._webhook_runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
+
+    async def start(self) -> None:
+        settings = self.settings
+        host, port = parse_listen(settings.http_listen)
+        runner, self.http_port = await start_site(health_app(self.state), host, port)
+        self._runners.append(runner)
+        await self.app.initialize()
+        await self._ensure_admins()
+        await admin.publish_commands(self.app.bot, await self.service.gallery.admins())
+        await self.app.start()
+        if settings.webhook_url:
+            assert settings.telegram_bot_token is not None
+            path = webhook_path(settings.telegram_bot_token)
+            whost, wport = parse_listen(settings.webhook_listen)
+            self._webhook_runner, self.webhook_port = await start_site(
+                webhook_app(self.app, self.state, path, self.webhook_secret), whost, wport
+            )
+            public = settings.webhook_url.rstrip("/")
+            if urlsplit(public).path in ("", "/"):
+                public += path
+            await self.app.bot.set_webhook(
+                public, secret_token=self.webhook_secret, allowed_updates=Update.ALL_TYPES
+            )
+            logger.info("webhook mode: listening on %s:%s", whost, self.webhook_port)
+        else:
+            assert self.app.updater is not None
+            await self.app.bot.delete_webhook()
+            await self.app.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, poll_interval=0.0
+            )
+            logger.info("polling mode")
+        self.state.ready = True
+        self._tasks.append(asyncio.create_task(self._resume_pending()))
+        self._tasks.append(asyncio.create_task(self._retention_loop()))
+        me = self.app.bot.username
+        logger.info("bot @%s is running; health on port %s", me, self.http_port)
+
+    async def stop(self) -> None:
+        """Stop taking updates, let running lookups finish and answer, then close."""
+        self.state.ready = False
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self._webhook_runner is not None:
+            await self._webhook_runner.cleanup()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.app.running:
+            await self.app.stop()  # waits for handlers in progress
+        await self.app.shutdown()
+        for runner in self._runners:
+            await runner.cleanup()
+
+    async def _ensure_admins(self) -> None:
+        gallery = self.service.gallery
+        for admin_id in self.settings.admin_ids:
+            user = await gallery.get_user(admin_id)
+            if user is not None and user.is_admin:
+                continue
+            await gallery.set_user_role(admin_id, "admin", "config:ADMIN_IDS", create=True)
+            await gallery.set_user_status(admin_id, "approved", "config:ADMIN_IDS")
+
+    async def _resume_pending(self) -> None:
+        """Answer lookups that a previous run recorded but did not finish."""
+        gallery = self.service.gallery
+        for pending in await gallery.pending_lookups():
+            if pending.user_id is None or pending.chat_id is None or pending.file_id is None:
+                continue
+            user = await gallery.get_user(pending.user_id)
+            requester = Requester.telegram(pending.user_id)
+            if user is None or not user.is_approved:
+                await self.service.fail_lookup(pending.id, requester, "access_withdrawn")
+                continue
+            logger.info("resuming lookup %s", pending.id)
+            target = Target(pending.chat_id, pending.message_id, language_of(user.language))
+            try:
+                await handlers.run_lookup(
+                    self.app.bot, self.state, requester, target, pending.id, pending.file_id, None
+                )
+            except Exception:
+                logger.exception("resuming lookup %s failed", pending.id)
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                crops, files = await self.service.purge_expired(self.settings.retention_days)
+                if crops or files:
+                    logger.info("retention: purged %d face crops, %d file ids", crops, files)
+            except Exception:
+                logger.exception("retention purge failed")
+            await asyncio.sleep(RETENTION_EVERY)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the bot until SIGINT/SIGTERM (or `stop` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    service = await FaceFind.open(settings, actor="system")
+    try:
+        runner = BotRunner(settings, service)
+        await runner.start()
+        try:
+            await stop.wait()
+            logger.info("stopping: finishing lookups in progress")
+        finally:
+            await runner.stop()
+    finally:
+        await service.close()
+
+
+def run_bot(settings: Settings) -> int:
+    if not settings.telegram_bot_token:
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token in "
+            "the environment or in .env (see README)"
+        )
+    asyncio.run(serve(settings))
+    return 0

@@ -1,0 +1,296 @@
+"""Handlers for every user: the access gate, help, photo lookups, feedback, history."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import PurePath
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.context import BotContext, BotState
+from bot.replies import FEEDBACK_SEPARATOR, Target, chat_action, send_lookup_result, send_text
+from bot.telegram_io import FileTooBig, download
+from bot.texts import language_of, t
+from facefind.service import Requester
+from gallery import User
+from recognition import ImageError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+# --- the gate (group -1) ----------------------------------------------------------------------
+async def gatekeeper(update: Update, context: BotContext) -> None:
+    """Record the sender; let approved users through, refuse everyone else on the spot."""
+    state = context.state
+    state.metrics.updates.inc()
+    tg_user = update.effective_user
+    chat = update.effective_chat
+    if tg_user is None or tg_user.is_bot:
+        raise ApplicationHandlerStop
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        # lookups show gallery data: only in private chats with vetted users
+        raise ApplicationHandlerStop
+    context.lang = language_of(tg_user.language_code)
+    user, new = await context.service.gallery.user_seen(
+        tg_user.id, tg_user.first_name, tg_user.last_name, tg_user.username, tg_user.language_code
+    )
+    context.sender = user
+    if user.is_approved:
+        return
+    state.metrics.refused.labels("not_approved").inc()
+    if update.callback_query is not None:
+        await update.callback_query.answer(t(context.lang, "access_denied"), show_alert=True)
+        raise ApplicationHandlerStop
+    if new:
+        await reply(update, t(context.lang, "access_requested"))
+        await notify_admins_of_request(context, user)
+    elif user.status == "pending":
+        await reply(update, t(context.lang, "access_pending"))
+    else:
+        await reply(update, t(context.lang, "access_denied"))
+    raise ApplicationHandlerStop
+
+
+async def notify_admins_of_request(context: BotContext, user: User) -> None:
+    for admin in await context.service.gallery.admins():
+        lang = language_of(admin.language)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(t(lang, "btn_approve"), callback_data=f"acc:a:{user.id}"),
+                    InlineKeyboardButton(t(lang, "btn_reject"), callback_data=f"acc:r:{user.id}"),
+                ]
+            ]
+        )
+        try:
+            await context.bot.send_message(
+                admin.id, request_text(lang, user), reply_markup=keyboard
+            )
+        except TelegramError as exc:  # an admin who blocked the bot must not block the others
+            logger.warning("could not notify admin %s: %s", admin.id, exc)
+
+
+def request_text(lang: str, user: User) -> str:
+    name = " ".join(p for p in (user.first_name, user.last_name) if p) or "?"
+    username = f"@{user.username}" if user.username else "—"
+    return t(lang, "admin_new_request", name=name, username=username, id=user.id)
+
+
+# --- help -------------------------------------------------------------------------------------
+async def start(update: Update, context: BotContext) -> None:
+    """Greet an approved user and explain what to do."""
+    assert context.sender is not None
+    await reply(
+        update,
+        t(context.lang, "start_approved", name=context.sender.first_name or "")
+        + help_text(context),
+    )
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """Explain how to use the bot."""
+    await reply(update, help_text(context))
+
+
+def help_text(context: BotContext) -> str:
+    text = t(context.lang, "help")
+    if context.sender is not None and context.sender.is_admin:
+        text += t(context.lang, "help_admin")
+    return text
+
+
+async def unknown_input(update: Update, context: BotContext) -> None:
+    """Point an approved user to the photo workflow."""
+    await reply(update, t(context.lang, "unknown_input"))
+
+
+# --- lookups ----------------------------------------------------------------------------------
+async def photo(update: Update, context: BotContext) -> None:
+    """Identify the faces in a photo or image file."""
+    message = update.effective_message
+    assert message is not None and context.sender is not None
+    caption = (message.caption or "").strip()
+    if caption.lower().startswith("/enroll"):
+        from bot.admin import enroll_from_caption
+
+        await enroll_from_caption(update, context)
+        return
+    found = image_of(message)
+    if found is None:
+        await reply(update, t(context.lang, "not_image"))
+        return
+    file_id, size = found
+    state = context.state
+    requester = Requester.telegram(context.sender.id)
+    async with state.user_lock(context.sender.id):
+        limit = state.settings.rate_limit_per_hour
+        if limit and await context.service.lookups_in_last_hour(context.sender.id) >= limit:
+            state.metrics.refused.labels("rate_limited").inc()
+            await reply(update, t(context.lang, "rate_limited", limit=limit))
+            return
+        lookup_id = await context.service.begin_lookup(
+            requester,
+            source="telegram",
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+            file_id=file_id,
+        )
+    if lookup_id is None:
+        logger.info(
+            "message %s in chat %s already has a lookup", message.message_id, message.chat_id
+        )
+        return
+    target = Target(message.chat_id, message.message_id, context.lang)
+    await run_lookup(context.bot, state, requester, target, lookup_id, file_id, size)
+
+
+def image_of(message: Message) -> tuple[str, int | None] | None:
+    """(file id, size) of the photo or image document in a message; None if neither."""
+    if message.photo:
+        largest = message.photo[-1]
+        return largest.file_id, largest.file_size
+    doc = message.document
+    if doc is None:
+        return None
+    suffix = PurePath(doc.file_name or "").suffix.lower()
+    if (doc.mime_type or "").startswith("image/") or suffix in IMAGE_SUFFIXES:
+        return doc.file_id, doc.file_size
+    return None
+
+
+async def run_lookup(
+    bot: Bot,
+    state: BotState,
+    requester: Requester,
+    target: Target,
+    lookup_id: int,
+    file_id: str,
+    size: int | None,
+) -> None:
+    """Download, identify and answer one recorded lookup (also used to resume after a restart)."""
+    service = state.service
+    started = time.perf_counter()
+    status = "error"
+    try:
+        async with chat_action(bot, target.chat_id, ChatAction.TYPING):
+            try:
+                data = await download(bot, file_id, size)
+            except FileTooBig:
+                await service.fail_lookup(lookup_id, requester, "file_too_big")
+                await send_text(bot, target, t(target.lang, "file_too_big"))
+                return
+            except TelegramError as exc:
+                logger.warning("download of lookup %s failed: %s", lookup_id, exc)
+                await service.fail_lookup(lookup_id, requester, "download_failed")
+                await send_text(bot, target, t(target.lang, "download_failed"))
+                return
+            try:
+                result = await service.identify(data, requester, lookup_id=lookup_id)
+            except ImageError as exc:
+                await send_text(bot, target, t(target.lang, f"image_{exc.code}"))
+                return
+            status = "done" if result.faces else "no_face"
+            await send_lookup_result(bot, service, target, result)
+    finally:
+        state.metrics.lookups.labels(status).inc()
+        state.metrics.lookup_seconds.observe(time.perf_counter() - started)
+
+
+# --- feedback ---------------------------------------------------------------------------------
+async def feedback(update: Update, context: BotContext) -> None:
+    """Store "confirm" / "not this person" on a candidate and show it on the message."""
+    query = update.callback_query
+    assert query is not None and context.sender is not None
+    try:
+        _, kind, raw_id = (query.data or "").split(":")
+        candidate_id = int(raw_id)
+        verdict = {"c": "confirmed", "r": "rejected"}[kind]
+    except (ValueError, KeyError):
+        await query.answer(t(context.lang, "not_allowed"))
+        return
+    gallery = context.service.gallery
+    candidate = await gallery.get_candidate(candidate_id)
+    sender = context.sender
+    if candidate is None or (candidate.user_id != sender.id and not sender.is_admin):
+        context.state.metrics.refused.labels("forbidden").inc()
+        await query.answer(t(context.lang, "not_allowed"), show_alert=True)
+        return
+    await gallery.add_feedback(candidate_id, sender.id, f"tg:{sender.id}", verdict)
+    await query.answer(t(context.lang, "feedback_saved"))
+    message = query.message
+    if isinstance(message, Message):
+        line = t(context.lang, f"feedback_{verdict}", who=sender.display)
+        try:
+            if message.caption is not None:
+                base = message.caption.split(FEEDBACK_SEPARATOR)[0]
+                await message.edit_caption(
+                    base + FEEDBACK_SEPARATOR + line, reply_markup=message.reply_markup
+                )
+            elif message.text is not None:
+                base = message.text.split(FEEDBACK_SEPARATOR)[0]
+                await message.edit_text(
+                    base + FEEDBACK_SEPARATOR + line, reply_markup=message.reply_markup
+                )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+
+
+# --- history ----------------------------------------------------------------------------------
+async def history(update: Update, context: BotContext) -> None:
+    """List the sender's own last 10 lookups."""
+    assert context.sender is not None
+    rows = await context.service.gallery.list_lookups(user_id=context.sender.id, limit=10)
+    if not rows:
+        await reply(update, t(context.lang, "history_empty"))
+        return
+    lines = [t(context.lang, "history_header")]
+    for r in rows:
+        lines.append(
+            t(
+                context.lang,
+                "history_line",
+                id=r.id,
+                date=f"{r.created_at:%Y-%m-%d %H:%M}",
+                faces=r.face_count if r.face_count is not None else "—",
+                top=lookup_outcome(context.lang, r.status, r.top_candidates),
+            )
+        )
+    await reply(update, "\n".join(lines))
+
+
+def lookup_outcome(lang: str, status: str, top: str | None) -> str:
+    if status != "done":
+        return t(lang, f"lookup_status_{status}")
+    return top or t(lang, "no_candidates")
+
+
+# --- errors -----------------------------------------------------------------------------------
+async def error_handler(update: object, context: BotContext) -> None:
+    """Log every unexpected error with its traceback and tell the user something went wrong."""
+    logger.error("error while handling an update", exc_info=context.error)
+    try:
+        context.state.metrics.errors.inc()
+    except KeyError:
+        pass
+    if isinstance(update, Update) and update.effective_chat is not None:
+        lang = language_of(update.effective_user.language_code if update.effective_user else None)
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(t(lang, "error_generic"), show_alert=True)
+            else:
+                await context.bot.send_message(update.effective_chat.id, t(lang, "error_generic"))
+        except TelegramError:
+            logger.warning("could not tell the user about the error")
+
+
+async def reply(update: Update, text: str, **kwargs: object) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, do_quote=True, **kwargs)  # type: ignore[arg-type]

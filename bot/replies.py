@@ -1,0 +1,213 @@
+"""Compose and send lookup results: boxes, one picture per candidate, feedback buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.constants import ChatAction
+
+from bot.texts import t
+from facefind.service import FaceFind, IdentifyResult
+from gallery import Lookup
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_SEPARATOR = "\n―\n"
+CHAT_ACTION_EVERY = 4.0  # Telegram shows an action for about 5 seconds
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where replies go: a chat, the message they answer, and the reader's language."""
+
+    chat_id: int
+    reply_to: int | None
+    lang: str
+
+    def reply_parameters(self) -> ReplyParameters | None:
+        if self.reply_to is None:
+            return None
+        return ReplyParameters(message_id=self.reply_to, allow_sending_without_reply=True)
+
+
+@contextlib.asynccontextmanager
+async def chat_action(
+    bot: Bot, chat_id: int, action: str = ChatAction.TYPING
+) -> AsyncIterator[None]:
+    """Keep a chat action visible while the block runs."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await bot.send_chat_action(chat_id, action)
+            except Exception as exc:  # cosmetic: never fail a lookup over it
+                logger.debug("chat action failed: %s", exc)
+            await asyncio.sleep(CHAT_ACTION_EVERY)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def send_text(bot: Bot, target: Target, text: str, **kwargs: object) -> Message:
+    return await bot.send_message(
+        target.chat_id,
+        text,
+        reply_parameters=target.reply_parameters(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def reasons_text(lang: str, reasons: Sequence[str]) -> str:
+    return ", ".join(
+        t(lang, f"reason_{r}") if f"reason_{r}" in _REASON_KEYS else r for r in reasons
+    )
+
+
+_REASON_KEYS = {"reason_small", "reason_low_score", "reason_blurry", "reason_pose"}
+
+
+def feedback_keyboard(lang: str, candidate_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t(lang, "btn_confirm"), callback_data=f"fb:c:{candidate_id}"),
+                InlineKeyboardButton(t(lang, "btn_not_this"), callback_data=f"fb:r:{candidate_id}"),
+            ]
+        ]
+    )
+
+
+def candidate_caption(
+    lang: str,
+    *,
+    index: int,
+    rank: int,
+    total: int,
+    name: str,
+    external_ref: str | None,
+    similarity: float,
+    band: str,
+    face_id: int,
+    quality_reasons: Sequence[str],
+    verdict_line: str | None = None,
+) -> str:
+    text = t(
+        lang,
+        "candidate",
+        index=index,
+        rank=rank,
+        total=total,
+        name=name,
+        ref=t(lang, "ref", ref=external_ref) if external_ref else "",
+        pct=round(similarity * 100),
+        band=t(lang, f"band_{band}"),
+        face_id=face_id,
+    )
+    if quality_reasons:
+        text += "\n" + t(
+            lang, "low_quality", index=index, reasons=reasons_text(lang, quality_reasons)
+        )
+    if verdict_line:
+        text += FEEDBACK_SEPARATOR + verdict_line
+    return text
+
+
+async def send_lookup_result(
+    bot: Bot, service: FaceFind, target: Target, result: IdentifyResult
+) -> None:
+    """The reply to a photo: numbered boxes (several faces), candidates, lookup number."""
+    lang = target.lang
+    if not result.faces:
+        await send_text(bot, target, t(lang, "no_face", id=result.lookup_id))
+        return
+    if len(result.faces) > 1:
+        overview = await service.overview_picture(result.analysis)
+        await bot.send_photo(
+            target.chat_id,
+            overview,
+            caption=t(lang, "faces_found", n=len(result.faces)),
+            reply_parameters=target.reply_parameters(),
+        )
+    for fr in result.faces:
+        face = fr.face
+        reasons = () if face.quality.ok else face.quality.reasons
+        if not fr.candidates:
+            text = t(lang, "no_match", index=face.index)
+            if reasons:
+                text += "\n" + t(
+                    lang, "low_quality", index=face.index, reasons=reasons_text(lang, reasons)
+                )
+            await send_text(bot, target, text)
+            continue
+        for cand, cand_id in zip(fr.candidates, fr.candidate_ids, strict=True):
+            picture = await service.comparison_picture(face.crop, cand.face_id)
+            await bot.send_photo(
+                target.chat_id,
+                picture,
+                caption=candidate_caption(
+                    lang,
+                    index=face.index,
+                    rank=cand.rank,
+                    total=len(fr.candidates),
+                    name=cand.display_name,
+                    external_ref=cand.external_ref,
+                    similarity=cand.similarity,
+                    band=cand.band,
+                    face_id=cand.face_id,
+                    quality_reasons=reasons,
+                ),
+                reply_markup=feedback_keyboard(lang, cand_id),
+                reply_parameters=target.reply_parameters(),
+            )
+    await send_text(bot, target, t(lang, "summary", id=result.lookup_id, n=len(result.faces)))
+
+
+async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:
+    """Show a recorded lookup again, with its pictures where retention kept them."""
+    lang = target.lang
+    for face in lookup.faces:
+        reasons = () if face.quality.get("ok", True) else tuple(face.quality.get("reasons", ()))
+        if not face.candidates:
+            await send_text(bot, target, t(lang, "no_match", index=face.face_index))
+            continue
+        for cand in face.candidates:
+            caption = candidate_caption(
+                lang,
+                index=face.face_index,
+                rank=cand.rank,
+                total=len(face.candidates),
+                name=cand.display_name,
+                external_ref=cand.external_ref,
+                similarity=cand.similarity,
+                band=cand.band,
+                face_id=cand.face_id,
+                quality_reasons=reasons,
+                verdict_line=t(lang, f"feedback_{cand.verdict}", who="—") if cand.verdict else None,
+            )
+            keyboard = feedback_keyboard(lang, cand.id)
+            if face.crop_jpeg is None:
+                await send_text(
+                    bot,
+                    target,
+                    t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption,
+                    reply_markup=keyboard,
+                )
+                continue
+            picture = await service.comparison_picture(face.crop_jpeg, cand.face_id)
+            await bot.send_photo(
+                target.chat_id,
+                picture,
+                caption=caption,
+                reply_markup=keyboard,
+                reply_parameters=target.reply_parameters(),
+            )

@@ -1,0 +1,94 @@
+"""aiohttp servers: /healthz and /metrics (private), and the Telegram webhook (public)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.context import BotState
+
+logger = logging.getLogger(__name__)
+
+STATE = web.AppKey("state", BotState)
+PTB_APP = web.AppKey("ptb", Application)
+SECRET = web.AppKey("secret", str)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and the models are loaded; 503 otherwise."""
+    state = request.app[STATE]
+    database = False
+    try:
+        database = await state.service.gallery.ping()
+    except Exception as exc:
+        logger.warning("health check: database unreachable: %s", exc)
+    models = state.service.analyzer is not None
+    ok = database and models and state.ready
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "database": database,
+        "models": models,
+        "model": state.service.model,
+        "bot": state.ready,
+    }
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
+def health_app(state: BotState) -> web.Application:
+    app = web.Application()
+    app[STATE] = state
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """Check the secret header, then hand the update to PTB's queue."""
+    expected = request.app[SECRET]
+    given = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        logger.warning("webhook call with a wrong secret token from %s", request.remote)
+        return web.Response(status=403, text="forbidden")
+    try:
+        data = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return web.Response(status=400, text="bad request")
+    ptb = request.app[PTB_APP]
+    update = Update.de_json(data, ptb.bot)
+    await ptb.update_queue.put(update)
+    return web.Response(text="ok")
+
+
+def webhook_app(ptb: Application, state: BotState, path: str, secret: str) -> web.Application:  # type: ignore[type-arg]
+    app = web.Application(client_max_size=1024 * 1024)
+    app[PTB_APP] = ptb
+    app[STATE] = state
+    app[SECRET] = secret
+    app.router.add_post(path, webhook)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `app` on host:port (port 0 picks a free one); returns the runner and real port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    server = site._server  # aiohttp exposes the bound port only through the server's sockets
+    if server is not None and getattr(server, "sockets", None):
+        bound = server.sockets[0].getsockname()[1]
+    return runner, bound

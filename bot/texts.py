@@ -1,0 +1,375 @@
+"""Every user-facing string, in English and Ukrainian. Callers use `t(lang, key, **values)`."""
+
+from __future__ import annotations
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "uk")
+
+
+def language_of(code: str | None) -> str:
+    """Telegram's language_code to one we speak: 'uk' (and 'uk-UA') is Ukrainian."""
+    if code and code.lower().split("-")[0] == "uk":
+        return "uk"
+    return DEFAULT_LANGUAGE
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    entry = TEXTS[key]
+    template = entry.get(lang) or entry[DEFAULT_LANGUAGE]
+    return template.format(**values) if values else template
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    # --- access ---------------------------------------------------------------------------
+    "access_requested": {
+        "en": "Your request for access has been sent to the administrators. "
+        "You will get a message when they decide.",
+        "uk": "Ваш запит на доступ надіслано адміністраторам. "
+        "Ви отримаєте повідомлення, коли вони ухвалять рішення.",
+    },
+    "access_pending": {
+        "en": "Your access request is still waiting for an administrator.",
+        "uk": "Ваш запит на доступ ще очікує на рішення адміністратора.",
+    },
+    "access_denied": {"en": "Access denied.", "uk": "Доступ заборонено."},
+    "access_approved_user": {
+        "en": "Your access has been approved. Send a photo to search the gallery; /help explains how.",
+        "uk": "Ваш доступ схвалено. Надішліть фото, щоб шукати в галереї; /help пояснює, як це працює.",
+    },
+    "access_rejected_user": {
+        "en": "Your access request was rejected.",
+        "uk": "Ваш запит на доступ відхилено.",
+    },
+    "access_revoked_user": {
+        "en": "Your access has been revoked.",
+        "uk": "Ваш доступ скасовано.",
+    },
+    "admin_new_request": {
+        "en": "Access request\nName: {name}\nUsername: {username}\nUser id: {id}",
+        "uk": "Запит на доступ\nІм'я: {name}\nІм'я користувача: {username}\nID: {id}",
+    },
+    "btn_approve": {"en": "✅ Approve", "uk": "✅ Схвалити"},
+    "btn_reject": {"en": "❌ Reject", "uk": "❌ Відхилити"},
+    "decided": {
+        "en": "{request}\n\nDecision: {status} by {admin}.",
+        "uk": "{request}\n\nРішення: {status}, {admin}.",
+    },
+    "status_approved": {"en": "approved", "uk": "схвалено"},
+    "status_rejected": {"en": "rejected", "uk": "відхилено"},
+    "status_revoked": {"en": "revoked", "uk": "скасовано"},
+    "status_pending": {"en": "pending", "uk": "очікує"},
+    "already_decided": {
+        "en": "Already decided: {status}.",
+        "uk": "Рішення вже ухвалено: {status}.",
+    },
+    "not_allowed": {
+        "en": "You are not allowed to do that.",
+        "uk": "Вам не дозволено це робити.",
+    },
+    "admin_only": {
+        "en": "This command is for administrators.",
+        "uk": "Ця команда лише для адміністраторів.",
+    },
+    # --- help -----------------------------------------------------------------------------
+    "start_approved": {
+        "en": "Welcome, {name}.\n\n",
+        "uk": "Вітаємо, {name}.\n\n",
+    },
+    "help": {
+        "en": "Send a photo of a person, a document or a screen. I find every face and search "
+        "the gallery of enrolled identities.\n\n"
+        "For the best result send the image as a file (📎 → File): Telegram compresses photos.\n\n"
+        "For each face you get up to 3 candidates with their similarity and a picture of your "
+        "face beside the reference face it matched. A candidate is a lead for you to verify, "
+        "never an identification. When the evidence is weak you get “no confident match”.\n"
+        "Use the buttons under a candidate to confirm it or mark it “not this person”.\n\n"
+        "/history — your last 10 lookups\n/help — this text",
+        "uk": "Надішліть фото людини, документа чи екрана. Я знайду кожне обличчя і пошукаю його "
+        "в галереї внесених осіб.\n\n"
+        "Для найкращого результату надсилайте зображення файлом (📎 → Файл): Telegram стискає фото.\n\n"
+        "Для кожного обличчя ви отримаєте до 3 кандидатів зі схожістю та зображенням вашого "
+        "обличчя поруч з еталонним, з яким його зіставлено. Кандидат — це версія для перевірки, "
+        "а не встановлена особа. Коли доказів мало, ви отримаєте «немає впевненого збігу».\n"
+        "Кнопками під кандидатом підтвердіть його або позначте «це не ця людина».\n\n"
+        "/history — ваші останні 10 пошуків\n/help — ця довідка",
+    },
+    "help_admin": {
+        "en": "\n\nAdministrators:\n"
+        "/pending — access requests\n/users — all users\n"
+        "/approve ID, /reject ID, /revoke ID — access\n/promote ID, /demote ID — admin role\n"
+        "/enroll Name | external ref — reply to a photo (or use as its caption) to add a "
+        "reference face; add “| face 2” to choose a face, or use /enroll #ID for an existing "
+        "identity\n"
+        "/identity NAME or ID — an identity and its faces\n/forget ID — remove an identity\n"
+        "/lookups [user id] [YYYY-MM-DD] — lookups\n/lookup N — show a lookup again\n"
+        "/export FROM TO — CSV of lookups (dates as YYYY-MM-DD)",
+        "uk": "\n\nАдміністраторам:\n"
+        "/pending — запити на доступ\n/users — усі користувачі\n"
+        "/approve ID, /reject ID, /revoke ID — доступ\n/promote ID, /demote ID — роль адміністратора\n"
+        "/enroll Ім'я | зовнішнє посилання — відповідь на фото (або підпис до нього), щоб додати "
+        "еталонне обличчя; додайте «| face 2», щоб вибрати обличчя, або /enroll #ID для наявної "
+        "особи\n"
+        "/identity ІМ'Я або ID — особа та її обличчя\n/forget ID — видалити особу\n"
+        "/lookups [ID користувача] [РРРР-ММ-ДД] — пошуки\n/lookup N — показати пошук знову\n"
+        "/export ВІД ДО — CSV пошуків (дати як РРРР-ММ-ДД)",
+    },
+    "unknown_input": {
+        "en": "Send a photo to search, or /help.",
+        "uk": "Надішліть фото для пошуку або /help.",
+    },
+    # --- lookups --------------------------------------------------------------------------
+    "faces_found": {
+        "en": "{n} faces found. The numbers match the results below.",
+        "uk": "Знайдено облич: {n}. Номери відповідають результатам нижче.",
+    },
+    "candidate": {
+        "en": "Face #{index} · candidate {rank} of {total}\n{name}{ref}\n"
+        "Similarity {pct}% — {band}\n"
+        "Left: the face in your photo. Right: reference face #{face_id}.\n"
+        "A candidate to verify, not an identification.",
+        "uk": "Обличчя №{index} · кандидат {rank} з {total}\n{name}{ref}\n"
+        "Схожість {pct}% — {band}\n"
+        "Ліворуч: обличчя з вашого фото. Праворуч: еталонне обличчя №{face_id}.\n"
+        "Кандидат для перевірки, а не встановлена особа.",
+    },
+    "band_strong": {"en": "strong match", "uk": "сильний збіг"},
+    "band_possible": {
+        "en": "possible match, weak evidence",
+        "uk": "можливий збіг, слабкі докази",
+    },
+    "ref": {"en": " [{ref}]", "uk": " [{ref}]"},
+    "no_match": {
+        "en": "Face #{index}: no confident match in the gallery.",
+        "uk": "Обличчя №{index}: немає впевненого збігу в галереї.",
+    },
+    "low_quality": {
+        "en": "⚠ Face #{index} is low quality ({reasons}): treat any result with extra caution.",
+        "uk": "⚠ Обличчя №{index} низької якості ({reasons}): ставтеся до результату з особливою "
+        "обережністю.",
+    },
+    "reason_small": {"en": "small face", "uk": "замале обличчя"},
+    "reason_low_score": {"en": "unclear detection", "uk": "нечітке виявлення"},
+    "reason_blurry": {"en": "blurry", "uk": "розмите"},
+    "reason_pose": {"en": "turned away from the camera", "uk": "повернуте від камери"},
+    "summary": {
+        "en": "Lookup #{id} · faces: {n}.\n"
+        "Candidates are possibilities for a person to check, not identifications.",
+        "uk": "Пошук №{id} · облич: {n}.\n"
+        "Кандидати — це можливості для перевірки людиною, а не встановлення особи.",
+    },
+    "no_face": {
+        "en": "No face found in this photo (lookup #{id}). Try: come closer so the face fills "
+        "more of the frame, use more light, have the person face the camera, or send the image "
+        "as a file (📎 → File) so Telegram does not compress it.",
+        "uk": "На цьому фото не знайдено обличчя (пошук №{id}). Спробуйте: підійдіть ближче, щоб "
+        "обличчя займало більше кадру, додайте світла, попросіть дивитися в камеру або надішліть "
+        "зображення файлом (📎 → Файл), щоб Telegram його не стискав.",
+    },
+    "file_too_big": {
+        "en": "This file is larger than the 20 MB Telegram lets bots download. "
+        "Send a smaller image, or send it as a photo.",
+        "uk": "Файл більший за 20 МБ, які Telegram дозволяє завантажувати ботам. "
+        "Надішліть менше зображення або надішліть його як фото.",
+    },
+    "not_image": {
+        "en": "This file is not an image I can read. Send a photo, or a JPEG, PNG or WebP file.",
+        "uk": "Цей файл не є зображенням, яке я можу прочитати. Надішліть фото або файл JPEG, "
+        "PNG чи WebP.",
+    },
+    "image_empty": {"en": "The file is empty.", "uk": "Файл порожній."},
+    "image_too_large": {
+        "en": "The image is larger than the configured limit. Send a smaller image.",
+        "uk": "Зображення більше за встановлену межу. Надішліть менше зображення.",
+    },
+    "image_too_many_pixels": {
+        "en": "The image has too many pixels to process safely. Send a smaller image.",
+        "uk": "Зображення має забагато пікселів для безпечної обробки. Надішліть менше.",
+    },
+    "image_unsupported": {
+        "en": "This file is not a JPEG, PNG or WebP image.",
+        "uk": "Цей файл не є зображенням JPEG, PNG чи WebP.",
+    },
+    "image_corrupt": {
+        "en": "This image is damaged and cannot be read. Send it again, or another copy.",
+        "uk": "Зображення пошкоджене й не читається. Надішліть його ще раз або іншу копію.",
+    },
+    "image_bad_image": {
+        "en": "This image cannot be read.",
+        "uk": "Це зображення неможливо прочитати.",
+    },
+    "download_failed": {
+        "en": "I could not download this file from Telegram. Please send it again.",
+        "uk": "Не вдалося завантажити файл з Telegram. Надішліть його ще раз.",
+    },
+    "rate_limited": {
+        "en": "You have reached the limit of {limit} lookups per hour. Try again later.",
+        "uk": "Ви досягли межі {limit} пошуків на годину. Спробуйте пізніше.",
+    },
+    "btn_confirm": {"en": "✅ Confirm", "uk": "✅ Підтвердити"},
+    "btn_not_this": {"en": "❌ Not this person", "uk": "❌ Це не ця людина"},
+    "feedback_confirmed": {
+        "en": "✅ Confirmed by {who}.",
+        "uk": "✅ Підтверджено: {who}.",
+    },
+    "feedback_rejected": {
+        "en": "❌ Marked “not this person” by {who}.",
+        "uk": "❌ Позначено «це не ця людина»: {who}.",
+    },
+    "feedback_saved": {"en": "Saved.", "uk": "Збережено."},
+    "error_generic": {
+        "en": "Something went wrong on our side. The error has been logged; please try again.",
+        "uk": "Сталася помилка на нашому боці. Її записано; спробуйте ще раз.",
+    },
+    # --- enrollment -----------------------------------------------------------------------
+    "enroll_usage": {
+        "en": "Usage: reply to a photo with /enroll Name | external reference, or send a photo "
+        "with that caption. Add “| face 2” to choose a face; /enroll #ID adds to an existing "
+        "identity.",
+        "uk": "Використання: дайте відповідь на фото командою /enroll Ім'я | зовнішнє посилання "
+        "або надішліть фото з таким підписом. Додайте «| face 2», щоб вибрати обличчя; "
+        "/enroll #ID додає до наявної особи.",
+    },
+    "enroll_done": {
+        "en": "Added a reference face to {name}{ref} (identity #{identity_id}, face #{face_id}).",
+        "uk": "Додано еталонне обличчя до {name}{ref} (особа №{identity_id}, обличчя №{face_id}).",
+    },
+    "enroll_created": {
+        "en": "A new identity was created.",
+        "uk": "Створено нову особу.",
+    },
+    "enroll_dominant": {
+        "en": "The photo has several faces: the clearly largest one was used.",
+        "uk": "На фото кілька облич: використано найбільше.",
+    },
+    "enroll_already": {
+        "en": "This photo is already enrolled for {name} (identity #{identity_id}).",
+        "uk": "Це фото вже внесено для {name} (особа №{identity_id}).",
+    },
+    "enroll_duplicate": {
+        "en": "⚠ This face also strongly matches {name} (identity #{identity_id}, {pct}%). "
+        "Check that you have the right person.",
+        "uk": "⚠ Це обличчя також сильно збігається з {name} (особа №{identity_id}, {pct}%). "
+        "Перевірте, що це саме та людина.",
+    },
+    "enroll_refused": {
+        "en": "This face cannot serve as a reference: {reasons}. Use a sharper, closer, "
+        "frontal photo.",
+        "uk": "Це обличчя не може бути еталонним: {reasons}. Використайте чіткіше, ближче, "
+        "фронтальне фото.",
+    },
+    "enroll_no_face": {
+        "en": "No face found in this photo, nothing was enrolled.",
+        "uk": "На фото не знайдено обличчя, нічого не внесено.",
+    },
+    "enroll_ambiguous_faces": {
+        "en": "The photo has {n} faces and none is clearly the largest. Repeat with “| face N” "
+        "using the numbers in this picture.",
+        "uk": "На фото {n} облич, і жодне не є явно найбільшим. Повторіть з «| face N», "
+        "використовуючи номери на цьому зображенні.",
+    },
+    "enroll_face_index": {
+        "en": "There is no face #{index}; the photo has {count}.",
+        "uk": "Обличчя №{index} немає; на фото їх {count}.",
+    },
+    "enroll_ambiguous_identity": {
+        "en": "Several identities are named {name}:\n{items}\n"
+        "Repeat with /enroll #ID, or give a distinct external reference.",
+        "uk": "Кілька осіб мають ім'я {name}:\n{items}\n"
+        "Повторіть з /enroll #ID або вкажіть інше зовнішнє посилання.",
+    },
+    "identity_missing": {
+        "en": "No active identity #{id}.",
+        "uk": "Немає активної особи №{id}.",
+    },
+    # --- identities -----------------------------------------------------------------------
+    "identity_usage": {
+        "en": "Usage: /identity NAME or /identity ID",
+        "uk": "Використання: /identity ІМ'Я або /identity ID",
+    },
+    "identity_card": {
+        "en": "Identity #{id}: {name}\nExternal reference: {ref}\nNotes: {notes}\n"
+        "Reference faces: {faces}\nCreated by {by}, {date}{deleted}",
+        "uk": "Особа №{id}: {name}\nЗовнішнє посилання: {ref}\nНотатки: {notes}\n"
+        "Еталонних облич: {faces}\nСтворено: {by}, {date}{deleted}",
+    },
+    "identity_deleted": {"en": "\nForgotten: {date}", "uk": "\nВидалено: {date}"},
+    "identity_not_found": {
+        "en": "No identity matches “{query}”.",
+        "uk": "Жодна особа не відповідає «{query}».",
+    },
+    "identity_several": {
+        "en": "Several identities match:\n{items}\nUse /identity ID.",
+        "uk": "Кілька осіб відповідають запиту:\n{items}\nВикористайте /identity ID.",
+    },
+    "forget_usage": {"en": "Usage: /forget ID", "uk": "Використання: /forget ID"},
+    "forget_done": {
+        "en": "Identity #{id} ({name}) was removed from all searches. The audit log keeps the record.",
+        "uk": "Особу №{id} ({name}) вилучено з усіх пошуків. Журнал аудиту зберігає запис.",
+    },
+    "none": {"en": "—", "uk": "—"},
+    # --- users ----------------------------------------------------------------------------
+    "users_header": {"en": "Users:", "uk": "Користувачі:"},
+    "pending_header": {"en": "Pending access requests:", "uk": "Запити на доступ:"},
+    "pending_empty": {"en": "No pending requests.", "uk": "Немає запитів, що очікують."},
+    "users_empty": {"en": "No users yet.", "uk": "Користувачів ще немає."},
+    "user_line": {
+        "en": "{id} · {name} · {role} · {status}",
+        "uk": "{id} · {name} · {role} · {status}",
+    },
+    "role_admin": {"en": "admin", "uk": "адміністратор"},
+    "role_officer": {"en": "officer", "uk": "слідчий"},
+    "user_usage": {
+        "en": "Usage: /{command} <user id>",
+        "uk": "Використання: /{command} <ID користувача>",
+    },
+    "user_updated": {
+        "en": "User {id} ({name}): {role}, {status}.",
+        "uk": "Користувач {id} ({name}): {role}, {status}.",
+    },
+    "user_not_found": {
+        "en": "No user with id {id}. They must write to the bot first.",
+        "uk": "Немає користувача з ID {id}. Спершу він має написати боту.",
+    },
+    "cannot_self": {
+        "en": "You cannot do that to yourself; ask another administrator.",
+        "uk": "Ви не можете зробити це щодо себе; зверніться до іншого адміністратора.",
+    },
+    # --- history --------------------------------------------------------------------------
+    "history_empty": {"en": "No lookups yet.", "uk": "Пошуків ще немає."},
+    "history_header": {"en": "Your last lookups:", "uk": "Ваші останні пошуки:"},
+    "lookups_header": {"en": "Lookups:", "uk": "Пошуки:"},
+    "history_line": {
+        "en": "#{id} · {date} · faces: {faces} · {top}",
+        "uk": "№{id} · {date} · облич: {faces} · {top}",
+    },
+    "history_line_user": {
+        "en": "#{id} · {date} · {actor} · faces: {faces} · {top}",
+        "uk": "№{id} · {date} · {actor} · облич: {faces} · {top}",
+    },
+    "no_candidates": {"en": "no confident match", "uk": "немає впевненого збігу"},
+    "lookup_status_error": {"en": "error", "uk": "помилка"},
+    "lookup_status_pending": {"en": "in progress", "uk": "виконується"},
+    "lookup_status_no_face": {"en": "no face", "uk": "немає обличчя"},
+    "lookups_usage": {
+        "en": "Usage: /lookups [user id] [YYYY-MM-DD]",
+        "uk": "Використання: /lookups [ID користувача] [РРРР-ММ-ДД]",
+    },
+    "lookup_usage": {"en": "Usage: /lookup N", "uk": "Використання: /lookup N"},
+    "lookup_not_found": {"en": "No lookup #{id}.", "uk": "Немає пошуку №{id}."},
+    "lookup_header": {
+        "en": "Lookup #{id} · {date} · by {actor} · {status} · faces: {faces}",
+        "uk": "Пошук №{id} · {date} · {actor} · {status} · облич: {faces}",
+    },
+    "lookup_crop_purged": {
+        "en": "Face #{index}: the query face image was removed under the retention policy.",
+        "uk": "Обличчя №{index}: зображення видалено згідно з політикою зберігання.",
+    },
+    "export_usage": {
+        "en": "Usage: /export FROM TO (dates as YYYY-MM-DD, TO included)",
+        "uk": "Використання: /export ВІД ДО (дати як РРРР-ММ-ДД, ДО включно)",
+    },
+    "export_caption": {
+        "en": "Lookups from {start} to {end}: {rows} rows.",
+        "uk": "Пошуки з {start} по {end}: рядків {rows}.",
+    },
+}
