@@ -60,9 +60,7 @@ async def migrate(dsn: str, directory: Path | None = None, *, actor: str = "syst
     con = await asyncpg.connect(dsn)
     try:
         # session lock: a second process waits, then finds everything applied
-        await con.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+        await _set_jsonb_codec(con)
         await con.execute(q.MIGRATION_LOCK, q.MIGRATION_LOCK_ID)
         try:
             await con.execute(q.MIGRATIONS_TABLE)
@@ -93,9 +91,24 @@ async def migrate(dsn: str, directory: Path | None = None, *, actor: str = "syst
     return applied_now
 
 
+def _jsonb_encode(value: object) -> bytes:
+    return b"\x01" + json.dumps(value, ensure_ascii=False).encode()
+
+
+def _jsonb_decode(data: bytes) -> object:
+    return json.loads(data[1:])
+
+
+async def _set_jsonb_codec(con: asyncpg.Connection) -> None:
+    # binary (version byte + text) so COPY works too; Python objects in and out
+    await con.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
+
+
 async def _init_connection(con: asyncpg.Connection) -> None:
     await register_vector(con)
-    await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await _set_jsonb_codec(con)
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -305,6 +305,56 @@ class Gallery:
                 )
         return int(face_id) if face_id is not None else None
 
+    async def import_faces(
+        self,
+        model: str,
+        identity_ids: Sequence[int],
+        embeddings: np.ndarray,
+        *,
+        actor: str,
+        source: str = "import",
+    ) -> int:
+        """Bulk-load faces with COPY (migrations between deployments, benchmarks).
+
+        Rows get no crop image; they take part in searches like any face.
+        """
+        if len(identity_ids) != len(embeddings):
+            raise ValueError("one identity id per embedding")
+        records = [
+            (
+                int(ident),
+                model,
+                np.asarray(emb, dtype=np.float32),
+                1.0,
+                {"imported": True},
+                [0.0, 0.0, 0.0, 0.0],
+                b"",
+                f"{source}:{i}",
+                actor,
+            )
+            for i, (ident, emb) in enumerate(zip(identity_ids, embeddings, strict=True))
+        ]
+        async with self.transaction() as con:
+            await con.copy_records_to_table(
+                "faces",
+                records=records,
+                columns=[
+                    "identity_id",
+                    "model",
+                    "embedding",
+                    "det_score",
+                    "quality",
+                    "bbox",
+                    "crop_jpeg",
+                    "source_sha256",
+                    "added_by",
+                ],
+            )
+            await self.audit(
+                actor, "face.import", None, {"model": model, "rows": len(records)}, con=con
+            )
+        return len(records)
+
     async def faces_from_source(self, source_sha256: str, model: str) -> list[tuple[int, int, str]]:
         """(face id, identity id, identity name) of active faces enrolled from this photo."""
         rows = await self.pool.fetch(q.FACE_BY_SOURCE, source_sha256, model)
@@ -548,11 +598,13 @@ def _best_per_identity(
     if not rows:
         return []
     matrix = np.stack([_vector(r["embedding"]) for r in rows])
-    norms = np.linalg.norm(matrix, axis=1)
+    # row-wise sums, not a BLAS product: a face's score must not depend on which other rows
+    # share the matrix, or the same query could rank differently from one call to the next
+    norms = np.sqrt((matrix * matrix).sum(axis=1))
     norms[norms == 0] = 1.0
     q64 = np.asarray(query, dtype=np.float64)
-    q64 = q64 / (np.linalg.norm(q64) or 1.0)
-    sims = (matrix @ q64) / norms
+    q64 = q64 / (np.sqrt((q64 * q64).sum()) or 1.0)
+    sims = (matrix * q64).sum(axis=1) / norms
     best: dict[int, tuple[float, int]] = {}
     for r, sim in zip(rows, sims.tolist(), strict=True):
         ident, face_id = int(r["identity_id"]), int(r["id"])

@@ -1,0 +1,250 @@
+"""The PostgreSQL gallery on a real server: migrations, search, audit chain, users, lookups."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+import pytest
+
+from gallery import Gallery, MigrationError, ModelMismatch, NewCandidate, NewLookupFace, migrate
+from gallery import queries as q
+from gallery.db import default_migrations_dir
+
+MODEL = "test-model"
+
+
+def unit(rng: np.random.Generator, n: int, dim: int = 512) -> np.ndarray:
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+async def make_identities(g: Gallery, n: int, prefix: str = "Person") -> list[int]:
+    return [(await g.create_identity(f"{prefix} {i}", "test")).id for i in range(n)]
+
+
+# --- migrations -----------------------------------------------------------------------------
+async def test_migrations_apply_once_and_twice_without_harm(fresh_dsn: str) -> None:
+    first = await migrate(fresh_dsn)
+    second = await migrate(fresh_dsn)
+    assert first == ["0001_init"]
+    assert second == []
+    con = await asyncpg.connect(fresh_dsn)
+    try:
+        versions = await con.fetch("SELECT version FROM schema_migrations")
+        assert [r["version"] for r in versions] == [1]
+    finally:
+        await con.close()
+
+
+async def test_concurrent_migrations_apply_each_file_once(fresh_dsn: str) -> None:
+    results = await asyncio.gather(*(migrate(fresh_dsn) for _ in range(4)))
+    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+
+
+async def test_an_applied_migration_that_changed_is_refused(fresh_dsn: str, tmp_path: Path) -> None:
+    await migrate(fresh_dsn)
+    copy = tmp_path / "migrations"
+    shutil.copytree(default_migrations_dir(), copy)
+    path = copy / "0001_init.sql"
+    path.write_text(path.read_text() + "\n-- edited after release\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        await migrate(fresh_dsn, copy)
+
+
+async def test_a_model_name_cannot_change_its_files(gallery: Gallery) -> None:
+    await gallery.register_model(MODEL, "d" * 64, "r" * 64)  # same files: fine
+    with pytest.raises(ModelMismatch):
+        await gallery.register_model(MODEL, "d" * 64, "x" * 64)
+
+
+# --- search ---------------------------------------------------------------------------------
+async def test_search_returns_best_face_per_identity_and_matches_exact_search(
+    gallery: Gallery,
+) -> None:
+    rng = np.random.default_rng(1)
+    ids = await make_identities(gallery, 300)
+    embeddings = unit(rng, 900)
+    await gallery.import_faces(MODEL, [ids[i % 300] for i in range(900)], embeddings, actor="test")
+    for n in range(20):
+        # a noisy copy of a known face: its identity must come first
+        query = embeddings[n * 7] + 0.5 * unit(rng, 1)[0]
+        approx = await gallery.search(query, MODEL, limit=3)
+        exact = await gallery.search(query, MODEL, limit=3, exact=True)
+        assert approx == exact
+        assert approx[0].identity_id == ids[(n * 7) % 300]
+        assert len({m.identity_id for m in approx}) == 3
+        assert approx[0].similarity >= approx[1].similarity >= approx[2].similarity
+
+
+async def test_filtered_search_is_not_silently_short(gallery: Gallery) -> None:
+    """Faces of another model crowd the query's neighbourhood; the model filter must not shrink
+    the shortlist (pgvector's HNSW returns only its candidate list unless scans iterate)."""
+    rng = np.random.default_rng(2)
+    await gallery.register_model("other-model", "d" * 64, "o" * 64)
+    ids = await make_identities(gallery, 100)
+    query = unit(rng, 1)[0]
+    crowd = query + 0.35 * unit(rng, 600)
+    crowd /= np.linalg.norm(crowd, axis=1, keepdims=True)
+    await gallery.import_faces("other-model", [ids[i % 100] for i in range(600)], crowd, actor="t")
+    await gallery.import_faces(
+        MODEL, [ids[i % 100] for i in range(3000)], unit(rng, 3000), actor="t"
+    )
+    await gallery.pool.execute("ANALYZE faces")
+
+    # control: the naive query walks the HNSW index and loses (here: all) rows to the filter
+    naive_sql = (
+        "SELECT id FROM faces WHERE active AND model = $2 ORDER BY embedding <=> $1 LIMIT 50"
+    )
+    plan = "\n".join(r[0] for r in await gallery.pool.fetch("EXPLAIN " + naive_sql, query, MODEL))
+    assert "faces_embedding_hnsw" in plan
+    assert len(await gallery.pool.fetch(naive_sql, query, MODEL)) < 50
+
+    small = Gallery(gallery.pool, shortlist=50)
+    async with small.transaction() as con:
+        await con.execute(q.SEARCH_SETTINGS, small.ef_search, 20000)
+        plan = "\n".join(
+            r[0] for r in await con.fetch("EXPLAIN " + q.SEARCH_SHORTLIST, query, MODEL, 50)
+        )
+        assert "faces_embedding_hnsw" in plan  # the index path is the one under test
+        shortlist = await con.fetch(q.SEARCH_SHORTLIST, query, MODEL, 50)
+    assert len(shortlist) == 50
+    found = await small.search(query, MODEL, limit=10)
+    assert len(found) == 10
+    assert found == await small.search(query, MODEL, limit=10, exact=True)
+
+
+async def test_forgotten_identity_leaves_every_search(gallery: Gallery) -> None:
+    rng = np.random.default_rng(3)
+    ids = await make_identities(gallery, 5)
+    emb = unit(rng, 5)
+    await gallery.import_faces(MODEL, ids, emb, actor="test")
+    assert (await gallery.search(emb[2], MODEL, limit=1))[0].identity_id == ids[2]
+    assert await gallery.forget_identity(ids[2], "test")
+    assert not await gallery.forget_identity(ids[2], "test")
+    results = await gallery.search(emb[2], MODEL, limit=5)
+    assert ids[2] not in [m.identity_id for m in results]
+    assert len(results) == 4
+    actions = [r["action"] for r in await gallery.recent_audit(5)]
+    assert "identity.forget" in actions
+
+
+async def test_faces_of_another_model_are_never_compared(gallery: Gallery) -> None:
+    rng = np.random.default_rng(4)
+    await gallery.register_model("other-model", "d" * 64, "o" * 64)
+    ids = await make_identities(gallery, 2)
+    emb = unit(rng, 2)
+    await gallery.import_faces("other-model", ids, emb, actor="test")
+    assert await gallery.search(emb[0], MODEL, limit=3) == []
+
+
+# --- audit ----------------------------------------------------------------------------------
+async def test_audit_log_refuses_update_delete_and_truncate(gallery: Gallery) -> None:
+    await gallery.audit("tg:1", "test.action", "x", {"a": 1})
+    before = await gallery.verify_audit_chain()
+    async with gallery.pool.acquire() as con:
+        for sql in (
+            "UPDATE audit_log SET actor = 'someone else'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await con.execute(sql)
+    check = await gallery.verify_audit_chain()
+    assert check.ok and check.rows == before.rows >= 2
+
+
+async def test_audit_chain_detects_a_row_edited_behind_the_triggers(gallery: Gallery) -> None:
+    for i in range(5):
+        await gallery.audit("tg:1", "test.action", f"row {i}", {"i": i})
+    assert (await gallery.verify_audit_chain()).ok
+    async with gallery.pool.acquire() as con:
+        # what a superuser could do: switch the guard off and rewrite history
+        await con.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+        target = await con.fetchval("SELECT id FROM audit_log WHERE target = 'row 2'")
+        await con.execute("UPDATE audit_log SET details = '{\"i\": 99}' WHERE id = $1", target)
+        await con.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")
+    check = await gallery.verify_audit_chain()
+    assert not check.ok
+    assert check.first_bad_id == target
+
+
+async def test_audit_chain_holds_under_concurrent_writers(gallery: Gallery) -> None:
+    await asyncio.gather(*(gallery.audit("tg:1", "test.parallel", str(i)) for i in range(40)))
+    check = await gallery.verify_audit_chain()
+    assert check.ok
+
+
+# --- users, lookups, retention --------------------------------------------------------------
+async def test_user_lifecycle_is_recorded(gallery: Gallery) -> None:
+    user, new = await gallery.user_seen(42, "Ann", None, "ann", "uk")
+    assert new and user.status == "pending" and user.role == "officer"
+    again, new_again = await gallery.user_seen(42, "Ann", "Lee", "ann", "uk")
+    assert not new_again and again.last_name == "Lee"
+    approved = await gallery.set_user_status(42, "approved", "tg:1")
+    assert approved is not None and approved.is_approved and approved.decided_by == "tg:1"
+    admin = await gallery.set_user_role(42, "admin", "tg:1")
+    assert admin is not None and admin.is_admin
+    assert [u.id for u in await gallery.admins()] == [42]
+    actions = [r["action"] for r in await gallery.recent_audit(10)]
+    assert {"user.request_access", "user.approved", "user.role.admin"} <= set(actions)
+    assert await gallery.set_user_status(999, "approved", "tg:1") is None
+
+
+async def test_one_message_gives_one_lookup(gallery: Gallery) -> None:
+    first = await gallery.create_lookup(
+        user_id=None, actor="tg:5", source="telegram", chat_id=5, message_id=10
+    )
+    again = await gallery.create_lookup(
+        user_id=None, actor="tg:5", source="telegram", chat_id=5, message_id=10
+    )
+    other = await gallery.create_lookup(
+        user_id=None, actor="tg:5", source="telegram", chat_id=5, message_id=11
+    )
+    assert first is not None and again is None and other not in (None, first)
+
+
+async def test_lookup_round_trip_and_retention(gallery: Gallery) -> None:
+    rng = np.random.default_rng(5)
+    ids = await make_identities(gallery, 2)
+    await gallery.import_faces(MODEL, ids, unit(rng, 2), actor="test")
+    face_id = (await gallery.search(unit(rng, 1)[0], MODEL, limit=1))[0].face_id
+    lookup_id = await gallery.create_lookup(user_id=None, actor="cli:t", source="cli")
+    assert lookup_id is not None
+    cand_ids = await gallery.finish_lookup(
+        lookup_id,
+        actor="cli:t",
+        status="done",
+        photo_sha256="ab" * 32,
+        model=MODEL,
+        faces=[
+            NewLookupFace(
+                1,
+                (1, 2, 3, 4),
+                0.9,
+                {"ok": True, "reasons": []},
+                b"jpeg",
+                [NewCandidate(1, ids[0], face_id, 0.61, "strong")],
+            ),
+            NewLookupFace(2, (5, 6, 7, 8), 0.8, {"ok": False, "reasons": ["small"]}, b"jpeg2"),
+        ],
+    )
+    await gallery.add_feedback(cand_ids[(1, 1)], None, "cli:t", "confirmed")
+    stored = await gallery.get_lookup(lookup_id)
+    assert stored is not None and stored.status == "done" and stored.face_count == 2
+    assert [f.face_index for f in stored.faces] == [1, 2]
+    assert stored.faces[0].candidates[0].verdict == "confirmed"
+    assert stored.faces[1].candidates == []
+    summary = (await gallery.list_lookups())[0]
+    assert summary.top_candidates is not None and "Person 0" in summary.top_candidates
+
+    crops, _ = await gallery.purge_before(datetime.now(UTC) + timedelta(seconds=1), "test")
+    assert crops == 2
+    purged = await gallery.get_lookup(lookup_id)
+    assert purged is not None and all(f.crop_jpeg is None for f in purged.faces)
+    # the record itself stays: only the face images go
+    assert purged.faces[0].candidates[0].identity_id == ids[0]
