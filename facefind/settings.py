@@ -85,34 +85,34 @@ class Settings:
             env = os.environ
         e = _Env(env)
         limits = Limits(
-            max_image_bytes=e.int("FACEFIND_MAX_IMAGE_BYTES", Limits.max_image_bytes),
-            max_pixels=e.int("FACEFIND_MAX_PIXELS", Limits.max_pixels),
-            max_faces=e.int("FACEFIND_MAX_FACES", Limits.max_faces),
-            det_threshold=e.float("FACEFIND_DET_THRESHOLD", Limits.det_threshold),
-            min_face_px=e.int("FACEFIND_MIN_FACE_PX", Limits.min_face_px),
-            enroll_min_face_px=e.int("FACEFIND_ENROLL_MIN_FACE_PX", Limits.enroll_min_face_px),
+            max_image_bytes=e.integer("FACEFIND_MAX_IMAGE_BYTES", Limits.max_image_bytes),
+            max_pixels=e.integer("FACEFIND_MAX_PIXELS", Limits.max_pixels),
+            max_faces=e.integer("FACEFIND_MAX_FACES", Limits.max_faces),
+            det_threshold=e.number("FACEFIND_DET_THRESHOLD", Limits.det_threshold),
+            min_face_px=e.integer("FACEFIND_MIN_FACE_PX", Limits.min_face_px),
+            enroll_min_face_px=e.integer("FACEFIND_ENROLL_MIN_FACE_PX", Limits.enroll_min_face_px),
         )
         return cls(
-            database_url=e.str("DATABASE_URL"),
-            data_dir=Path(e.str("FACEFIND_DATA_DIR") or default_data_dir()).expanduser(),
-            model_dir=_path(e.str("FACEFIND_MODEL_DIR")),
-            strong_threshold=e.opt_float("FACEFIND_STRONG_THRESHOLD"),
-            possible_threshold=e.opt_float("FACEFIND_POSSIBLE_THRESHOLD"),
+            database_url=e.text("DATABASE_URL"),
+            data_dir=Path(e.text("FACEFIND_DATA_DIR") or default_data_dir()).expanduser(),
+            model_dir=_path(e.text("FACEFIND_MODEL_DIR")),
+            strong_threshold=e.optional_number("FACEFIND_STRONG_THRESHOLD"),
+            possible_threshold=e.optional_number("FACEFIND_POSSIBLE_THRESHOLD"),
             limits=limits,
-            inference_workers=e.int("FACEFIND_INFERENCE_WORKERS", 2, minimum=1),
-            onnx_threads=e.int("FACEFIND_ONNX_THREADS", 1, minimum=1),
-            search_ef=e.int("FACEFIND_SEARCH_EF", 200, minimum=10),
-            search_shortlist=e.int("FACEFIND_SEARCH_SHORTLIST", 200, minimum=10),
-            telegram_bot_token=e.str("TELEGRAM_BOT_TOKEN"),
-            telegram_api_url=(e.str("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+            inference_workers=e.integer("FACEFIND_INFERENCE_WORKERS", 2, minimum=1),
+            onnx_threads=e.integer("FACEFIND_ONNX_THREADS", 1, minimum=1),
+            search_ef=e.integer("FACEFIND_SEARCH_EF", 200, minimum=10),
+            search_shortlist=e.integer("FACEFIND_SEARCH_SHORTLIST", 200, minimum=10),
+            telegram_bot_token=e.text("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=(e.text("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
             admin_ids=e.ids("ADMIN_IDS"),
-            webhook_url=e.str("WEBHOOK_URL"),
-            webhook_listen=e.str("WEBHOOK_LISTEN") or "0.0.0.0:8443",
-            webhook_secret=e.str("WEBHOOK_SECRET"),
-            http_listen=e.str("FACEFIND_HTTP_LISTEN") or "127.0.0.1:8080",
-            rate_limit_per_hour=e.int("FACEFIND_RATE_LIMIT_PER_HOUR", 30, minimum=0),
-            retention_days=e.int("FACEFIND_RETENTION_DAYS", 90, minimum=0),
-            log_level=(e.str("FACEFIND_LOG_LEVEL") or "INFO").upper(),
+            webhook_url=e.text("WEBHOOK_URL"),
+            webhook_listen=e.text("WEBHOOK_LISTEN") or "0.0.0.0:8443",
+            webhook_secret=e.text("WEBHOOK_SECRET"),
+            http_listen=e.text("FACEFIND_HTTP_LISTEN") or "127.0.0.1:8080",
+            rate_limit_per_hour=e.integer("FACEFIND_RATE_LIMIT_PER_HOUR", 30, minimum=0),
+            retention_days=e.integer("FACEFIND_RETENTION_DAYS", 90, minimum=0),
+            log_level=(e.text("FACEFIND_LOG_LEVEL") or "INFO").upper(),
         )
 
 
@@ -138,12 +138,12 @@ class _Env:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
 
-    def str(self, name: str) -> str | None:
+    def text(self, name: str) -> str | None:
         value = self.env.get(name, "").strip()
         return value or None
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
-        raw = self.str(name)
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        raw = self.text(name)
         if raw is None:
             return default
         try:
@@ -154,12 +154,12 @@ class _Env:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float) -> float:
-        value = self.opt_float(name)
+    def number(self, name: str, default: float) -> float:
+        value = self.optional_number(name)
         return default if value is None else value
 
-    def opt_float(self, name: str) -> float | None:
-        raw = self.str(name)
+    def optional_number(self, name: str) -> float | None:
+        raw = self.text(name)
         if raw is None:
             return None
         try:
@@ -168,7 +168,7 @@ class _Env:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
     def ids(self, name: str) -> tuple[int, ...]:
-        raw = self.str(name)
+        raw = self.text(name)
         if raw is None:
             return ()
         try:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import numpy as np
@@ -30,7 +30,8 @@ from gallery.records import (
 
 logger = logging.getLogger(__name__)
 
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+# a plain connection or one borrowed from the pool; both run the same queries
+Connection: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
 USER_STATUSES = ("pending", "approved", "rejected", "revoked")
 ROLES = ("officer", "admin")
