@@ -381,16 +381,19 @@ class FaceFind:
         return EnrollResult(identity, created, face, face_id, chosen_by, duplicates)
 
     def enroll_problems(self, face: DetectedFace) -> tuple[str, ...]:
-        """Reasons a face cannot serve as a reference (stricter than for a search)."""
+        """Reasons a face cannot serve as a reference: stricter size and score limits than a
+        search, no blur, and no near-profile (a flagged three-quarter view is still accepted)."""
         limits = self.limits
         reasons: list[str] = []
         if face.quality.face_px < limits.enroll_min_face_px:
             reasons.append("small")
         if face.det_score < limits.enroll_min_det_score:
             reasons.append("low_score")
-        reasons.extend(
-            r for r in face.quality.reasons if r in ("blurry", "pose") and r not in reasons
-        )
+        if "blurry" in face.quality.reasons:
+            reasons.append("blurry")
+        q = face.quality
+        if abs(q.yaw) > limits.enroll_max_yaw_deg or abs(q.pitch) > limits.enroll_max_pitch_deg:
+            reasons.append("pose")
         return tuple(reasons)
 
     async def enroll_folder(

@@ -1,0 +1,253 @@
+"""Identification and enrollment through the service, on the real models and database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facefind.service import (
+    AmbiguousFaces,
+    EnrollRefused,
+    FaceFind,
+    IdentitySpec,
+    Requester,
+)
+from facefind.settings import Settings
+from recognition import EmptyImage, UnsupportedImage
+from tests import images
+
+ACTOR = Requester(actor="test")
+
+
+def open_settings(dsn: str, data_dir: Path) -> Settings:
+    return Settings(database_url=dsn, data_dir=data_dir, inference_workers=2)
+
+
+@pytest.fixture(scope="module")
+def t1() -> np.ndarray:
+    return images.read_image("t1.jpg")
+
+
+@pytest.fixture(scope="module")
+def t1_boxes(t1: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """The six faces of t1.jpg, largest first, as found by the pipeline itself."""
+    from recognition.models import resolve_model_pack
+    from recognition.pipeline import FaceAnalyzer
+    from recognition.types import Limits
+
+    analyzer = FaceAnalyzer(resolve_model_pack(None), Limits())
+    faces = analyzer.analyze_image(t1, "t1").faces
+    assert len(faces) == 6
+    return [f.bbox for f in faces]
+
+
+@pytest.fixture(scope="module")
+async def enrolled(
+    module_dsn: str, tmp_path_factory: pytest.TempPathFactory, t1: np.ndarray, t1_boxes: list
+) -> AsyncIterator[tuple[FaceFind, list[int]]]:
+    """A service whose gallery holds the six people of t1.jpg, one identity each."""
+    service = await FaceFind.open(open_settings(module_dsn, tmp_path_factory.mktemp("svc")))
+    ids = []
+    for k, box in enumerate(t1_boxes):
+        photo = images.to_jpeg(images.crop_around(t1, box, margin=0.6))
+        result = await service.enroll(photo, IdentitySpec(f"Person {k + 1}", f"REF-{k + 1}"), ACTOR)
+        assert result.face_id is not None and result.identity_created
+        ids.append(result.identity.id)
+    yield service, ids
+    await service.close()
+
+
+DERIVATIONS = {
+    "tight crop": lambda img, box: images.to_jpeg(images.crop_around(img, box, margin=0.25)),
+    "flipped": lambda img, box: images.to_jpeg(images.flip(images.crop_around(img, box, 0.5))),
+    "half size": lambda img, box: images.to_jpeg(
+        images.resize(images.crop_around(img, box, 0.8), 0.5)
+    ),
+    "jpeg q=30": lambda img, box: images.recompress_jpeg(images.crop_around(img, box, 0.5), 30),
+    "png": lambda img, box: images.to_png(images.crop_around(img, box, 0.5)),
+    "exif rotated": lambda img, box: images.with_exif_orientation(
+        images.crop_around(img, box, 0.5), 6
+    ),
+}
+
+
+@pytest.mark.parametrize("derivation", sorted(DERIVATIONS))
+async def test_derived_photos_find_the_right_person_as_strong(
+    enrolled: tuple[FaceFind, list[int]], t1: np.ndarray, t1_boxes: list, derivation: str
+) -> None:
+    service, ids = enrolled
+    for k, box in enumerate(t1_boxes):
+        result = await service.identify(DERIVATIONS[derivation](t1, box), ACTOR)
+        assert len(result.faces) >= 1
+        top = result.faces[0].candidates[0]
+        assert (top.identity_id, top.band) == (ids[k], "strong"), f"person {k + 1}"
+        assert top.display_name == f"Person {k + 1}" and top.external_ref == f"REF-{k + 1}"
+
+
+async def test_the_group_photo_names_each_face_once(enrolled: tuple[FaceFind, list[int]]) -> None:
+    service, ids = enrolled
+    result = await service.identify(images.read_bytes("t1.jpg"), ACTOR)
+    tops = [fr.candidates[0].identity_id for fr in result.faces]
+    assert sorted(tops) == sorted(ids)
+    assert all(fr.candidates[0].band == "strong" for fr in result.faces)
+    # the lookup is recorded with its faces and candidates
+    stored = await service.gallery.get_lookup(result.lookup_id)
+    assert stored is not None and stored.status == "done" and stored.face_count == 6
+    assert [f.candidates[0].identity_id for f in stored.faces] == tops
+    assert all(f.crop_jpeg for f in stored.faces)
+
+
+async def test_a_person_not_enrolled_gets_no_confident_match(
+    enrolled: tuple[FaceFind, list[int]],
+) -> None:
+    service, _ = enrolled
+    result = await service.identify(images.read_bytes("Tom_Hanks_54745.png"), ACTOR)
+    assert len(result.faces) == 1
+    assert result.faces[0].candidates == []
+
+
+async def test_one_identity_is_not_given_to_two_faces_of_one_photo(
+    enrolled: tuple[FaceFind, list[int]], t1: np.ndarray, t1_boxes: list
+) -> None:
+    service, ids = enrolled
+    crop = images.crop_around(t1, t1_boxes[0], margin=0.6)
+    # the same person twice, one copy degraded so its similarity is lower
+    worse = images.resize(images.resize(crop, 0.35), 1 / 0.35)
+    both = np.hstack([crop, cv2.resize(worse, (crop.shape[1], crop.shape[0]))])
+    result = await service.identify(images.to_jpeg(both), ACTOR)
+    assert len(result.faces) == 2
+    owners = [fr for fr in result.faces if any(c.identity_id == ids[0] for c in fr.candidates)]
+    assert len(owners) == 1
+    assert owners[0].candidates[0].identity_id == ids[0]
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", EmptyImage),
+        (b"hello, this is not an image", UnsupportedImage),
+        (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", UnsupportedImage),
+    ],
+)
+async def test_bad_input_is_refused_clearly_and_recorded(
+    enrolled: tuple[FaceFind, list[int]], data: bytes, error: type[Exception]
+) -> None:
+    service, _ = enrolled
+    lookup_id = await service.begin_lookup(ACTOR, source="cli")
+    assert lookup_id is not None
+    with pytest.raises(error):
+        await service.identify(data, ACTOR, lookup_id=lookup_id)
+    stored = await service.gallery.get_lookup(lookup_id)
+    assert stored is not None and stored.status == "error" and stored.error == error.code
+
+
+async def test_enrollment_is_idempotent_and_warns_of_duplicates(
+    enrolled: tuple[FaceFind, list[int]], t1: np.ndarray, t1_boxes: list
+) -> None:
+    service, ids = enrolled
+    photo = images.to_jpeg(images.crop_around(t1, t1_boxes[1], margin=0.4))
+    first = await service.enroll(photo, IdentitySpec("Person 2", "REF-2"), ACTOR)
+    again = await service.enroll(photo, IdentitySpec("Person 2", "REF-2"), ACTOR)
+    assert first.identity.id == ids[1] and not first.identity_created
+    assert first.face_id is not None and again.face_id is None
+    # the same face under another name: enrolled, with a warning naming the other identity
+    other = await service.enroll(
+        images.to_jpeg(images.crop_around(t1, t1_boxes[1], margin=0.7)),
+        IdentitySpec("Somebody Else"),
+        ACTOR,
+    )
+    assert [d.identity_id for d in other.duplicates] == [ids[1]]
+    await service.gallery.forget_identity(other.identity.id, "test")
+
+
+async def test_enrollment_refuses_small_faces_and_group_photos(
+    enrolled: tuple[FaceFind, list[int]], t1: np.ndarray, t1_boxes: list
+) -> None:
+    service, _ = enrolled
+    tiny = images.to_jpeg(images.resize(images.crop_around(t1, t1_boxes[0], margin=1.0), 0.3))
+    with pytest.raises(EnrollRefused) as refused:
+        await service.enroll(tiny, IdentitySpec("Tiny"), ACTOR)
+    assert "small" in refused.value.reasons
+    with pytest.raises(AmbiguousFaces):
+        await service.enroll(images.read_bytes("t1.jpg"), IdentitySpec("Group"), ACTOR)
+    assert await service.gallery.identities_named("Tiny") == []
+    assert await service.gallery.identities_named("Group") == []
+
+
+async def test_a_forgotten_identity_is_no_longer_found(
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
+) -> None:
+    service = await FaceFind.open(open_settings(fresh_dsn, tmp_path))
+    try:
+        box = t1_boxes[2]
+        enrolled = await service.enroll(
+            images.to_jpeg(images.crop_around(t1, box, 0.6)), IdentitySpec("Person 3"), ACTOR
+        )
+        query = images.to_jpeg(images.crop_around(t1, box, 0.4))
+        assert (await service.identify(query, ACTOR)).faces[0].candidates
+        await service.gallery.forget_identity(enrolled.identity.id, "test")
+        assert (await service.identify(query, ACTOR)).faces[0].candidates == []
+    finally:
+        await service.close()
+
+
+# --- the command line -----------------------------------------------------------------------
+def run_cli(args: list[str], dsn: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DATABASE_URL=dsn, FACEFIND_DATA_DIR=str(data_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "facefind.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_enroll_then_identify_json(
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
+) -> None:
+    gallery_dir = tmp_path / "gallery"
+    for k, box in enumerate(t1_boxes[:3]):
+        person = gallery_dir / f"Person_{k + 1}"
+        person.mkdir(parents=True)
+        (person / "a.jpg").write_bytes(images.to_jpeg(images.crop_around(t1, box, 0.6)))
+        (person / "b.png").write_bytes(images.to_png(images.crop_around(t1, box, 0.9)))
+    (gallery_dir / "Group").mkdir()
+    (gallery_dir / "Group" / "t1.jpg").write_bytes(images.read_bytes("t1.jpg"))
+    (gallery_dir / "identities.csv").write_text("name,external_ref,notes\nPerson 1,CASE-7,\n")
+
+    first = run_cli(["enroll", "--quiet", str(gallery_dir)], fresh_dsn, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "enrolled 6 face(s); created 3 identities" in first.stdout
+    assert "none clearly the largest" in first.stdout
+    second = run_cli(["enroll", "--quiet", str(gallery_dir)], fresh_dsn, tmp_path)
+    assert "enrolled 0 face(s)" in second.stdout
+    assert second.stdout.count("already enrolled") == 6
+
+    query = tmp_path / "query.jpg"
+    query.write_bytes(images.to_jpeg(images.flip(images.crop_around(t1, t1_boxes[0], 0.4))))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(images.to_jpeg(t1)[:2000])
+    out = run_cli(["identify", "--json", str(query), str(broken)], fresh_dsn, tmp_path)
+    assert out.returncode == 0, out.stderr
+    good, bad = (json.loads(line) for line in out.stdout.splitlines())
+    assert good["error"] is None and isinstance(good["lookup_id"], int)
+    face = good["faces"][0]
+    assert face["index"] == 1 and len(face["bbox"]) == 4 and face["det_score"] > 0.5
+    assert isinstance(face["quality"]["ok"], bool) and isinstance(face["quality"]["reasons"], list)
+    top = face["candidates"][0]
+    assert (top["name"], top["external_ref"], top["band"]) == ("Person 1", "CASE-7", "strong")
+    assert set(top) == {"identity_id", "name", "external_ref", "similarity", "band", "face_id"}
+    assert bad["faces"] == [] and bad["error"].startswith("corrupt")
+
+    audit = run_cli(["audit", "verify"], fresh_dsn, tmp_path)
+    assert audit.returncode == 0 and "audit chain OK" in audit.stdout
