@@ -7,7 +7,7 @@ import time
 from pathlib import PurePath
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction, ChatType, MessageLimit
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -291,6 +291,44 @@ async def error_handler(update: object, context: BotContext) -> None:
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> None:
+    """Answer the update's message; a text over Telegram's limit goes as several messages."""
     message = update.effective_message
-    if message is not None:
-        await message.reply_text(text, do_quote=True, **kwargs)  # type: ignore[arg-type]
+    if message is None:
+        return
+    parts = split_text(text)
+    for number, part in enumerate(parts, 1):
+        extra = kwargs if number == len(parts) else {}  # buttons go under the last part
+        await message.reply_text(part, do_quote=True, **extra)  # type: ignore[arg-type]
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Cut a text into parts Telegram accepts, at line ends where possible.
+
+    Telegram counts UTF-16 code units, so an emoji counts twice. /users passes the limit at
+    about a hundred users, /lookups with a page of group photos.
+    """
+
+    def size(s: str) -> int:
+        return len(s.encode("utf-16-le")) // 2
+
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while size(line) > limit:  # one line too long for a message: cut it
+            cut = limit
+            while size(line[:cut]) > limit:
+                cut -= 1
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if current and size(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip() or not parts:
+        parts.append(current)
+    return parts
