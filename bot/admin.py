@@ -6,9 +6,10 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
+from typing import Any
 
 from telegram import (
     Bot,
@@ -40,7 +41,7 @@ from recognition import ImageError
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Update, BotContext], Awaitable[None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -417,6 +418,9 @@ async def identity(update: Update, context: BotContext) -> None:
         await reply(update, t(lang, "identity_several", items=items))
         return
     ident = found[0]
+    assert context.sender is not None
+    # who looked at whom is part of the record
+    await gallery.audit(f"tg:{context.sender.id}", "identity.view", f"identity:{ident.id}")
     card = t(
         lang,
         "identity_card",
@@ -492,8 +496,14 @@ async def lookups(update: Update, context: BotContext) -> None:
             await reply(update, t(lang, "lookups_usage"))
             return
     until = since + timedelta(days=1) if since else None
-    rows = await context.service.gallery.list_lookups(
-        user_id=user_id, since=since, until=until, limit=30
+    assert context.sender is not None
+    gallery = context.service.gallery
+    rows = await gallery.list_lookups(user_id=user_id, since=since, until=until, limit=30)
+    await gallery.audit(
+        f"tg:{context.sender.id}",
+        "lookups.list",
+        f"user:{user_id}" if user_id else None,
+        {"day": since.date().isoformat() if since else None, "rows": len(rows)},
     )
     if not rows:
         await reply(update, t(lang, "history_empty"))
@@ -528,6 +538,9 @@ async def lookup(update: Update, context: BotContext) -> None:
         # an officer learns nothing about other people's lookups, not even that they exist
         await reply(update, t(lang, "lookup_not_found", id=lookup_id))
         return
+    await context.service.gallery.audit(
+        f"tg:{context.sender.id}", "lookup.view", f"lookup:{found.id}"
+    )
     status = lookup_outcome(lang, found.status, None) if found.status != "done" else "OK"
     await reply(
         update,

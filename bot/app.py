@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 RETENTION_EVERY = 24 * 3600.0
 
 
-def build_application(settings: Settings, state: BotState) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, state: BotState) -> Application:
     """The PTB application with every handler; nothing is started."""
     if not settings.telegram_bot_token:
         raise SettingsError(
@@ -82,7 +82,7 @@ def build_application(settings: Settings, state: BotState) -> Application:  # ty
     app.add_handler(CallbackQueryHandler(admin.access_decision, pattern=r"^acc:"))
     app.add_handler(CallbackQueryHandler(handlers.feedback, pattern=r"^fb:"))
     app.add_handler(MessageHandler(filters.ALL, handlers.unknown_input))
-    app.add_error_handler(handlers.error_handler)  # type: ignore[arg-type]
+    app.add_error_handler(handlers.error_handler)
     return app
 
 

@@ -30,7 +30,7 @@ class BotState:
         return self.user_locks.setdefault(user_id, asyncio.Lock())
 
 
-class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ignore[type-arg]
+class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):
     """PTB context with the shared state and the sender's current record.
 
     PTB builds one context per update and passes it to every handler group, so the gatekeeper
@@ -39,7 +39,7 @@ class BotContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: igno
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: Application,
         chat_id: int | None = None,
         user_id: int | None = None,
     ) -> None:

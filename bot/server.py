@@ -71,7 +71,7 @@ async def webhook(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def webhook_app(ptb: Application, state: BotState, path: str, secret: str) -> web.Application:  # type: ignore[type-arg]
+def webhook_app(ptb: Application, state: BotState, path: str, secret: str) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[PTB_APP] = ptb
     app[STATE] = state
@@ -87,8 +87,5 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound = port
-    server = site._server  # aiohttp exposes the bound port only through the server's sockets
-    if server is not None and getattr(server, "sockets", None):
-        bound = server.sockets[0].getsockname()[1]
+    bound = int(runner.addresses[0][1]) if runner.addresses else port
     return runner, bound
