@@ -1,0 +1,145 @@
+"""JPEG images the bot sends: numbered face boxes, query/reference pairs and face grids."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from recognition.types import DetectedFace
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+# Saturated colours that stay readable on skin, sky and dark clothes alike (BGR).
+_PALETTE: tuple[tuple[int, int, int], ...] = (
+    (0, 200, 255),
+    (255, 160, 0),
+    (80, 220, 80),
+    (60, 60, 255),
+    (255, 80, 255),
+    (255, 255, 0),
+)
+_WHITE = (255, 255, 255)
+_BLACK = (0, 0, 0)
+PAIR_FACE_PX = 224
+GRID_TILE_PX = 112
+
+
+def encode_jpeg(img: np.ndarray, quality: int = 90) -> bytes:
+    """Encode a BGR image as JPEG bytes."""
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"cannot encode an image of shape {img.shape} as JPEG")
+    return buf.tobytes()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """Decode JPEG bytes we produced ourselves (stored crops) into a BGR image."""
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError("cannot decode JPEG data")
+    return np.asarray(img)
+
+
+def _ascii(text: str) -> str:
+    # OpenCV's Hershey fonts have ASCII glyphs only; anything else would print as '?' anyway.
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _fit_text(text: str, max_width: int, scale: float, thickness: int) -> float:
+    """Return the largest font scale <= `scale` at which `text` fits into `max_width`."""
+    (width, _), _ = cv2.getTextSize(text, _FONT, scale, thickness)
+    if width <= max_width or width == 0:
+        return scale
+    return max(0.3, scale * max_width / width)
+
+
+def draw_numbered_boxes(
+    image: np.ndarray, faces: Sequence[DetectedFace], max_side: int = 1280
+) -> bytes:
+    """Return a JPEG of the image with each face boxed and labelled with its `index`."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    canvas = image.copy()
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        canvas = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    out_h, out_w = canvas.shape[:2]
+    # Line widths and numbers grow with the picture so they stay readable in a chat preview.
+    base = max(out_h, out_w)
+    line = max(2, round(base / 400))
+    for face in faces:
+        color = _PALETTE[(face.index - 1) % len(_PALETTE)]
+        x1, y1, x2, y2 = (round(v * scale) for v in face.bbox)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, line, cv2.LINE_AA)
+        label = str(face.index)
+        # Numbers scale with the picture and with the face, so a chat thumbnail still shows them.
+        font_scale = max(base / 900, min(x2 - x1, y2 - y1) / 80, 0.8)
+        thickness = max(2, round(font_scale * 2))
+        (tw, th), baseline = cv2.getTextSize(label, _FONT, font_scale, thickness)
+        pad = max(3, round(th * 0.25))
+        # Label above the box, or inside its top edge when the box touches the top.
+        top = y1 - th - baseline - 2 * pad
+        if top < 0:
+            top = max(0, y1)
+        left = min(max(0, x1), max(0, out_w - tw - 2 * pad))
+        cv2.rectangle(
+            canvas, (left, top), (left + tw + 2 * pad, top + th + baseline + 2 * pad), color, -1
+        )
+        cv2.putText(
+            canvas,
+            label,
+            (left + pad, top + pad + th),
+            _FONT,
+            font_scale,
+            _BLACK,
+            thickness,
+            cv2.LINE_AA,
+        )
+    return encode_jpeg(canvas)
+
+
+def _labelled_tile(face: np.ndarray, label: str, size: int) -> np.ndarray:
+    tile = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    strip_h = max(28, size // 7)
+    strip = np.full((strip_h, size, 3), 255, dtype=np.uint8)
+    text = _ascii(label)
+    thickness = 1 if size < 200 else 2
+    font_scale = _fit_text(text, size - 8, size / 320, thickness)
+    (tw, th), _ = cv2.getTextSize(text, _FONT, font_scale, thickness)
+    origin = (max(4, (size - tw) // 2), (strip_h + th) // 2)
+    cv2.putText(strip, text, origin, _FONT, font_scale, _BLACK, thickness, cv2.LINE_AA)
+    return np.vstack([tile, strip])
+
+
+def side_by_side(
+    query_crop: np.ndarray, reference_jpeg: bytes, left_label: str, right_label: str
+) -> bytes:
+    """Return a JPEG with the query face and a reference face side by side, labelled below."""
+    reference = decode_jpeg(reference_jpeg)
+    left = _labelled_tile(query_crop, left_label, PAIR_FACE_PX)
+    right = _labelled_tile(reference, right_label, PAIR_FACE_PX)
+    gap = np.full((left.shape[0], 8, 3), 255, dtype=np.uint8)
+    return encode_jpeg(np.hstack([left, gap, right]))
+
+
+def face_grid(crops_jpeg: Sequence[bytes], cols: int = 5) -> bytes:
+    """Return a JPEG grid of face crops, `cols` per row, in the given order."""
+    if not crops_jpeg:
+        raise ValueError("face_grid needs at least one crop")
+    if cols < 1:
+        raise ValueError("cols must be at least 1")
+    tiles = [
+        cv2.resize(decode_jpeg(data), (GRID_TILE_PX, GRID_TILE_PX), interpolation=cv2.INTER_AREA)
+        for data in crops_jpeg
+    ]
+    cols = min(cols, len(tiles))
+    rows = math.ceil(len(tiles) / cols)
+    grid = np.full((rows * GRID_TILE_PX, cols * GRID_TILE_PX, 3), 255, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        grid[
+            r * GRID_TILE_PX : (r + 1) * GRID_TILE_PX, c * GRID_TILE_PX : (c + 1) * GRID_TILE_PX
+        ] = tile
+    return encode_jpeg(grid)
