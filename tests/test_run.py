@@ -1,0 +1,49 @@
+"""`facefind run`, the real entry point, as a process: it reaches the Bot API and stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from tests.fakebotapi import FakeBotApi
+
+
+async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_dsn: str) -> None:
+    async with FakeBotApi() as api:
+        env = dict(
+            os.environ,
+            TELEGRAM_BOT_TOKEN=api.token,
+            TELEGRAM_API_URL=api.url,
+            DATABASE_URL=fresh_dsn,
+            ADMIN_IDS="777",
+            FACEFIND_HTTP_LISTEN="127.0.0.1:0",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "facefind", "run",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            await api.wait_for_call("getUpdates", timeout=60)
+            # start-up published the command menus: the admin's includes the admin commands
+            everyone = [c["command"] for c in api.commands_for({"type": "default"})]
+            admins = [c["command"] for c in api.commands_for({"type": "chat", "chat_id": 777})]
+            assert "history" in everyone and "pending" not in everyone
+            assert {"history", "pending", "enroll", "export"} <= set(admins)
+            admin = api.user(777, "Olena", username="olena", language_code="uk")
+            api.push_message(admin, "/start")
+            reply = await api.wait_for(lambda m: m["chat"]["id"] == 777, timeout=60)
+            assert reply["text"].startswith("Вітаємо, Olena")
+            assert "/pending" in reply["text"]  # the admin help
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), timeout=60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        output = (await proc.stdout.read()).decode() if proc.stdout else ""
+        assert code == 0, output
+        assert "stopping" in output
