@@ -30,6 +30,7 @@ from bot.telegram_io import RetryingRateLimiter
 from bot.texts import language_of
 from facefind.service import FaceFind, Requester
 from facefind.settings import Settings, SettingsError, parse_listen
+from gallery import PendingLookup
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ class BotRunner:
         self._runners.append(runner)
         await self.app.initialize()
         await self._ensure_admins()
+        # taken before updates flow, so a lookup this run creates is never resumed as well
+        unfinished = await self.service.gallery.pending_lookups()
         await admin.publish_commands(self.app.bot, await self.service.gallery.admins())
         await self.app.start()
         if settings.webhook_url:
@@ -140,7 +143,7 @@ class BotRunner:
             )
             logger.info("polling mode")
         self.state.ready = True
-        self._tasks.append(asyncio.create_task(self._resume_pending()))
+        self._tasks.append(asyncio.create_task(self._resume_pending(unfinished)))
         self._tasks.append(asyncio.create_task(self._retention_loop()))
         me = self.app.bot.username
         logger.info("bot @%s is running; health on port %s", me, self.http_port)
@@ -171,10 +174,10 @@ class BotRunner:
             await gallery.set_user_role(admin_id, "admin", "config:ADMIN_IDS", create=True)
             await gallery.set_user_status(admin_id, "approved", "config:ADMIN_IDS")
 
-    async def _resume_pending(self) -> None:
+    async def _resume_pending(self, unfinished: list[PendingLookup]) -> None:
         """Answer lookups that a previous run recorded but did not finish."""
         gallery = self.service.gallery
-        for pending in await gallery.pending_lookups():
+        for pending in unfinished:
             if pending.user_id is None or pending.chat_id is None or pending.file_id is None:
                 continue
             user = await gallery.get_user(pending.user_id)

@@ -921,3 +921,50 @@ def test_long_texts_are_cut_at_line_ends_within_telegrams_limit() -> None:
     assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in parts)
     assert "\n".join(parts).split("\n") == lines  # nothing lost, no line cut in two
     assert split_text("short") == ["short"]
+
+
+# --- 16. restarts -------------------------------------------------------------------------------
+async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
+    fake: FakeBotApi, fresh_dsn: str, gallery: Gallery
+) -> None:
+    settings = Settings(
+        database_url=fresh_dsn,
+        telegram_bot_token=fake.token,
+        telegram_api_url=fake.url,
+        http_listen="127.0.0.1:0",
+    )
+    own = await FaceFind.open(settings, actor="test")
+    try:
+        alice = gallery.people["Alice"]
+        analysis, _ = await own.analyze(gallery.t1)
+        await own.enroll(
+            face_crop(analysis, alice.face_index, margin=0.6),
+            IdentitySpec(alice.name, alice.ref),
+            Requester(actor="test"),
+        )
+        user = fake.user(next(_user_ids), "Petro", "petro")
+        await own.gallery.user_seen(user["id"], "Petro", None, "petro", "en")
+        await own.gallery.set_user_status(user["id"], "approved", "test")
+        # what a crash leaves behind: the lookup recorded, the photo not yet answered
+        file_id, _ = fake.add_file(alice.query, kind="photo")
+        lookup_id = await own.begin_lookup(
+            Requester.telegram(user["id"]),
+            source="telegram",
+            chat_id=user["id"],
+            message_id=42,
+            file_id=file_id,
+        )
+        assert lookup_id is not None
+        runner = BotRunner(settings, own)
+        await runner.start()
+        try:
+            await reply(fake, user, f"Lookup #{lookup_id}", timeout=60)
+            answered = candidates([m for m in fake.sent if m["chat"]["id"] == user["id"]])
+            assert alice.name in body(answered[0])
+        finally:
+            await runner.stop()
+        stored = await own.gallery.get_lookup(lookup_id)
+        assert stored is not None and stored.status == "done"
+        assert stored.faces[0].candidates[0].display_name == alice.name
+    finally:
+        await own.close()
