@@ -23,7 +23,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers import image_of, lookup_outcome, reply, request_text
+from bot.handlers import image_of, lookup_outcome, parse_callback, reply, request_text
 from bot.replies import Target, chat_action, reasons_text, send_stored_lookup
 from bot.telegram_io import FileTooBig, download
 from bot.texts import language_of, t
@@ -112,13 +112,11 @@ async def access_decision(update: Update, context: BotContext) -> None:
     """Approve or reject a pending user from the buttons on an access request."""
     query = update.callback_query
     assert query is not None and context.sender is not None
-    try:
-        _, kind, raw_id = (query.data or "").split(":")
-        target_id = int(raw_id)
-        status = {"a": "approved", "r": "rejected"}[kind]
-    except (ValueError, KeyError):
+    parsed = parse_callback(query.data, {"a": "approved", "r": "rejected"})
+    if parsed is None:
         await query.answer(t(context.lang, "not_allowed"))
         return
+    status, target_id = parsed
     gallery = context.service.gallery
     target = await gallery.get_user(target_id)
     if target is None:

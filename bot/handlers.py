@@ -207,13 +207,11 @@ async def feedback(update: Update, context: BotContext) -> None:
     """Store "confirm" / "not this person" on a candidate and show it on the message."""
     query = update.callback_query
     assert query is not None and context.sender is not None
-    try:
-        _, kind, raw_id = (query.data or "").split(":")
-        candidate_id = int(raw_id)
-        verdict = {"c": "confirmed", "r": "rejected"}[kind]
-    except (ValueError, KeyError):
+    parsed = parse_callback(query.data, {"c": "confirmed", "r": "rejected"})
+    if parsed is None:
         await query.answer(t(context.lang, "not_allowed"))
         return
+    verdict, candidate_id = parsed
     gallery = context.service.gallery
     candidate = await gallery.get_candidate(candidate_id)
     sender = context.sender
@@ -240,6 +238,16 @@ async def feedback(update: Update, context: BotContext) -> None:
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise
+
+
+def parse_callback(data: str | None, kinds: dict[str, str]) -> tuple[str, int] | None:
+    """'prefix:kind:id' button data to (meaning of kind, id); None for anything else, since
+    callback data comes from the client and can be forged."""
+    try:
+        _, kind, raw_id = (data or "").split(":")
+        return kinds[kind], int(raw_id)
+    except (ValueError, KeyError):
+        return None
 
 
 # --- history ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
@@ -87,17 +88,29 @@ def feedback_keyboard(lang: str, candidate_id: int) -> InlineKeyboardMarkup:
     )
 
 
+class ShownCandidate(Protocol):
+    """What a caption shows; both fresh and stored candidates have it."""
+
+    @property
+    def rank(self) -> int: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def external_ref(self) -> str | None: ...
+    @property
+    def similarity(self) -> float: ...
+    @property
+    def band(self) -> str: ...
+    @property
+    def face_id(self) -> int: ...
+
+
 def candidate_caption(
     lang: str,
+    candidate: ShownCandidate,
     *,
     index: int,
-    rank: int,
     total: int,
-    name: str,
-    external_ref: str | None,
-    similarity: float,
-    band: str,
-    face_id: int,
     quality_reasons: Sequence[str],
     verdict_line: str | None = None,
 ) -> str:
@@ -105,13 +118,13 @@ def candidate_caption(
         lang,
         "candidate",
         index=index,
-        rank=rank,
+        rank=candidate.rank,
         total=total,
-        name=name,
-        ref=t(lang, "ref", ref=external_ref) if external_ref else "",
-        pct=round(similarity * 100),
-        band=t(lang, f"band_{band}"),
-        face_id=face_id,
+        name=candidate.display_name,
+        ref=t(lang, "ref", ref=candidate.external_ref) if candidate.external_ref else "",
+        pct=round(candidate.similarity * 100),
+        band=t(lang, f"band_{candidate.band}"),
+        face_id=candidate.face_id,
     )
     if quality_reasons:
         text += "\n" + t(
@@ -155,16 +168,7 @@ async def send_lookup_result(
                 target.chat_id,
                 picture,
                 caption=candidate_caption(
-                    lang,
-                    index=face.index,
-                    rank=cand.rank,
-                    total=len(fr.candidates),
-                    name=cand.display_name,
-                    external_ref=cand.external_ref,
-                    similarity=cand.similarity,
-                    band=cand.band,
-                    face_id=cand.face_id,
-                    quality_reasons=reasons,
+                    lang, cand, index=face.index, total=len(fr.candidates), quality_reasons=reasons
                 ),
                 reply_markup=feedback_keyboard(lang, cand_id),
                 reply_parameters=target.reply_parameters(),
@@ -183,14 +187,9 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
         for cand in face.candidates:
             caption = candidate_caption(
                 lang,
+                cand,
                 index=face.face_index,
-                rank=cand.rank,
                 total=len(face.candidates),
-                name=cand.display_name,
-                external_ref=cand.external_ref,
-                similarity=cand.similarity,
-                band=cand.band,
-                face_id=cand.face_id,
                 quality_reasons=reasons,
                 verdict_line=t(lang, f"feedback_{cand.verdict}", who="—") if cand.verdict else None,
             )

@@ -161,39 +161,32 @@ class Gallery:
     ) -> User | None:
         if status not in USER_STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        async with self.transaction() as con:
-            if create:
-                await con.execute(q.USER_ENSURE, user_id)
-            before = await self.get_user(user_id, con=con)
-            row = await con.fetchrow(q.USER_SET_STATUS, user_id, status, actor)
-            if row is None:
-                return None
-            await self.audit(
-                actor,
-                f"user.{status}",
-                f"user:{user_id}",
-                {"from": before.status if before else None, "to": status},
-                con=con,
-            )
-        return _user(row)
+        return await self._decide(user_id, q.USER_SET_STATUS, "status", status, actor, create)
 
     async def set_user_role(
         self, user_id: int, role: str, actor: str, *, create: bool = False
     ) -> User | None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        return await self._decide(user_id, q.USER_SET_ROLE, "role", role, actor, create)
+
+    async def _decide(
+        self, user_id: int, query: str, field: str, value: str, actor: str, create: bool
+    ) -> User | None:
+        """Change a user's status or role, recording who did it and what it was before."""
         async with self.transaction() as con:
             if create:
                 await con.execute(q.USER_ENSURE, user_id)
             before = await self.get_user(user_id, con=con)
-            row = await con.fetchrow(q.USER_SET_ROLE, user_id, role, actor)
+            row = await con.fetchrow(query, user_id, value, actor)
             if row is None:
                 return None
+            action = f"user.{value}" if field == "status" else f"user.role.{value}"
             await self.audit(
                 actor,
-                f"user.role.{role}",
+                action,
                 f"user:{user_id}",
-                {"from": before.role if before else None, "to": role},
+                {"from": getattr(before, field) if before else None, "to": value},
                 con=con,
             )
         return _user(row)
