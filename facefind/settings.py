@@ -14,14 +14,15 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-# Provisional thresholds per model (cosine similarity). buffalo_s: measured on LFW with a
-# 1,680-identity gallery and 4,065 people not in it: at 0.35, 0.64% of non-enrolled people
-# get a false candidate and 98.5% of enrolled people are found; at 0.50, 0.10% and 86%.
-# See docs/calibration.md. Other packs fall back to these until calibrated.
+# Thresholds per model pack (cosine similarity): (strong, possible). buffalo_s was calibrated
+# on LFW with bench/calibrate.py (docs/calibration.md), false positives first: at 0.40, 0.21%
+# of people not enrolled get a candidate (0.49% at the provisional 0.35) and 96.6% of enrolled
+# people are found; at 0.55, 0.07% and 73.5%, and 0.50 would call twins and sisters "strong".
 MODEL_THRESHOLDS: dict[str, tuple[float, float]] = {
-    "buffalo_s": (0.50, 0.35),
+    "buffalo_s": (0.55, 0.40),
 }
-DEFAULT_THRESHOLDS = (0.50, 0.35)
+# An uncalibrated pack gets the buffalo_s values; run bench/calibrate.py before relying on it.
+DEFAULT_THRESHOLDS = MODEL_THRESHOLDS["buffalo_s"]
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def test_settings_read_from_the_environment() -> None:
     assert s.admin_ids == (1, 2, 3)
     assert s.limits.max_faces == 4
     assert s.telegram_api_url == "http://127.0.0.1:9"
-    assert s.thresholds_for("buffalo_s") == Thresholds(0.6, 0.35)
+    assert s.thresholds_for("buffalo_s") == Thresholds(0.6, 0.40)
     with pytest.raises(SettingsError, match="FACEFIND_MAX_FACES"):
         Settings.from_env({"FACEFIND_MAX_FACES": "many"})
     with pytest.raises(SettingsError, match="possible"):
