@@ -604,4 +604,7 @@ def _csv_value(value: object) -> object:
         return value.isoformat()
     if isinstance(value, float):
         return round(value, 4)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # a name typed by a person must not run as a formula in a spreadsheet
+        return "'" + value
     return value
