@@ -968,3 +968,12 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
         assert stored.faces[0].candidates[0].display_name == alice.name
     finally:
         await own.close()
+
+
+def test_exported_text_cannot_run_as_a_spreadsheet_formula() -> None:
+    from bot.admin import _csv_value
+
+    assert _csv_value('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert _csv_value("@SUM(A1)") == "'@SUM(A1)"
+    assert _csv_value("Alice Ames") == "Alice Ames"
+    assert _csv_value(0.123456) == 0.1235
