@@ -582,7 +582,7 @@ async def export(update: Update, context: BotContext) -> None:
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     await gallery.audit(
         f"tg:{context.sender.id}",
         "lookups.export",
@@ -599,7 +599,7 @@ async def export(update: Update, context: BotContext) -> None:
     )
 
 
-def _csv_value(value: object) -> object:
+def csv_cell(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, float):

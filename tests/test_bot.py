@@ -971,9 +971,9 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
 
 
 def test_exported_text_cannot_run_as_a_spreadsheet_formula() -> None:
-    from bot.admin import _csv_value
+    from bot.admin import csv_cell
 
-    assert _csv_value('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert _csv_value("@SUM(A1)") == "'@SUM(A1)"
-    assert _csv_value("Alice Ames") == "Alice Ames"
-    assert _csv_value(0.123456) == 0.1235
+    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert csv_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_cell("Alice Ames") == "Alice Ames"
+    assert csv_cell(0.123456) == 0.1235
