@@ -246,15 +246,18 @@ class FaceFind:
         if lookup_id is None:
             lookup_id = await self.begin_lookup(requester, source="cli")
             assert lookup_id is not None
-        photo_sha256 = hashlib.sha256(data).hexdigest()
         try:
             analysis, crops = await self.analyze(data)
-        except ImageError as exc:
+        except Exception as exc:
+            # a lookup that failed in this process is closed here; only a crash leaves one
+            # pending, to be resumed at the next start
+            code = exc.code if isinstance(exc, ImageError) else "internal_error"
+            photo_sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
             await self.gallery.finish_lookup(
                 lookup_id,
                 actor=requester.actor,
                 status="error",
-                error=exc.code,
+                error=code,
                 photo_sha256=photo_sha256,
                 model=self.model,
             )
