@@ -31,7 +31,8 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     state.metrics.updates.inc()
     tg_user = update.effective_user
     chat = update.effective_chat
-    if tg_user is None or tg_user.is_bot:
+    if tg_user is None or tg_user.is_bot or update.edited_message is not None:
+        # an edited message is not a new request: it would re-run a command or a lookup
         raise ApplicationHandlerStop
     if chat is not None and chat.type != ChatType.PRIVATE:
         # lookups show gallery data: only in private chats with vetted users
