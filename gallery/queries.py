@@ -111,6 +111,9 @@ ORDER BY embedding <=> $1
 LIMIT $3"""
 SEARCH_EXACT_SETTINGS = """
 SELECT set_config('enable_indexscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"""
+# after the exact shortlist: the follow-up lookups by id should use their indexes again
+SEARCH_EXACT_RESET = """
+SELECT set_config('enable_indexscan', 'on', true), set_config('enable_bitmapscan', 'on', true)"""
 FACES_OF_IDENTITIES = """
 SELECT f.id, f.identity_id, f.embedding FROM faces f
 JOIN identities i ON i.id = f.identity_id

@@ -387,6 +387,8 @@ class Gallery:
                     q.SEARCH_SETTINGS, self.ef_search, max(20000, self.shortlist * 50)
                 )
             rows = await con.fetch(q.SEARCH_SHORTLIST, query, model, self.shortlist)
+            if exact:
+                await con.execute(q.SEARCH_EXACT_RESET)
             if not rows:
                 return []
             order = _best_per_identity(query, rows)

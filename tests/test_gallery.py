@@ -31,19 +31,19 @@ async def make_identities(g: Gallery, n: int, prefix: str = "Person") -> list[in
 async def test_migrations_apply_once_and_twice_without_harm(fresh_dsn: str) -> None:
     first = await migrate(fresh_dsn)
     second = await migrate(fresh_dsn)
-    assert first == ["0001_init"]
+    assert first == ["0001_init", "0002_hnsw_build_quality"]
     assert second == []
     con = await asyncpg.connect(fresh_dsn)
     try:
         versions = await con.fetch("SELECT version FROM schema_migrations")
-        assert [r["version"] for r in versions] == [1]
+        assert [r["version"] for r in versions] == [1, 2]
     finally:
         await con.close()
 
 
 async def test_concurrent_migrations_apply_each_file_once(fresh_dsn: str) -> None:
     results = await asyncio.gather(*(migrate(fresh_dsn) for _ in range(4)))
-    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+    assert sorted(len(r) for r in results) == [0, 0, 0, 2]
 
 
 async def test_an_applied_migration_that_changed_is_refused(fresh_dsn: str, tmp_path: Path) -> None:
