@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -215,12 +216,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     service = await FaceFind.open(settings, actor="system")
     try:
         runner = BotRunner(settings, service)
-        await runner.start()
         try:
+            await runner.start()
             await stop.wait()
             logger.info("stopping: finishing lookups in progress")
         finally:
-            await runner.stop()
+            await runner.stop()  # also undoes a start that failed half-way
     finally:
         await service.close()
 
@@ -231,5 +232,12 @@ def run_bot(settings: Settings) -> int:
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token in "
             "the environment or in .env (see README)"
         )
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except InvalidToken:
+        logger.error("the Bot API at %s rejected TELEGRAM_BOT_TOKEN", settings.telegram_api_url)
+        return 1
+    except NetworkError as exc:
+        logger.error("cannot reach the Bot API at %s: %s", settings.telegram_api_url, exc)
+        return 1
     return 0
