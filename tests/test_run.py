@@ -47,3 +47,23 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_ds
         output = (await proc.stdout.read()).decode() if proc.stdout else ""
         assert code == 0, output
         assert "stopping" in output
+
+
+async def test_facefind_run_says_clearly_when_the_token_is_refused(fresh_dsn: str) -> None:
+    async with FakeBotApi() as api:
+        env = dict(
+            os.environ,
+            TELEGRAM_BOT_TOKEN="999:NOT-THE-TOKEN",
+            TELEGRAM_API_URL=api.url,
+            DATABASE_URL=fresh_dsn,
+            FACEFIND_HTTP_LISTEN="127.0.0.1:0",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "facefind", "run",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 1
+    assert "rejected TELEGRAM_BOT_TOKEN" in out.decode()
