@@ -138,42 +138,64 @@ def candidate_caption(
 async def send_lookup_result(
     bot: Bot, service: FaceFind, target: Target, result: IdentifyResult
 ) -> None:
-    """The reply to a photo: numbered boxes (several faces), candidates, lookup number."""
+    """The reply to a photo, in as few messages as Telegram allows: numbered boxes (several
+    faces), one picture per candidate, then the faces without a match and the lookup number
+    (in the last picture's caption when every face has a candidate)."""
     lang = target.lang
+    summary = t(lang, "summary", id=result.lookup_id, n=len(result.faces))
     if not result.faces:
         await send_text(bot, target, t(lang, "no_face", id=result.lookup_id))
         return
-    if len(result.faces) > 1:
-        overview = await service.overview_picture(result.analysis)
-        await bot.send_photo(
-            target.chat_id,
-            overview,
-            caption=t(lang, "faces_found", n=len(result.faces)),
-            reply_parameters=target.reply_parameters(),
+    # render every picture at once (off the event loop), then send them in order
+    overview_job = (
+        asyncio.ensure_future(service.overview_picture(result.analysis))
+        if len(result.faces) > 1
+        else None
+    )
+    pictures = await asyncio.gather(
+        *(
+            service.comparison_picture(fr.face.crop, cand.face_id)
+            for fr in result.faces
+            for cand in fr.candidates
         )
+    )
+    shown: list[tuple[bytes, str, InlineKeyboardMarkup]] = []
+    unmatched: list[str] = []
     for fr in result.faces:
         face = fr.face
         reasons = () if face.quality.ok else face.quality.reasons
         if not fr.candidates:
-            text = t(lang, "no_match", index=face.index)
+            line = t(lang, "no_match", index=face.index)
             if reasons:
-                text += "\n" + t(
+                line += "\n" + t(
                     lang, "low_quality", index=face.index, reasons=reasons_text(lang, reasons)
                 )
-            await send_text(bot, target, text)
+            unmatched.append(line)
             continue
         for cand, cand_id in zip(fr.candidates, fr.candidate_ids, strict=True):
-            picture = await service.comparison_picture(face.crop, cand.face_id)
-            await bot.send_photo(
-                target.chat_id,
-                picture,
-                caption=candidate_caption(
-                    lang, cand, index=face.index, total=len(fr.candidates), quality_reasons=reasons
-                ),
-                reply_markup=feedback_keyboard(lang, cand_id),
-                reply_parameters=target.reply_parameters(),
+            caption = candidate_caption(
+                lang, cand, index=face.index, total=len(fr.candidates), quality_reasons=reasons
             )
-    await send_text(bot, target, t(lang, "summary", id=result.lookup_id, n=len(result.faces)))
+            shown.append((pictures[len(shown)], caption, feedback_keyboard(lang, cand_id)))
+    if overview_job is not None:
+        await bot.send_photo(
+            target.chat_id,
+            await overview_job,
+            caption=t(lang, "faces_found", n=len(result.faces)),
+            reply_parameters=target.reply_parameters(),
+        )
+    for number, (picture, caption, keyboard) in enumerate(shown, 1):
+        if number == len(shown) and not unmatched:
+            caption += "\n\n" + summary
+        await bot.send_photo(
+            target.chat_id,
+            picture,
+            caption=caption,
+            reply_markup=keyboard,
+            reply_parameters=target.reply_parameters(),
+        )
+    if unmatched:
+        await send_text(bot, target, "\n\n".join([*unmatched, summary]))
 
 
 async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:

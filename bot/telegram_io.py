@@ -49,6 +49,10 @@ class RetryingRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
+        if endpoint == "sendChatAction":
+            # "typing..." is not a message and must not use the 30-per-second message budget
+            # of the lookups it decorates; if it fails, nothing is lost
+            return await callback(*args, **kwargs)
         attempt = 0
         while True:
             try:

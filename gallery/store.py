@@ -130,6 +130,14 @@ class Gallery:
         language: str | None,
     ) -> tuple[User, bool]:
         """Record that a Telegram user wrote to us; returns the user and whether it is new."""
+        known = await self.get_user(user_id)
+        if known is not None and (
+            known.first_name,
+            known.last_name,
+            known.username,
+            known.language,
+        ) == (first_name or "", last_name, username, language):
+            return known, False  # nothing changed: no write on every message
         async with self.transaction() as con:
             row = await con.fetchrow(
                 q.USER_SEEN, user_id, first_name or "", last_name, username, language

@@ -332,8 +332,9 @@ async def test_a_photo_of_an_enrolled_person_gets_a_strong_candidate_with_eviden
     total = re.search(r"candidate 1 of (\d+)", text)
     assert total is not None and len(found) == int(total[1])
     assert all(m["reply_to_message"]["photo"] for m in found)
-    summary = replies[-1]
-    assert body(summary).startswith(f"Lookup #{lookup_id} · faces: 1.")
+    # every face has a candidate: the lookup number closes the last picture's caption
+    assert replies[-1] is found[-1]
+    assert f"\n\nLookup #{lookup_id} · faces: 1." in body(replies[-1])
 
     stored = await service.gallery.get_lookup(lookup_id)
     assert stored is not None and stored.status == "done" and stored.user_id == user["id"]
@@ -357,10 +358,14 @@ async def test_a_group_photo_first_gets_numbered_boxes_then_each_face(
         assert len(face) == 1, [body(m) for m in replies]
         assert f"{person.name} [{person.ref}]" in body(face[0])
         assert "strong match" in body(face[0])
-    no_match = [m for m in replies if "no confident match" in body(m)]
-    assert sorted(body(m).split(":")[0] for m in no_match) == ["Face #3", "Face #6"]
-    assert "turned away from the camera" in body(next(m for m in no_match if "#3" in body(m)))
-    assert body(replies[-1]).startswith(f"Lookup #{lookup_id} · faces: 6.")
+    # the faces without a match are listed together, with the lookup number, at the end
+    closing = body(replies[-1])
+    assert [m for m in replies if "no confident match" in body(m)] == [replies[-1]]
+    paragraphs = closing.split("\n\n")
+    assert [p.split(":")[0] for p in paragraphs[:2]] == ["Face #3", "Face #6"]
+    assert "turned away from the camera" in paragraphs[0]
+    assert paragraphs[2].startswith(f"Lookup #{lookup_id} · faces: 6.")
+    assert len(replies) == 1 + len(found) + 1  # boxes, one picture per candidate, the closing text
 
 
 async def test_a_face_that_is_not_enrolled_gets_no_confident_match(
@@ -370,7 +375,8 @@ async def test_a_face_that_is_not_enrolled_gets_no_confident_match(
 
     lookup_id, replies = await lookup_replies(fake, user, gallery.stranger)
 
-    assert body(replies[0]) == "Face #1: no confident match in the gallery."
+    assert replies == [replies[0]]
+    assert body(replies[0]).startswith("Face #1: no confident match in the gallery.\n\nLookup #")
     assert not candidates(replies)
     assert not any(p.name in body(m) for m in replies for p in gallery.people.values())
     stored = await service.gallery.get_lookup(lookup_id)
