@@ -40,7 +40,7 @@ ENROLLED = (
     ("Carla Cruz", "REF-3", 4),
     ("Dmytro Dub", "REF-4", 5),
 )
-SUMMARY = "Lookup #"  # the English summary, the last reply to a photo
+SUMMARY = "Lookup #"  # in the English closing text or last caption: the last reply to a photo
 WAIT_S = 180.0
 
 
@@ -350,7 +350,8 @@ class BotDriver:
             )
 
         def is_summary(m: JSON) -> bool:
-            return answers(m) and SUMMARY in str(m.get("text") or "")
+            # the closing text, or the last picture's caption when every face has a candidate
+            return answers(m) and SUMMARY in str(m.get("text") or m.get("caption") or "")
 
         summary = await self.host.wait(
             lambda: self.fake.wait_for(is_summary, timeout=WAIT_S, since=lookup.since)
