@@ -68,6 +68,29 @@ async def send_text(bot: Bot, target: Target, text: str, **kwargs: object) -> Me
     )
 
 
+async def send_picture(
+    bot: Bot, target: Target, picture: bytes, caption: str, keyboard: InlineKeyboardMarkup
+) -> Message:
+    return await bot.send_photo(
+        target.chat_id,
+        picture,
+        caption=caption,
+        reply_markup=keyboard,
+        reply_parameters=target.reply_parameters(),
+    )
+
+
+def no_match_text(lang: str, index: int, quality_reasons: Sequence[str]) -> str:
+    text = t(lang, "no_match", index=index)
+    if quality_reasons:
+        text += "\n" + low_quality_text(lang, index, quality_reasons)
+    return text
+
+
+def low_quality_text(lang: str, index: int, quality_reasons: Sequence[str]) -> str:
+    return t(lang, "low_quality", index=index, reasons=reasons_text(lang, quality_reasons))
+
+
 def reasons_text(lang: str, reasons: Sequence[str]) -> str:
     return ", ".join(
         t(lang, f"reason_{r}") if f"reason_{r}" in _REASON_KEYS else r for r in reasons
@@ -127,9 +150,7 @@ def candidate_caption(
         face_id=candidate.face_id,
     )
     if quality_reasons:
-        text += "\n" + t(
-            lang, "low_quality", index=index, reasons=reasons_text(lang, quality_reasons)
-        )
+        text += "\n" + low_quality_text(lang, index, quality_reasons)
     if verdict_line:
         text += FEEDBACK_SEPARATOR + verdict_line
     return text
@@ -165,12 +186,7 @@ async def send_lookup_result(
         face = fr.face
         reasons = () if face.quality.ok else face.quality.reasons
         if not fr.candidates:
-            line = t(lang, "no_match", index=face.index)
-            if reasons:
-                line += "\n" + t(
-                    lang, "low_quality", index=face.index, reasons=reasons_text(lang, reasons)
-                )
-            unmatched.append(line)
+            unmatched.append(no_match_text(lang, face.index, reasons))
             continue
         for cand, cand_id in zip(fr.candidates, fr.candidate_ids, strict=True):
             caption = candidate_caption(
@@ -187,13 +203,7 @@ async def send_lookup_result(
     for number, (picture, caption, keyboard) in enumerate(shown, 1):
         if number == len(shown) and not unmatched:
             caption += "\n\n" + summary
-        await bot.send_photo(
-            target.chat_id,
-            picture,
-            caption=caption,
-            reply_markup=keyboard,
-            reply_parameters=target.reply_parameters(),
-        )
+        await send_picture(bot, target, picture, caption, keyboard)
     if unmatched:
         await send_text(bot, target, "\n\n".join([*unmatched, summary]))
 
@@ -204,7 +214,7 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
     for face in lookup.faces:
         reasons = () if face.quality.get("ok", True) else tuple(face.quality.get("reasons", ()))
         if not face.candidates:
-            await send_text(bot, target, t(lang, "no_match", index=face.face_index))
+            await send_text(bot, target, no_match_text(lang, face.face_index, reasons))
             continue
         for cand in face.candidates:
             caption = candidate_caption(
@@ -225,10 +235,4 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
                 )
                 continue
             picture = await service.comparison_picture(face.crop_jpeg, cand.face_id)
-            await bot.send_photo(
-                target.chat_id,
-                picture,
-                caption=caption,
-                reply_markup=keyboard,
-                reply_parameters=target.reply_parameters(),
-            )
+            await send_picture(bot, target, picture, caption, keyboard)
