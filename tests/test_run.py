@@ -10,22 +10,24 @@ import sys
 from tests.fakebotapi import FakeBotApi
 
 
+async def facefind_run(**env: str) -> asyncio.subprocess.Process:
+    """`python -m facefind run` with these settings added to the environment."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "facefind", "run",
+        env={**os.environ, "FACEFIND_HTTP_LISTEN": "127.0.0.1:0", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
 async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_dsn: str) -> None:
     async with FakeBotApi() as api:
-        env = dict(
-            os.environ,
+        proc = await facefind_run(
             TELEGRAM_BOT_TOKEN=api.token,
             TELEGRAM_API_URL=api.url,
             DATABASE_URL=fresh_dsn,
             ADMIN_IDS="777",
-            FACEFIND_HTTP_LISTEN="127.0.0.1:0",
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "facefind", "run",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
         try:
             await api.wait_for_call("getUpdates", timeout=60)
             # start-up published the command menus: the admin's includes the admin commands
@@ -51,19 +53,9 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_ds
 
 async def test_facefind_run_says_clearly_when_the_token_is_refused(fresh_dsn: str) -> None:
     async with FakeBotApi() as api:
-        env = dict(
-            os.environ,
-            TELEGRAM_BOT_TOKEN="999:NOT-THE-TOKEN",
-            TELEGRAM_API_URL=api.url,
-            DATABASE_URL=fresh_dsn,
-            FACEFIND_HTTP_LISTEN="127.0.0.1:0",
+        proc = await facefind_run(
+            TELEGRAM_BOT_TOKEN="999:NOT-THE-TOKEN", TELEGRAM_API_URL=api.url, DATABASE_URL=fresh_dsn
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "facefind", "run",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 1
     assert "rejected TELEGRAM_BOT_TOKEN" in out.decode()
