@@ -1086,14 +1086,7 @@ class FakeBotApi:
 
     async def _send_message(self, params: JSON, uploads: dict[str, _Upload]) -> JSON:
         chat = self._target_chat(params)
-        raw = params.get("text")
-        if raw is None or str(raw) == "":
-            raise _bad("message text is empty")
-        text, entities = _format(str(raw), params.get("parse_mode"), params.get("entities"))
-        if not text.strip():
-            raise _bad("message text is empty")
-        if _utf16_len(text) > MAX_TEXT_LENGTH:
-            raise _bad("message is too long")
+        raw, text, entities = _message_text(params)
         content: JSON = {"text": text}
         if entities:
             content["entities"] = entities
@@ -1154,14 +1147,7 @@ class FakeBotApi:
         message = self._editable(params)
         if "text" not in message:
             raise _bad("there is no text in the message to edit")
-        raw = params.get("text")
-        if raw is None or str(raw) == "":
-            raise _bad("message text is empty")
-        text, entities = _format(str(raw), params.get("parse_mode"), params.get("entities"))
-        if not text.strip():
-            raise _bad("message text is empty")
-        if _utf16_len(text) > MAX_TEXT_LENGTH:
-            raise _bad("message is too long")
+        raw, text, entities = _message_text(params)
         changes = {
             "text": text,
             "entities": entities or None,
@@ -1495,6 +1481,20 @@ def _scope_key(scope: Any) -> str:
 
 
 # -- parse_mode: text with markup -> plain text and entities ----------------------------------
+
+
+def _message_text(params: JSON) -> tuple[str, str, list[JSON]]:
+    """(raw text, text after markup, entities) of a sendMessage/editMessageText call, refusing
+    what Telegram refuses: empty text, broken markup, more than 4096 characters."""
+    raw = params.get("text")
+    if raw is None or str(raw) == "":
+        raise _bad("message text is empty")
+    text, entities = _format(str(raw), params.get("parse_mode"), params.get("entities"))
+    if not text.strip():
+        raise _bad("message text is empty")
+    if _utf16_len(text) > MAX_TEXT_LENGTH:
+        raise _bad("message is too long")
+    return str(raw), text, entities
 
 
 def _utf16_len(text: str) -> int:
