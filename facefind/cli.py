@@ -21,7 +21,7 @@ from facefind.service import (
     scan_folder,
 )
 from facefind.settings import Settings, SettingsError
-from gallery import Gallery, create_pool, migrate
+from gallery import Gallery, MigrationError, ModelMismatch, create_pool, migrate
 from recognition import ImageError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if asyncio.iscoroutinefunction(func):
             return int(asyncio.run(func(settings, args)))
         return int(func(settings, args))  # type: ignore[arg-type]
-    except (SettingsError, ModelError) as exc:
+    except (SettingsError, ModelError, ModelMismatch, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
