@@ -8,7 +8,6 @@ import hashlib
 import logging
 import secrets
 import signal
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
@@ -129,9 +128,7 @@ class BotRunner:
             self._webhook_runner, self.webhook_port = await start_site(
                 webhook_app(self.app, self.state, path, self.webhook_secret), whost, wport
             )
-            public = settings.webhook_url.rstrip("/")
-            if urlsplit(public).path in ("", "/"):
-                public += path
+            public = settings.webhook_url.rstrip("/") + path
             await self.app.bot.set_webhook(
                 public, secret_token=self.webhook_secret, allowed_updates=Update.ALL_TYPES
             )
