@@ -550,6 +550,53 @@ async def test_a_redelivered_update_gives_one_lookup(
     assert len(await service.gallery.list_lookups(user_id=user["id"])) == 1
 
 
+async def test_many_photos_at_once_all_get_answers_with_inference_off_the_event_loop(
+    fake: FakeBotApi,
+    bot: BotRunner,
+    service: FaceFind,
+    gallery: Gallery,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads: list[str] = []
+    analyze = service.analyzer.analyze
+
+    def watched(data: bytes, **kwargs: Any) -> Analysis:
+        threads.append(threading.current_thread().name)
+        return analyze(data, **kwargs)
+
+    monkeypatch.setattr(service.analyzer, "analyze", watched)
+    burst = await officer(fake, service, "Burst")
+    others = [await officer(fake, service, f"Other{i}") for i in range(3)]
+    waiting = await officer(fake, service, "Waiting")
+    people = list(gallery.people.values())
+    since = len(fake.sent)
+    for n in range(10):  # one user sends ten photos at once
+        fake.push_message(burst, photo=people[n % len(people)].query)
+    for n, user in enumerate(others):  # and three more users at the same time
+        fake.push_message(user, photo=people[n].query)
+    fake.push_message(waiting, "/help")
+
+    def summaries(user: JSON) -> list[JSON]:
+        return [
+            m for m in fake.sent[since:] if m["chat"]["id"] == user["id"] and "Lookup #" in body(m)
+        ]
+
+    helped = await reply(fake, waiting, "/history", since=since, timeout=60)
+    await eventually(
+        lambda: len(summaries(burst)) == 10 and all(len(summaries(u)) == 1 for u in others),
+        timeout=120,
+    )
+    # a plain command is answered while the photos queue for inference...
+    finished = [m for u in [burst, *others] for m in summaries(u)]
+    assert any(fake.sent.index(m) > fake.sent.index(helped) for m in finished)
+    # ...because every model call ran on the inference pool's threads, none on the event loop
+    assert len(threads) == 13
+    assert all(name.startswith("inference") for name in threads), threads
+    ids = {int(re.search(r"Lookup #(\d+)", body(m))[1]) for m in summaries(burst)}  # type: ignore[index]
+    assert len(ids) == 10
+    assert len(await service.gallery.list_lookups(user_id=burst["id"], limit=20)) == 10
+
+
 # --- 8. files that are not usable photos -------------------------------------------------------
 async def test_a_document_over_20_mb_is_refused_without_downloading(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind
