@@ -751,6 +751,20 @@ async def test_a_reply_survives_telegram_flood_control(
     assert statuses[:2] == [429, 200]
 
 
+async def test_network_errors_on_download_and_reply_are_retried_not_lost(
+    fake: FakeBotApi, bot: BotRunner, service: FaceFind, gallery: Gallery
+) -> None:
+    user = await officer(fake, service)
+    fake.fail_network("getFile")
+    fake.fail_network("sendPhoto", mode="bad_gateway")
+    lookup_id, replies = await lookup_replies(fake, user, gallery.people["Boris"].query)
+    assert "Boris Brandt" in body(candidates(replies)[0])
+    assert [c.status for c in fake.calls_of("getFile")][:2] == [0, 200]
+    assert [c.status for c in fake.calls_of("sendPhoto")][:2] == [502, 200]
+    stored = await service.gallery.get_lookup(lookup_id)
+    assert stored is not None and stored.status == "done"
+
+
 # --- 13. administrator commands ------------------------------------------------------------------
 async def send(fake: FakeBotApi, user: JSON, text: str, contains: str) -> JSON:
     since = len(fake.sent)
