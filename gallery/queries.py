@@ -68,9 +68,6 @@ IDENTITY_LIST = f"""
 SELECT {_IDENTITY_COLUMNS} FROM identities i
 WHERE ($1 OR i.deleted_at IS NULL)
 ORDER BY i.display_name, i.id"""
-IDENTITY_UPDATE_DETAILS = """
-UPDATE identities SET external_ref = coalesce($2, external_ref), notes = coalesce($3, notes)
-WHERE id = $1"""
 IDENTITY_SOFT_DELETE = """
 UPDATE identities SET deleted_at = now(), deleted_by = $2
 WHERE id = $1 AND deleted_at IS NULL
@@ -96,7 +93,6 @@ FACES_OF_IDENTITY = """
 SELECT id, identity_id, model, det_score, quality, crop_jpeg, source_sha256, added_by, created_at,
        active
 FROM faces WHERE identity_id = $1 AND active ORDER BY id"""
-FACE_COUNT = "SELECT count(*) FROM faces WHERE model = $1 AND active"
 
 # Search: the HNSW index only shortlists. iterative_scan keeps scanning when the model filter
 # drops rows, so the shortlist is never silently short; the caller re-scores exactly.
@@ -127,7 +123,6 @@ INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (chat_id, message_id) DO NOTHING
 RETURNING id"""
-LOOKUP_BY_MESSAGE = "SELECT id, status FROM lookups WHERE chat_id = $1 AND message_id = $2"
 LOOKUP_FINISH = """
 UPDATE lookups SET photo_sha256 = $2, model = $3, status = $4, error = $5, face_count = $6,
                    timings = $7, finished_at = now()

@@ -239,19 +239,6 @@ class Gallery:
     async def list_identities(self, *, include_deleted: bool = False) -> list[Identity]:
         return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_LIST, include_deleted)]
 
-    async def update_identity_details(
-        self, identity_id: int, actor: str, external_ref: str | None, notes: str | None
-    ) -> None:
-        async with self.transaction() as con:
-            await con.execute(q.IDENTITY_UPDATE_DETAILS, identity_id, external_ref, notes)
-            await self.audit(
-                actor,
-                "identity.update",
-                f"identity:{identity_id}",
-                {"external_ref": external_ref, "notes": notes},
-                con=con,
-            )
-
     async def forget_identity(self, identity_id: int, actor: str) -> bool:
         """Soft-delete: the identity and its faces leave every future search."""
         async with self.transaction() as con:
@@ -368,9 +355,6 @@ class Gallery:
 
     async def faces_of_identity(self, identity_id: int) -> list[Face]:
         return [_face(r) for r in await self.pool.fetch(q.FACES_OF_IDENTITY, identity_id)]
-
-    async def face_count(self, model: str) -> int:
-        return int(await self.pool.fetchval(q.FACE_COUNT, model))
 
     # --- search ---------------------------------------------------------------------------
     async def search(

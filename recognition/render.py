@@ -1,8 +1,7 @@
-"""JPEG images the bot sends: numbered face boxes, query/reference pairs and face grids."""
+"""JPEG images the bot sends: numbered face boxes and query/reference pairs."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import cv2
@@ -23,7 +22,6 @@ _PALETTE: tuple[tuple[int, int, int], ...] = (
 _WHITE = (255, 255, 255)
 _BLACK = (0, 0, 0)
 PAIR_FACE_PX = 224
-GRID_TILE_PX = 112
 
 
 def encode_jpeg(img: np.ndarray, quality: int = 90) -> bytes:
@@ -122,24 +120,3 @@ def side_by_side(
     right = _labelled_tile(reference, right_label, PAIR_FACE_PX)
     gap = np.full((left.shape[0], 8, 3), 255, dtype=np.uint8)
     return encode_jpeg(np.hstack([left, gap, right]))
-
-
-def face_grid(crops_jpeg: Sequence[bytes], cols: int = 5) -> bytes:
-    """Return a JPEG grid of face crops, `cols` per row, in the given order."""
-    if not crops_jpeg:
-        raise ValueError("face_grid needs at least one crop")
-    if cols < 1:
-        raise ValueError("cols must be at least 1")
-    tiles = [
-        cv2.resize(decode_jpeg(data), (GRID_TILE_PX, GRID_TILE_PX), interpolation=cv2.INTER_AREA)
-        for data in crops_jpeg
-    ]
-    cols = min(cols, len(tiles))
-    rows = math.ceil(len(tiles) / cols)
-    grid = np.full((rows * GRID_TILE_PX, cols * GRID_TILE_PX, 3), 255, dtype=np.uint8)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, cols)
-        grid[
-            r * GRID_TILE_PX : (r + 1) * GRID_TILE_PX, c * GRID_TILE_PX : (c + 1) * GRID_TILE_PX
-        ] = tile
-    return encode_jpeg(grid)

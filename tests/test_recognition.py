@@ -39,12 +39,10 @@ from recognition.models import (
 from recognition.pipeline import FaceAnalyzer
 from recognition.quality import assess, estimate_pose
 from recognition.render import (
-    GRID_TILE_PX,
     PAIR_FACE_PX,
     decode_jpeg,
     draw_numbered_boxes,
     encode_jpeg,
-    face_grid,
     side_by_side,
 )
 from tests.images import (
@@ -505,11 +503,3 @@ def test_side_by_side_shows_two_labelled_faces(t1: Analysis) -> None:
     assert pair.shape[0] > PAIR_FACE_PX
     # Labels outside ASCII must not break rendering.
     assert decode_jpeg(side_by_side(t1.faces[0].crop, reference, "запрос", "ref")).size
-
-
-def test_face_grid_lays_out_rows(t1: Analysis) -> None:
-    crops = [encode_jpeg(f.crop) for f in t1.faces]
-    grid = decode_jpeg(face_grid(crops, cols=5))
-    assert grid.shape == (2 * GRID_TILE_PX, 5 * GRID_TILE_PX, 3)
-    one_row = decode_jpeg(face_grid(crops[:3], cols=5))
-    assert one_row.shape == (GRID_TILE_PX, 3 * GRID_TILE_PX, 3)
