@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import numpy as np
@@ -23,6 +22,7 @@ from facefind.matching import assign_jointly
 from facefind.settings import DEFAULT_THRESHOLDS, Thresholds
 from gallery import Gallery
 from gallery import queries as q
+from gallery.db import create_database, drop_database
 
 MODEL = "bench-synthetic"
 DIM = 512
@@ -108,28 +108,6 @@ class Loaded:
     index: str  # the HNSW index as built, from pg_get_indexdef
 
 
-def _dsn_for(server_uri: str, database: str) -> str:
-    return urlunsplit(urlsplit(server_uri)._replace(path=f"/{database}"))
-
-
-async def _create_database(server_uri: str, name: str) -> str:
-    con = await asyncpg.connect(server_uri)
-    try:
-        # a generated identifier ([a-z0-9_]), not user input: DDL cannot take parameters
-        await con.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await con.close()
-    return _dsn_for(server_uri, name)
-
-
-async def _drop_database(server_uri: str, name: str) -> None:
-    con = await asyncpg.connect(server_uri)
-    try:
-        await con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await con.close()
-
-
 async def load_gallery(
     server_uri: str,
     database: str,
@@ -145,7 +123,7 @@ async def load_gallery(
 ) -> Loaded:
     """A fresh migrated database holding `size` synthetic faces, indexed and analysed."""
     timings: dict[str, float] = {}
-    dsn = await _create_database(server_uri, database)
+    dsn = await create_database(server_uri, database)
     await gallery.migrate(dsn, actor="bench")
     pool = await gallery.create_pool(dsn, max_size=4)
     g = Gallery(pool, ef_search=DEFAULT_EF, shortlist=DEFAULT_SHORTLIST)
@@ -411,7 +389,7 @@ async def bench_size(
     finally:
         await loaded.gallery.pool.close()
         if not args.keep:
-            await _drop_database(server_uri, database)
+            await drop_database(server_uri, database)
 
 
 async def main_async(args: argparse.Namespace) -> None:

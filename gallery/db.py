@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from pgvector.asyncpg import register_vector
@@ -118,3 +119,37 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     )
     assert pool is not None
     return pool
+
+
+# --- scratch databases (tests, benchmarks) ------------------------------------------------------
+_DATABASE_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+
+
+def database_dsn(server_uri: str, name: str) -> str:
+    """The URI of database `name` on the same server as `server_uri`."""
+    return urlunsplit(urlsplit(server_uri)._replace(path=f"/{name}"))
+
+
+async def create_database(server_uri: str, name: str) -> str:
+    """Create an empty database on the server and return its URI."""
+    con = await asyncpg.connect(server_uri)
+    try:
+        await con.execute(q.create_database(_checked_name(name)))
+    finally:
+        await con.close()
+    return database_dsn(server_uri, name)
+
+
+async def drop_database(server_uri: str, name: str) -> None:
+    con = await asyncpg.connect(server_uri)
+    try:
+        await con.execute(q.drop_database(_checked_name(name)))
+    finally:
+        await con.close()
+
+
+def _checked_name(name: str) -> str:
+    # DDL takes no parameters: only plain generated identifiers get into the statement
+    if not _DATABASE_NAME.match(name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name

@@ -14,6 +14,16 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 MIGRATIONS_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
 MIGRATION_RECORD = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
 
+
+# DDL takes no parameters; callers pass names checked against [a-z0-9_] (gallery.db).
+def create_database(name: str) -> str:
+    return f'CREATE DATABASE "{name}"'
+
+
+def drop_database(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
 # --- models -----------------------------------------------------------------------------------
 MODEL_GET = "SELECT name, detector_sha256, recognizer_sha256, dim FROM models WHERE name = $1"
 MODEL_INSERT = """

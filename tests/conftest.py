@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from gallery import Gallery, create_pool, migrate, start_embedded
+from gallery.db import create_database
 
 
 @pytest.fixture(scope="session")
@@ -19,31 +18,20 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     return start_embedded(tmp_path_factory.mktemp("facefind-data"))
 
 
-def dsn_for(server_uri: str, database: str) -> str:
-    parts = urlsplit(server_uri)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-async def _create_database(server_uri: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    con = await asyncpg.connect(server_uri)
-    try:
-        await con.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await con.close()
-    return dsn_for(server_uri, name)
+async def _new_database(server_uri: str) -> str:
+    return await create_database(server_uri, f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="module")
 async def module_dsn(pg_server: str) -> AsyncIterator[str]:
     """An empty database of its own for each test module."""
-    yield await _create_database(pg_server)
+    yield await _new_database(pg_server)
 
 
 @pytest.fixture
 async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
     """An empty database for one test."""
-    yield await _create_database(pg_server)
+    yield await _new_database(pg_server)
 
 
 @pytest.fixture
