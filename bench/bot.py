@@ -21,7 +21,9 @@ from aiohttp import web
 
 from bot.app import BotRunner
 from bot.telegram_io import RetryingRateLimiter
-from facefind.service import FaceFind, IdentifyResult, IdentitySpec, Requester
+from facefind.actors import Requester
+from facefind.enrollment import IdentitySpec
+from facefind.service import FaceFind, IdentifyResult
 from facefind.settings import Settings
 from gallery import start_embedded
 from recognition import Analysis

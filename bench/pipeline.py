@@ -18,7 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facefind.service import FaceFind, FaceFindError, IdentitySpec, Requester
+from facefind.actors import Requester
+from facefind.enrollment import IdentitySpec
+from facefind.errors import FaceFindError
+from facefind.service import FaceFind
 from facefind.settings import Settings
 from recognition import ImageError
 from recognition.models import resolve_model_pack, session_options

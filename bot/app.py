@@ -22,15 +22,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, handlers
+from bot import admin, admin_gallery, admin_lookups, handlers
 from bot.context import STATE_KEY, BotContext, BotState
 from bot.replies import Target
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
 from bot.texts import language_of
+from facefind.actors import Requester
 from facefind.logs import add_secrets
-from facefind.service import FaceFind, Requester
+from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
+from facefind.users import USER_ACTIONS
 from gallery import PendingLookup
 
 logger = logging.getLogger(__name__)
@@ -71,15 +73,13 @@ def build_application(settings: Settings, state: BotState) -> Application:
     app.add_handler(CommandHandler("history", handlers.history))
     app.add_handler(CommandHandler("pending", admin.pending))
     app.add_handler(CommandHandler("users", admin.users))
-    app.add_handler(
-        CommandHandler(["approve", "reject", "revoke", "promote", "demote"], admin.user_command)
-    )
-    app.add_handler(CommandHandler("enroll", admin.enroll))
-    app.add_handler(CommandHandler("identity", admin.identity))
-    app.add_handler(CommandHandler("forget", admin.forget))
-    app.add_handler(CommandHandler("lookups", admin.lookups))
-    app.add_handler(CommandHandler("lookup", admin.lookup))
-    app.add_handler(CommandHandler("export", admin.export))
+    app.add_handler(CommandHandler(list(USER_ACTIONS), admin.user_command))
+    app.add_handler(CommandHandler("enroll", admin_gallery.enroll))
+    app.add_handler(CommandHandler("identity", admin_gallery.identity))
+    app.add_handler(CommandHandler("forget", admin_gallery.forget))
+    app.add_handler(CommandHandler("lookups", admin_lookups.lookups))
+    app.add_handler(CommandHandler("lookup", admin_lookups.lookup))
+    app.add_handler(CommandHandler("export", admin_lookups.export))
     app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, handlers.photo))
     app.add_handler(CallbackQueryHandler(admin.access_decision, pattern=r"^acc:"))
     app.add_handler(CallbackQueryHandler(handlers.feedback, pattern=r"^fb:"))

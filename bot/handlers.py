@@ -15,7 +15,7 @@ from bot.context import BotContext, BotState
 from bot.replies import FEEDBACK_SEPARATOR, Target, chat_action, send_lookup_result, send_text
 from bot.telegram_io import FileTooBig, download
 from bot.texts import language_of, t
-from facefind.service import Requester
+from facefind.actors import Requester
 from gallery import User
 from recognition import ImageError
 
@@ -118,7 +118,7 @@ async def photo(update: Update, context: BotContext) -> None:
     assert message is not None and context.sender is not None
     caption = (message.caption or "").strip()
     if caption.lower().startswith("/enroll"):
-        from bot.admin import enroll_from_caption
+        from bot.admin_gallery import enroll_from_caption
 
         await enroll_from_caption(update, context)
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import sys
@@ -13,34 +12,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from facefind.actors import Requester
+from facefind.enrollment import scan_folder
 from facefind.logs import configure_logging
-from facefind.service import (
-    FaceFind,
-    IdentifyResult,
-    Requester,
-    database_url,
-    scan_folder,
-)
+from facefind.service import FaceFind, IdentifyResult, database_url
 from facefind.settings import Settings, SettingsError
+from facefind.users import USER_ACTIONS, apply_user_action
 from gallery import Gallery, MigrationError, ModelMismatch, create_pool, migrate
 from recognition import ImageError, ModelError
 
 logger = logging.getLogger(__name__)
 
 
-def cli_requester() -> Requester:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name in some containers
-        user = "unknown"
-    return Requester(actor=f"cli:{user}")
-
-
 @asynccontextmanager
 async def open_gallery(settings: Settings) -> AsyncIterator[Gallery]:
     """The database alone (no models): for user, identity and audit commands."""
     dsn = await database_url(settings)
-    await migrate(dsn, actor=cli_requester().actor)
+    await migrate(dsn, actor=Requester.cli().actor)
     pool = await create_pool(dsn, max_size=2)
     try:
         yield Gallery(pool)
@@ -50,7 +38,7 @@ async def open_gallery(settings: Settings) -> AsyncIterator[Gallery]:
 
 @asynccontextmanager
 async def open_service(settings: Settings) -> AsyncIterator[FaceFind]:
-    service = await FaceFind.open(settings, actor=cli_requester().actor)
+    service = await FaceFind.open(settings, actor=Requester.cli().actor)
     try:
         yield service
     finally:
@@ -60,7 +48,7 @@ async def open_service(settings: Settings) -> AsyncIterator[FaceFind]:
 # --- commands -------------------------------------------------------------------------------
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     dsn = await database_url(settings)
-    applied = await migrate(dsn, actor=cli_requester().actor)
+    applied = await migrate(dsn, actor=Requester.cli().actor)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
     return 0
 
@@ -77,7 +65,7 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
     async with open_service(settings) as service:
         with tqdm(total=total, unit="photo", disable=args.quiet, file=sys.stderr) as bar:
             report = await service.enroll_plan(
-                plan, cli_requester(), progress=lambda _p: bar.update(1)
+                plan, Requester.cli(), progress=lambda _p: bar.update(1)
             )
     print(
         f"enrolled {report.enrolled} face(s); created {report.identities_created} identit"
@@ -146,7 +134,7 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
 
 
 async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:
-    requester = cli_requester()
+    requester = Requester.cli()
     failures = 0
     async with open_service(settings) as service:
         for image in args.images:
@@ -178,7 +166,7 @@ async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
     async with open_gallery(settings) as gallery:
         if args.action == "forget":
-            ok = await gallery.forget_identity(args.id, cli_requester().actor)
+            ok = await gallery.forget_identity(args.id, Requester.cli().actor)
             print(f"identity #{args.id} forgotten" if ok else f"no active identity #{args.id}")
             return 0 if ok else 1
         for ident in await gallery.list_identities(include_deleted=args.deleted):
@@ -188,30 +176,14 @@ async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-_USER_ACTIONS: dict[str, tuple[str, str]] = {
-    "approve": ("status", "approved"),
-    "reject": ("status", "rejected"),
-    "revoke": ("status", "revoked"),
-    "promote": ("role", "admin"),
-    "demote": ("role", "officer"),
-}
-
-
 async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
-    actor = cli_requester().actor
+    actor = Requester.cli().actor
     async with open_gallery(settings) as gallery:
         if args.action in (None, "list"):
             for u in await gallery.list_users(getattr(args, "status", None)):
                 print(f"{u.id}\t{u.display}\t{u.role}\t{u.status}")
             return 0
-        kind, value = _USER_ACTIONS[args.action]
-        if kind == "status":
-            user = await gallery.set_user_status(args.user_id, value, actor, create=True)
-        else:
-            # promoting makes the first admin: an admin must also be approved
-            user = await gallery.set_user_role(args.user_id, value, actor, create=True)
-            if user and value == "admin" and user.status != "approved":
-                user = await gallery.set_user_status(args.user_id, "approved", actor)
+        user = await apply_user_action(gallery, args.user_id, args.action, actor, create=True)
         assert user is not None
         print(f"user {user.id}: role {user.role}, status {user.status}")
     return 0
@@ -237,7 +209,7 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     days = settings.retention_days if args.days is None else args.days
     async with open_service(settings) as service:
-        crops, files = await service.purge_expired(days, cli_requester().actor)
+        crops, files = await service.purge_expired(days, Requester.cli().actor)
     print(
         f"purged {crops} query face crop(s) and {files} Telegram file id(s) older than {days} days"
     )
@@ -248,6 +220,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run_bot
 
     return run_bot(settings)
+
+
+USER_ACTION_HELP = {
+    "approve": "let a Telegram user run lookups",
+    "reject": "refuse a pending access request",
+    "revoke": "withdraw access",
+    "promote": "make an admin (also approves): this is how the first admin is made",
+    "demote": "make an admin an officer again",
+}
+assert set(USER_ACTION_HELP) == set(USER_ACTIONS)
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -293,13 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     usub = p.add_subparsers(dest="action", metavar="ACTION")
     lp = usub.add_parser("list", help="list users (default)")
     lp.add_argument("--status", choices=["pending", "approved", "rejected", "revoked"])
-    for action, text in [
-        ("approve", "let a Telegram user run lookups"),
-        ("reject", "refuse a pending access request"),
-        ("revoke", "withdraw access"),
-        ("promote", "make an admin (also approves): this is how the first admin is made"),
-        ("demote", "make an admin an officer again"),
-    ]:
+    for action, text in USER_ACTION_HELP.items():
         ap = usub.add_parser(action, help=text)
         ap.add_argument("user_id", type=int, help="Telegram user id")
     p.set_defaults(func=cmd_users)

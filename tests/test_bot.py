@@ -23,7 +23,9 @@ from PIL import Image
 
 from bot.app import BotRunner, webhook_path
 from bot.handlers import split_text
-from facefind.service import FaceFind, IdentitySpec, Requester
+from facefind.actors import Requester
+from facefind.enrollment import IdentitySpec
+from facefind.service import FaceFind
 from facefind.settings import Settings
 from recognition import Analysis
 from tests import images
@@ -1038,7 +1040,7 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
 
 
 def test_exported_text_cannot_run_as_a_spreadsheet_formula() -> None:
-    from bot.admin import csv_cell
+    from bot.admin_lookups import csv_cell
 
     assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)"

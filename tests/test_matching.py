@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facefind.enrollment import choose_face
+from facefind.errors import AmbiguousFaces, FaceIndexOutOfRange, NoFaceFound
 from facefind.matching import assign_jointly, dominant_face
-from facefind.service import AmbiguousFaces, FaceIndexOutOfRange, NoFaceFound, choose_face
 from facefind.settings import Settings, SettingsError, Thresholds
 from gallery import Match
 from recognition import DetectedFace, Quality

@@ -13,13 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from facefind.service import (
-    AmbiguousFaces,
-    EnrollRefused,
-    FaceFind,
-    IdentitySpec,
-    Requester,
-)
+from facefind.actors import Requester
+from facefind.enrollment import IdentitySpec
+from facefind.errors import AmbiguousFaces, EnrollRefused
+from facefind.service import FaceFind
 from facefind.settings import Settings
 from recognition import EmptyImage, ImageError, UnsupportedImage
 from tests import images

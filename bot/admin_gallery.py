@@ -1,0 +1,235 @@
+"""Administrator handlers for the gallery: enroll reference faces, show and forget identities."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import InputMediaPhoto, Message, Update
+
+from bot.admin import admin_only
+from bot.context import BotContext
+from bot.handlers import image_of, reply
+from bot.replies import chat_action, reasons_text
+from bot.telegram_io import FileTooBig, download
+from bot.texts import t
+from facefind.actors import Requester
+from facefind.enrollment import IdentitySpec
+from facefind.errors import (
+    AmbiguousFaces,
+    AmbiguousIdentity,
+    EnrollRefused,
+    FaceIndexOutOfRange,
+    NoFaceFound,
+)
+from gallery import Identity
+from recognition import ImageError
+
+logger = logging.getLogger(__name__)
+
+
+_FACE_PART = re.compile(r"^(?:face\s*)?#?\s*(\d+)$", re.IGNORECASE)
+_ID_PART = re.compile(r"^#(\d+)$")
+
+
+def parse_enroll(text: str) -> tuple[str, str | None, int | None] | None:
+    """'/enroll Name | ref | face 2' to (name or '#ID', ref, face number)."""
+    body = text.strip()
+    body = re.sub(r"^/enroll(@\w+)?", "", body, flags=re.IGNORECASE).strip()
+    if not body:
+        return None
+    parts = [p.strip() for p in body.split("|")]
+    face: int | None = None
+    if len(parts) > 1 and (m := _FACE_PART.match(parts[-1])):
+        face = int(m[1])
+        parts = parts[:-1]
+    if len(parts) > 2 or not parts[0]:
+        return None
+    return parts[0], (parts[1] or None) if len(parts) == 2 else None, face
+
+
+@admin_only
+async def enroll(update: Update, context: BotContext) -> None:
+    """/enroll as a reply to a photo."""
+    message = update.effective_message
+    assert message is not None
+    source = message.reply_to_message
+    if source is None or image_of(source) is None:
+        await reply(update, t(context.lang, "enroll_usage"))
+        return
+    await _enroll(update, context, message.text or "", source)
+
+
+@admin_only
+async def enroll_from_caption(update: Update, context: BotContext) -> None:
+    """A photo sent with '/enroll ...' as its caption."""
+    message = update.effective_message
+    assert message is not None
+    await _enroll(update, context, message.caption or "", message)
+
+
+async def _enroll(update: Update, context: BotContext, text: str, source: Message) -> None:
+    assert context.sender is not None
+    lang = context.lang
+    parsed = parse_enroll(text)
+    found = image_of(source)
+    if parsed is None or found is None:
+        await reply(update, t(lang, "enroll_usage"))
+        return
+    name, ref, face_index = parsed
+    service = context.service
+    target: Identity | IdentitySpec
+    if m := _ID_PART.match(name):
+        identity = await service.gallery.get_identity(int(m[1]))
+        if identity is None or identity.deleted:
+            await reply(update, t(lang, "identity_missing", id=m[1]))
+            return
+        target = identity
+    else:
+        target = IdentitySpec(name, ref)
+    requester = Requester.telegram(context.sender.id)
+    message = update.effective_message
+    assert message is not None
+    async with chat_action(context.bot, message.chat_id):
+        try:
+            data = await download(context.bot, found[0], found[1])
+        except FileTooBig:
+            await reply(update, t(lang, "file_too_big"))
+            return
+        try:
+            result = await service.enroll(data, target, requester, face_index=face_index)
+        except ImageError as exc:
+            await reply(update, t(lang, f"image_{exc.code}"))
+            return
+        except NoFaceFound:
+            await reply(update, t(lang, "enroll_no_face"))
+            return
+        except AmbiguousFaces as exc:
+            analysis, _ = await service.analyze(data)
+            picture = await service.overview_picture(analysis)
+            await message.reply_photo(
+                picture, caption=t(lang, "enroll_ambiguous_faces", n=exc.count), do_quote=True
+            )
+            return
+        except FaceIndexOutOfRange as exc:
+            await reply(update, t(lang, "enroll_face_index", index=exc.index, count=exc.count))
+            return
+        except EnrollRefused as exc:
+            await reply(update, t(lang, "enroll_refused", reasons=reasons_text(lang, exc.reasons)))
+            return
+        except AmbiguousIdentity as exc:
+            items = "\n".join(_identity_line(i) for i in exc.matches)
+            await reply(update, t(lang, "enroll_ambiguous_identity", name=exc.name, items=items))
+            return
+    ident = result.identity
+    ref_text = t(lang, "ref", ref=ident.external_ref) if ident.external_ref else ""
+    if result.face_id is None:
+        await reply(
+            update, t(lang, "enroll_already", name=ident.display_name, identity_id=ident.id)
+        )
+        return
+    context.state.metrics.enrollments.inc()
+    lines = [
+        t(
+            lang,
+            "enroll_done",
+            name=ident.display_name,
+            ref=ref_text,
+            identity_id=ident.id,
+            face_id=result.face_id,
+        )
+    ]
+    if result.identity_created:
+        lines.append(t(lang, "enroll_created"))
+    if result.chosen_by == "dominant":
+        lines.append(t(lang, "enroll_dominant"))
+    for dup in result.duplicates:
+        lines.append(
+            t(
+                lang,
+                "enroll_duplicate",
+                name=dup.display_name,
+                identity_id=dup.identity_id,
+                pct=round(dup.similarity * 100),
+            )
+        )
+    await reply(update, "\n".join(lines))
+
+
+def _identity_line(identity: Identity) -> str:
+    ref = f" [{identity.external_ref}]" if identity.external_ref else ""
+    return f"#{identity.id} {identity.display_name}{ref} · {identity.face_count}"
+
+
+# --- identities -------------------------------------------------------------------------------
+@admin_only
+async def identity(update: Update, context: BotContext) -> None:
+    """Show an identity and its reference faces."""
+    lang = context.lang
+    query = " ".join(context.args or []).strip()
+    if not query:
+        await reply(update, t(lang, "identity_usage"))
+        return
+    gallery = context.service.gallery
+    found: list[Identity]
+    if query.lstrip("#").isdigit():
+        one = await gallery.get_identity(int(query.lstrip("#")))
+        found = [one] if one else []
+    else:
+        found = await gallery.identities_named(query) or await gallery.identities_like(query)
+    if not found:
+        await reply(update, t(lang, "identity_not_found", query=query))
+        return
+    if len(found) > 1:
+        items = "\n".join(_identity_line(i) for i in found)
+        await reply(update, t(lang, "identity_several", items=items))
+        return
+    ident = found[0]
+    assert context.sender is not None
+    # who looked at whom is part of the record
+    await gallery.audit(f"tg:{context.sender.id}", "identity.view", f"identity:{ident.id}")
+    card = t(
+        lang,
+        "identity_card",
+        id=ident.id,
+        name=ident.display_name,
+        ref=ident.external_ref or t(lang, "none"),
+        notes=ident.notes or t(lang, "none"),
+        faces=ident.face_count,
+        by=ident.created_by,
+        date=f"{ident.created_at:%Y-%m-%d}",
+        deleted=t(lang, "identity_deleted", date=f"{ident.deleted_at:%Y-%m-%d}")
+        if ident.deleted_at
+        else "",
+    )
+    await reply(update, card)
+    crops = await context.service.identity_crops(ident.id)
+    message = update.effective_message
+    assert message is not None
+    for start in range(0, len(crops), 10):
+        chunk = crops[start : start + 10]
+        if len(chunk) == 1:
+            await message.reply_photo(chunk[0], do_quote=False)
+        else:
+            await message.reply_media_group([InputMediaPhoto(c) for c in chunk], do_quote=False)
+
+
+@admin_only
+async def forget(update: Update, context: BotContext) -> None:
+    """Remove an identity from every search (soft delete, audited)."""
+    args = context.args or []
+    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        await reply(update, t(context.lang, "forget_usage"))
+        return
+    assert context.sender is not None
+    identity_id = int(args[0].lstrip("#"))
+    gallery = context.service.gallery
+    ident = await gallery.get_identity(identity_id)
+    if (
+        ident is None
+        or ident.deleted
+        or not await gallery.forget_identity(identity_id, f"tg:{context.sender.id}")
+    ):
+        await reply(update, t(context.lang, "identity_missing", id=identity_id))
+        return
+    await reply(update, t(context.lang, "forget_done", id=identity_id, name=ident.display_name))

@@ -1,0 +1,57 @@
+"""Domain errors: the front ends turn each into a friendly reply; `code` is stable."""
+
+from __future__ import annotations
+
+from gallery import Identity
+
+
+class FaceFindError(Exception):
+    """A domain error the front ends turn into a friendly reply. `code` is stable."""
+
+    code = "error"
+
+
+class NoFaceFound(FaceFindError):
+    code = "no_face"
+
+
+class AmbiguousFaces(FaceFindError):
+    """Several faces and none dominates; the caller must choose one."""
+
+    code = "ambiguous_faces"
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} faces and none clearly larger: choose one")
+        self.count = count
+
+
+class FaceIndexOutOfRange(FaceFindError):
+    code = "face_index"
+
+    def __init__(self, index: int, count: int) -> None:
+        super().__init__(f"face #{index} asked for, photo has {count}")
+        self.index = index
+        self.count = count
+
+
+class EnrollRefused(FaceFindError):
+    """The face is too small or too poor to be a reference."""
+
+    code = "enroll_refused"
+
+    def __init__(self, reasons: tuple[str, ...]) -> None:
+        super().__init__("face not usable as a reference: " + ", ".join(reasons))
+        self.reasons = reasons
+
+
+class AmbiguousIdentity(FaceFindError):
+    code = "ambiguous_identity"
+
+    def __init__(self, name: str, matches: list[Identity]) -> None:
+        super().__init__(f"{len(matches)} identities are named {name!r}")
+        self.name = name
+        self.matches = matches
+
+
+class UnknownIdentity(FaceFindError):
+    code = "unknown_identity"

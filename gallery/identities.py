@@ -1,0 +1,178 @@
+"""Identities and their reference faces: create, find, forget, add and bulk-import faces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gallery import queries as q
+from gallery.base import Connection, GalleryBase
+from gallery.records import Face, Identity
+
+
+class IdentityStore(GalleryBase):
+    async def create_identity(
+        self,
+        display_name: str,
+        actor: str,
+        external_ref: str | None = None,
+        notes: str | None = None,
+        *,
+        con: Connection | None = None,
+    ) -> Identity:
+        name = " ".join(display_name.split())
+        if not name:
+            raise ValueError("an identity needs a name")
+        async with self._tx(con) as c:
+            identity_id = await c.fetchval(q.IDENTITY_INSERT, name, external_ref, notes, actor)
+            await self.audit(
+                actor,
+                "identity.create",
+                f"identity:{identity_id}",
+                {"name": name, "external_ref": external_ref},
+                con=c,
+            )
+            row = await c.fetchrow(q.IDENTITY_GET, identity_id)
+        return _identity(row)
+
+    async def get_identity(self, identity_id: int) -> Identity | None:
+        row = await self.pool.fetchrow(q.IDENTITY_GET, identity_id)
+        return _identity(row) if row else None
+
+    async def identities_named(self, name: str) -> list[Identity]:
+        """Active identities whose name equals `name`, ignoring case and spacing."""
+        clean = " ".join(name.split())
+        return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_BY_NAME, clean)]
+
+    async def identities_like(self, text: str, limit: int = 10) -> list[Identity]:
+        return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_NAME_LIKE, text, limit)]
+
+    async def list_identities(self, *, include_deleted: bool = False) -> list[Identity]:
+        return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_LIST, include_deleted)]
+
+    async def forget_identity(self, identity_id: int, actor: str) -> bool:
+        """Soft-delete: the identity and its faces leave every future search."""
+        async with self.transaction() as con:
+            done = await con.fetchval(q.IDENTITY_SOFT_DELETE, identity_id, actor)
+            if done is None:
+                return False
+            faces = await con.execute(q.FACES_DEACTIVATE, identity_id)
+            await self.audit(
+                actor,
+                "identity.forget",
+                f"identity:{identity_id}",
+                {"faces_deactivated": int(faces.split()[-1])},
+                con=con,
+            )
+        return True
+
+    # --- faces ----------------------------------------------------------------------------
+    async def add_face(
+        self,
+        *,
+        identity_id: int,
+        model: str,
+        embedding: np.ndarray,
+        det_score: float,
+        quality: dict[str, Any],
+        bbox: Sequence[float],
+        crop_jpeg: bytes,
+        source_sha256: str,
+        actor: str,
+        con: Connection | None = None,
+    ) -> int | None:
+        """Add a face; None when this photo is already enrolled for this identity."""
+        async with self._tx(con) as c:
+            face_id = await c.fetchval(
+                q.FACE_INSERT,
+                identity_id,
+                model,
+                np.asarray(embedding, dtype=np.float32),
+                float(det_score),
+                quality,
+                [float(v) for v in bbox],
+                crop_jpeg,
+                source_sha256,
+                actor,
+            )
+            if face_id is not None:
+                await self.audit(
+                    actor,
+                    "face.add",
+                    f"face:{face_id}",
+                    {"identity_id": identity_id, "model": model, "source_sha256": source_sha256},
+                    con=c,
+                )
+        return int(face_id) if face_id is not None else None
+
+    async def import_faces(
+        self,
+        model: str,
+        identity_ids: Sequence[int],
+        embeddings: np.ndarray,
+        *,
+        actor: str,
+        source: str = "import",
+    ) -> int:
+        """Bulk-load faces with COPY (migrations between deployments, benchmarks).
+
+        Rows get no crop image; they take part in searches like any face.
+        """
+        if len(identity_ids) != len(embeddings):
+            raise ValueError("one identity id per embedding")
+        records = [
+            (
+                int(ident),
+                model,
+                np.asarray(emb, dtype=np.float32),
+                1.0,
+                {"imported": True},
+                [0.0, 0.0, 0.0, 0.0],
+                b"",
+                f"{source}:{i}",
+                actor,
+            )
+            for i, (ident, emb) in enumerate(zip(identity_ids, embeddings, strict=True))
+        ]
+        async with self.transaction() as con:
+            await con.copy_records_to_table(
+                "faces",
+                records=records,
+                columns=[
+                    "identity_id",
+                    "model",
+                    "embedding",
+                    "det_score",
+                    "quality",
+                    "bbox",
+                    "crop_jpeg",
+                    "source_sha256",
+                    "added_by",
+                ],
+            )
+            await self.audit(
+                actor, "face.import", None, {"model": model, "rows": len(records)}, con=con
+            )
+        return len(records)
+
+    async def faces_from_source(self, source_sha256: str, model: str) -> list[tuple[int, int, str]]:
+        """(face id, identity id, identity name) of active faces enrolled from this photo."""
+        rows = await self.pool.fetch(q.FACE_BY_SOURCE, source_sha256, model)
+        return [(r["id"], r["identity_id"], r["display_name"]) for r in rows]
+
+    async def get_face(self, face_id: int) -> Face | None:
+        row = await self.pool.fetchrow(q.FACE_GET, face_id)
+        return _face(row) if row else None
+
+    async def faces_of_identity(self, identity_id: int) -> list[Face]:
+        return [_face(r) for r in await self.pool.fetch(q.FACES_OF_IDENTITY, identity_id)]
+
+
+def _identity(row: Any) -> Identity:
+    return Identity(**{k: row[k] for k in Identity.__dataclass_fields__})
+
+
+def _face(row: Any) -> Face:
+    return Face(**{k: row[k] for k in Face.__dataclass_fields__})

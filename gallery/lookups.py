@@ -1,0 +1,178 @@
+"""Lookups with their faces and candidates, feedback on candidates, export and retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from gallery import queries as q
+from gallery.base import GalleryBase
+from gallery.records import (
+    CandidateRef,
+    Lookup,
+    LookupSummary,
+    NewLookupFace,
+    PendingLookup,
+    StoredCandidate,
+    StoredLookupFace,
+)
+
+
+class LookupStore(GalleryBase):
+    async def create_lookup(
+        self,
+        *,
+        user_id: int | None,
+        actor: str,
+        source: str,
+        chat_id: int | None = None,
+        message_id: int | None = None,
+        file_id: str | None = None,
+    ) -> int | None:
+        """A new pending lookup; None when this chat message already has one (a re-delivery)."""
+        lookup_id = await self.pool.fetchval(
+            q.LOOKUP_CREATE, user_id, actor, source, chat_id, message_id, file_id
+        )
+        return int(lookup_id) if lookup_id is not None else None
+
+    async def finish_lookup(
+        self,
+        lookup_id: int,
+        *,
+        actor: str,
+        status: str,
+        photo_sha256: str | None = None,
+        model: str | None = None,
+        error: str | None = None,
+        faces: Iterable[NewLookupFace] = (),
+        timings: dict[str, Any] | None = None,
+    ) -> dict[tuple[int, int], int]:
+        """Store a lookup's faces and candidates; returns candidate ids by (face index, rank)."""
+        ids: dict[tuple[int, int], int] = {}
+        face_list = list(faces)
+        async with self.transaction() as con:
+            for f in face_list:
+                lf_id = await con.fetchval(
+                    q.LOOKUP_FACE_INSERT,
+                    lookup_id,
+                    f.face_index,
+                    [float(v) for v in f.bbox],
+                    float(f.det_score),
+                    f.quality,
+                    f.crop_jpeg,
+                )
+                for c in f.candidates:
+                    ids[(f.face_index, c.rank)] = await con.fetchval(
+                        q.LOOKUP_CANDIDATE_INSERT,
+                        lf_id,
+                        c.rank,
+                        c.identity_id,
+                        c.face_id,
+                        float(c.similarity),
+                        c.band,
+                    )
+            await con.execute(
+                q.LOOKUP_FINISH,
+                lookup_id,
+                photo_sha256,
+                model,
+                status,
+                error,
+                len(face_list),
+                timings or {},
+            )
+            await self.audit(
+                actor,
+                "lookup.finish",
+                f"lookup:{lookup_id}",
+                {"status": status, "faces": len(face_list), "candidates": len(ids), "error": error},
+                con=con,
+            )
+        return ids
+
+    async def get_lookup(self, lookup_id: int) -> Lookup | None:
+        async with self.pool.acquire() as con:
+            row = await con.fetchrow(q.LOOKUP_GET, lookup_id)
+            if row is None:
+                return None
+            face_rows = await con.fetch(q.LOOKUP_FACES, lookup_id)
+            cand_rows = await con.fetch(q.LOOKUP_CANDIDATES, lookup_id)
+        by_face: dict[int, list[StoredCandidate]] = {}
+        for c in cand_rows:
+            by_face.setdefault(c["lookup_face_id"], []).append(
+                StoredCandidate(
+                    id=c["id"],
+                    rank=c["rank"],
+                    identity_id=c["identity_id"],
+                    face_id=c["face_id"],
+                    similarity=float(c["similarity"]),
+                    band=c["band"],
+                    display_name=c["display_name"],
+                    external_ref=c["external_ref"],
+                    identity_deleted=c["deleted_at"] is not None,
+                    verdict=c["verdict"],
+                )
+            )
+        faces = [
+            StoredLookupFace(
+                id=f["id"],
+                face_index=f["face_index"],
+                bbox=tuple(f["bbox"]),
+                det_score=float(f["det_score"]),
+                quality=f["quality"],
+                crop_jpeg=f["crop_jpeg"],
+                candidates=by_face.get(f["id"], []),
+            )
+            for f in face_rows
+        ]
+        return Lookup(**{k: row[k] for k in row.keys()}, faces=faces)
+
+    async def list_lookups(
+        self,
+        *,
+        user_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 10,
+    ) -> list[LookupSummary]:
+        rows = await self.pool.fetch(q.LOOKUP_LIST, user_id, since, until, limit)
+        return [LookupSummary(**dict(r)) for r in rows]
+
+    async def pending_lookups(self) -> list[PendingLookup]:
+        return [PendingLookup(**dict(r)) for r in await self.pool.fetch(q.LOOKUP_PENDING)]
+
+    async def count_lookups_since(self, user_id: int, since: datetime) -> int:
+        return int(await self.pool.fetchval(q.LOOKUP_COUNT_SINCE, user_id, since))
+
+    async def export_lookups(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.pool.fetch(q.LOOKUP_EXPORT, since, until)]
+
+    async def purge_before(self, cutoff: datetime, actor: str) -> tuple[int, int]:
+        """Retention: drop query face crops and Telegram file ids of lookups older than cutoff."""
+        async with self.transaction() as con:
+            crops = int((await con.execute(q.RETENTION_PURGE_CROPS, cutoff)).split()[-1])
+            files = int((await con.execute(q.RETENTION_PURGE_FILE_IDS, cutoff)).split()[-1])
+            if crops or files:
+                await self.audit(
+                    actor,
+                    "retention.purge",
+                    None,
+                    {"cutoff": cutoff.isoformat(), "crops": crops, "file_ids": files},
+                    con=con,
+                )
+        return crops, files
+
+    # --- feedback -------------------------------------------------------------------------
+    async def get_candidate(self, candidate_id: int) -> CandidateRef | None:
+        row = await self.pool.fetchrow(q.CANDIDATE_GET, candidate_id)
+        return CandidateRef(**dict(row)) if row else None
+
+    async def add_feedback(
+        self, candidate_id: int, user_id: int | None, actor: str, verdict: str
+    ) -> None:
+        if verdict not in ("confirmed", "rejected"):
+            raise ValueError(f"unknown verdict {verdict!r}")
+        async with self.transaction() as con:
+            await con.execute(q.FEEDBACK_UPSERT, candidate_id, user_id, actor, verdict)
+            await self.audit(actor, f"feedback.{verdict}", f"candidate:{candidate_id}", {}, con=con)

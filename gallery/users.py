@@ -1,0 +1,96 @@
+"""Bot users: who asked for access, their status and role, and every decision on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gallery import queries as q
+from gallery.base import Connection, GalleryBase
+from gallery.records import User
+
+USER_STATUSES = ("pending", "approved", "rejected", "revoked")
+ROLES = ("officer", "admin")
+
+
+class UserStore(GalleryBase):
+    async def user_seen(
+        self,
+        user_id: int,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        language: str | None,
+    ) -> tuple[User, bool]:
+        """Record that a Telegram user wrote to us; returns the user and whether it is new."""
+        known = await self.get_user(user_id)
+        if known is not None and (
+            known.first_name,
+            known.last_name,
+            known.username,
+            known.language,
+        ) == (first_name or "", last_name, username, language):
+            return known, False  # nothing changed: no write on every message
+        async with self.transaction() as con:
+            row = await con.fetchrow(
+                q.USER_SEEN, user_id, first_name or "", last_name, username, language
+            )
+            assert row is not None
+            inserted = bool(row["inserted"])
+            if inserted:
+                await self.audit(
+                    f"tg:{user_id}",
+                    "user.request_access",
+                    f"user:{user_id}",
+                    {"username": username},
+                    con=con,
+                )
+        return _user(row), inserted
+
+    async def get_user(self, user_id: int, *, con: Connection | None = None) -> User | None:
+        row = await self._c(con).fetchrow(q.USER_GET, user_id)
+        return _user(row) if row else None
+
+    async def list_users(self, status: str | None = None) -> list[User]:
+        return [_user(r) for r in await self.pool.fetch(q.USER_LIST, status)]
+
+    async def admins(self) -> list[User]:
+        return [_user(r) for r in await self.pool.fetch(q.USER_ADMINS)]
+
+    async def set_user_status(
+        self, user_id: int, status: str, actor: str, *, create: bool = False
+    ) -> User | None:
+        if status not in USER_STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        return await self._decide(user_id, q.USER_SET_STATUS, "status", status, actor, create)
+
+    async def set_user_role(
+        self, user_id: int, role: str, actor: str, *, create: bool = False
+    ) -> User | None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        return await self._decide(user_id, q.USER_SET_ROLE, "role", role, actor, create)
+
+    async def _decide(
+        self, user_id: int, query: str, field: str, value: str, actor: str, create: bool
+    ) -> User | None:
+        """Change a user's status or role, recording who did it and what it was before."""
+        async with self.transaction() as con:
+            if create:
+                await con.execute(q.USER_ENSURE, user_id)
+            before = await self.get_user(user_id, con=con)
+            row = await con.fetchrow(query, user_id, value, actor)
+            if row is None:
+                return None
+            action = f"user.{value}" if field == "status" else f"user.role.{value}"
+            await self.audit(
+                actor,
+                action,
+                f"user:{user_id}",
+                {"from": getattr(before, field) if before else None, "to": value},
+                con=con,
+            )
+        return _user(row)
+
+
+def _user(row: Any) -> User:
+    return User(**{k: row[k] for k in User.__dataclass_fields__})
