@@ -48,6 +48,10 @@ _MAX_ASPECT = 50
 # just this block costs nothing measurable.
 _WARNINGS_LOCK = threading.Lock()
 
+# The embedding recipe: the mean of the face's and its mirror image's unit embeddings. Stored
+# with every face; a gallery embedded with another recipe must be re-embedded (facefind reembed).
+EMBEDDING_RECIPE = "flip-mean"
+
 
 @dataclass(frozen=True)
 class _Detections:
@@ -195,13 +199,21 @@ class FaceAnalyzer:
             raise ValueError(f"expected a {expected} uint8 crop, got {crop.dtype} {crop.shape}")
         return self._embed([crop])[0]
 
+    @property
+    def embedding_recipe(self) -> str:
+        """How embeddings are made from crops; embeddings of different recipes differ."""
+        return EMBEDDING_RECIPE
+
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
             return np.empty((0, EMBEDDING_DIM), dtype=np.float32)
-        # One batched session call: outputs equal single-face calls (tested), and with two or
-        # more ONNX threads a batch of 6 is ~20% faster than 6 calls; with one thread it ties.
-        features = np.asarray(self._recognizer.get_feat(list(crops)), dtype=np.float32)
-        return l2_normalize(features.reshape(len(crops), -1))
+        # Each face and its mirror image go through the recognizer in one batched session call
+        # (outputs equal single-face calls, tested); the embedding is the normalised sum of the
+        # two unit vectors. On LFW this lifts the genuine scores more than the impostor ones.
+        mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
+        features = np.asarray(self._recognizer.get_feat(list(crops) + mirrored), dtype=np.float32)
+        both = l2_normalize(features.reshape(2 * len(crops), -1))
+        return l2_normalize(both[: len(crops)] + both[len(crops) :])
 
     def _detect(self, image: np.ndarray) -> _Detections:
         height, width = image.shape[:2]
