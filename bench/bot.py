@@ -148,10 +148,12 @@ class TracedFaceFind(FaceFind):
         finally:
             self.spans.append(Span("render", None, started, time.perf_counter()))
 
-    async def comparison_picture(self, query_crop: np.ndarray | bytes, face_id: int) -> bytes:
+    async def comparison_picture(
+        self, query_crop: np.ndarray | bytes, face_id: int, labels: tuple[str, str]
+    ) -> bytes:
         started = time.perf_counter()
         try:
-            return await super().comparison_picture(query_crop, face_id)
+            return await super().comparison_picture(query_crop, face_id, labels)
         finally:
             self.spans.append(Span("render", None, started, time.perf_counter()))
 

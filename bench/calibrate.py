@@ -20,8 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 import recognition
-from facefind.settings import DEFAULT_THRESHOLDS as CONFIGURED_DEFAULT
-from facefind.settings import MODEL_THRESHOLDS
+from facefind.settings import FALLBACK_THRESHOLDS
 from recognition import ImageError, Limits
 from recognition.models import EMBEDDING_DIM, resolve_model_pack
 from recognition.pipeline import FaceAnalyzer
@@ -785,7 +784,7 @@ def main() -> None:
     emb = embed_all(root, paths, cache, identity, args.model_dir, args.workers)
 
     # The pack's configured (strong, possible) pair is always in the table, for comparison.
-    configured = sorted(MODEL_THRESHOLDS.get(pack, CONFIGURED_DEFAULT))
+    configured = sorted(FALLBACK_THRESHOLDS)
     thresholds = sorted({round(t, 4) for t in [*args.thresholds, *configured]})
     print(f"# Threshold calibration: model pack {pack}\n")
     print(

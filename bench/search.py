@@ -19,7 +19,7 @@ import numpy as np
 
 import gallery
 from facefind.matching import assign_jointly
-from facefind.settings import DEFAULT_THRESHOLDS, Thresholds
+from facefind.settings import FALLBACK_THRESHOLDS, Thresholds
 from gallery import Gallery
 from gallery import queries as q
 from gallery.db import create_database, drop_database
@@ -32,7 +32,7 @@ DEFAULT_EF = 200
 DEFAULT_SHORTLIST = 200
 HNSW_INDEX = "faces_embedding_hnsw"
 # What a user is shown for one face: up to 3 identities above the "possible" threshold.
-THRESHOLDS = Thresholds(*DEFAULT_THRESHOLDS)
+THRESHOLDS = Thresholds(*FALLBACK_THRESHOLDS)
 CANDIDATES_SHOWN = 3
 
 
@@ -162,7 +162,9 @@ async def load_gallery(
         # one; the index is re-created from the migration's own definition.
         await pool.execute(f"DROP INDEX {HNSW_INDEX}")
     started = time.perf_counter()
-    await g.import_faces(MODEL, [identity_ids[i] for i in owner], embeddings, actor="bench")
+    await g.import_faces(
+        MODEL, [identity_ids[i] for i in owner], embeddings, actor="bench", recipe="synthetic"
+    )
     timings["copy"] = time.perf_counter() - started
 
     if index_after_load:

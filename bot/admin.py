@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.handlers import parse_callback, reply, request_text
-from bot.texts import language_of, t
+from bot.texts import LANGUAGES, language_of, t
 from facefind.users import NOT_ON_ONESELF, apply_user_action
 from gallery import User
 
@@ -39,46 +39,41 @@ def admin_only(handler: Handler) -> Handler:
 
 
 # --- commands menu ----------------------------------------------------------------------------
-OFFICER_COMMANDS = [
-    ("start", "Start"),
-    ("help", "How to use the bot"),
-    ("history", "My last lookups"),
-]
+OFFICER_COMMANDS = ["start", "help", "history"]
 ADMIN_COMMANDS = [
-    ("pending", "Access requests"),
-    ("users", "All users"),
-    ("approve", "Approve a user: /approve ID"),
-    ("reject", "Reject a request: /reject ID"),
-    ("revoke", "Revoke access: /revoke ID"),
-    ("promote", "Make admin: /promote ID"),
-    ("demote", "Remove admin: /demote ID"),
-    ("enroll", "Add a reference face: /enroll Name | ref"),
-    ("identity", "Show an identity: /identity NAME or ID"),
-    ("forget", "Remove an identity: /forget ID"),
-    ("lookups", "Lookups: /lookups [user] [date]"),
-    ("lookup", "Show a lookup: /lookup N"),
-    ("export", "CSV export: /export FROM TO"),
-]
+    "pending", "users", "approve", "reject", "revoke", "promote", "demote", "enroll", "identity",
+    "forget", "lookups", "lookup", "export",
+]  # fmt: skip
+# the menu is published in the default language and, for readers whose Telegram speaks it, in
+# each other language (language_code)
+MENU_LANGUAGES: tuple[str | None, ...] = (None, *[lang for lang in LANGUAGES if lang != "en"])
+
+
+def menu(names: list[str], lang: str | None) -> list[BotCommand]:
+    return [BotCommand(c, t(lang or "en", f"cmd_{c}")) for c in names]
 
 
 async def publish_commands(bot: Bot, admins: list[User]) -> None:
     """setMyCommands: the officer menu for everyone, the full menu in each admin's chat."""
-    await bot.set_my_commands(
-        [BotCommand(c, d) for c, d in OFFICER_COMMANDS], scope=BotCommandScopeDefault()
-    )
+    for lang in MENU_LANGUAGES:
+        await bot.set_my_commands(
+            menu(OFFICER_COMMANDS, lang), scope=BotCommandScopeDefault(), language_code=lang
+        )
     for admin in admins:
         await set_admin_menu(bot, admin.id, True)
 
 
 async def set_admin_menu(bot: Bot, user_id: int, is_admin: bool) -> None:
     try:
-        if is_admin:
-            await bot.set_my_commands(
-                [BotCommand(c, d) for c, d in OFFICER_COMMANDS + ADMIN_COMMANDS],
-                scope=BotCommandScopeChat(user_id),
-            )
-        else:
-            await bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
+        for lang in MENU_LANGUAGES:
+            if is_admin:
+                await bot.set_my_commands(
+                    menu(OFFICER_COMMANDS + ADMIN_COMMANDS, lang),
+                    scope=BotCommandScopeChat(user_id),
+                    language_code=lang,
+                )
+            else:
+                await bot.delete_my_commands(scope=BotCommandScopeChat(user_id), language_code=lang)
     except TelegramError as exc:  # e.g. the admin never opened a chat with the bot
         logger.warning("could not set the command menu for %s: %s", user_id, exc)
 

@@ -21,6 +21,7 @@ from facefind.errors import (
     EnrollRefused,
     FaceIndexOutOfRange,
     NoFaceFound,
+    PoorReference,
 )
 from gallery import Identity
 from recognition import ImageError
@@ -117,6 +118,9 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
         except EnrollRefused as exc:
             await reply(update, t(lang, "enroll_refused", reasons=reasons_text(lang, exc.reasons)))
             return
+        except PoorReference as exc:
+            await reply(update, t(lang, "enroll_poor", reasons=reasons_text(lang, exc.flags)))
+            return
         except AmbiguousIdentity as exc:
             items = "\n".join(_identity_line(i) for i in exc.matches)
             await reply(update, t(lang, "enroll_ambiguous_identity", name=exc.name, items=items))
@@ -141,8 +145,10 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
     ]
     if result.identity_created:
         lines.append(t(lang, "enroll_created"))
-    if result.chosen_by == "dominant":
-        lines.append(t(lang, "enroll_dominant"))
+    if result.chosen_by in ("prominent", "agrees"):
+        lines.append(t(lang, f"enroll_{result.chosen_by}"))
+    if result.flags:
+        lines.append(t(lang, "enroll_flagged", reasons=reasons_text(lang, result.flags)))
     for dup in result.duplicates:
         lines.append(
             t(

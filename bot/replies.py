@@ -12,7 +12,8 @@ from typing import Protocol
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
 
-from bot.texts import t
+from bot.texts import number, t
+from facefind.bands import one_in
 from facefind.service import FaceFind, IdentifyResult
 from gallery import Lookup
 
@@ -100,6 +101,11 @@ def reasons_text(lang: str, reasons: Sequence[str]) -> str:
 _REASON_KEYS = {"reason_small", "reason_low_score", "reason_blurry", "reason_pose"}
 
 
+def labels(lang: str, face_id: int) -> tuple[str, str]:
+    """The words under the two faces of a comparison picture."""
+    return t(lang, "label_query"), t(lang, "label_reference", face_id=face_id)
+
+
 def feedback_keyboard(lang: str, candidate_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
@@ -126,6 +132,31 @@ class ShownCandidate(Protocol):
     def band(self) -> str: ...
     @property
     def face_id(self) -> int: ...
+    @property
+    def false_candidate_rate(self) -> float | None: ...
+    @property
+    def low_quality_ref(self) -> bool: ...
+
+
+# Rates below this are beyond what any calibration can vouch for: "fewer than 1 in a billion".
+RARE_RATE = 1e-9
+
+
+def rate_text(lang: str, rate: float | None, identities: int | None) -> str | None:
+    """The candidate's score in plain words: how many people who are not enrolled would score
+    as high against this gallery."""
+    if rate is None or identities is None or identities <= 0:
+        return None
+    if rate < RARE_RATE:
+        return t(
+            lang,
+            "candidate_rate_rare",
+            n=number(lang, int(1 / RARE_RATE)),
+            identities=number(lang, identities),
+        )
+    return t(
+        lang, "candidate_rate", n=number(lang, one_in(rate)), identities=number(lang, identities)
+    )
 
 
 def candidate_caption(
@@ -135,6 +166,7 @@ def candidate_caption(
     index: int,
     total: int,
     quality_reasons: Sequence[str],
+    identities: int | None,
     verdict_line: str | None = None,
 ) -> str:
     text = t(
@@ -149,6 +181,10 @@ def candidate_caption(
         band=t(lang, f"band_{candidate.band}"),
         face_id=candidate.face_id,
     )
+    if rate := rate_text(lang, candidate.false_candidate_rate, identities):
+        text += "\n" + rate
+    if candidate.low_quality_ref:
+        text += "\n" + t(lang, "candidate_low_quality_ref")
     if quality_reasons:
         text += "\n" + low_quality_text(lang, index, quality_reasons)
     if verdict_line:
@@ -175,7 +211,7 @@ async def send_lookup_result(
     )
     pictures = await asyncio.gather(
         *(
-            service.comparison_picture(fr.face.crop, cand.face_id)
+            service.comparison_picture(fr.face.crop, cand.face_id, labels(lang, cand.face_id))
             for fr in result.faces
             for cand in fr.candidates
         )
@@ -190,7 +226,12 @@ async def send_lookup_result(
             continue
         for cand, cand_id in zip(fr.candidates, fr.candidate_ids, strict=True):
             caption = candidate_caption(
-                lang, cand, index=face.index, total=len(fr.candidates), quality_reasons=reasons
+                lang,
+                cand,
+                index=face.index,
+                total=len(fr.candidates),
+                quality_reasons=reasons,
+                identities=result.bands.identities,
             )
             shown.append((pictures[len(shown)], caption, feedback_keyboard(lang, cand_id)))
     if overview_job is not None:
@@ -200,8 +241,8 @@ async def send_lookup_result(
             caption=t(lang, "faces_found", n=len(result.faces)),
             reply_parameters=target.reply_parameters(),
         )
-    for number, (picture, caption, keyboard) in enumerate(shown, 1):
-        if number == len(shown) and not unmatched:
+    for position, (picture, caption, keyboard) in enumerate(shown, 1):
+        if position == len(shown) and not unmatched:
             caption += "\n\n" + summary
         await send_picture(bot, target, picture, caption, keyboard)
     if unmatched:
@@ -223,6 +264,7 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
                 index=face.face_index,
                 total=len(face.candidates),
                 quality_reasons=reasons,
+                identities=lookup.bands.get("identities"),
                 verdict_line=t(lang, f"feedback_{cand.verdict}", who="—") if cand.verdict else None,
             )
             keyboard = feedback_keyboard(lang, cand.id)
@@ -234,5 +276,7 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
                     reply_markup=keyboard,
                 )
                 continue
-            picture = await service.comparison_picture(face.crop_jpeg, cand.face_id)
+            picture = await service.comparison_picture(
+                face.crop_jpeg, cand.face_id, labels(lang, cand.face_id)
+            )
             await send_picture(bot, target, picture, caption, keyboard)

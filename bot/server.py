@@ -31,13 +31,19 @@ async def healthz(request: web.Request) -> web.Response:
         logger.warning("health check: database unreachable: %s", exc)
     models = state.service.analyzer is not None
     ok = database and models and state.ready
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if ok else "unavailable",
         "database": database,
         "models": models,
         "model": state.service.model,
         "bot": state.ready,
     }
+    if database:
+        # the gallery's size and the bands in force for it (they follow the size)
+        try:
+            body["gallery"] = (await state.service.current_bands()).as_dict()
+        except Exception as exc:
+            logger.warning("health check: cannot read the gallery's size: %s", exc)
     return web.json_response(body, status=200 if ok else 503)
 
 

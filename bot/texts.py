@@ -13,6 +13,12 @@ def language_of(code: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def number(lang: str, n: int) -> str:
+    """A whole number as the reader writes it: 20,000 (en), 20 000 (uk)."""
+    text = f"{n:,}"
+    return text.replace(",", "\u00a0") if lang == "uk" else text
+
+
 def t(lang: str, key: str, **values: object) -> str:
     entry = TEXTS[key]
     template = entry.get(lang) or entry[DEFAULT_LANGUAGE]
@@ -20,6 +26,32 @@ def t(lang: str, key: str, **values: object) -> str:
 
 
 TEXTS: dict[str, dict[str, str]] = {
+    # --- command menus --------------------------------------------------------------------
+    "cmd_start": {"en": "Start", "uk": "Почати"},
+    "cmd_help": {"en": "How to use the bot", "uk": "Як користуватися ботом"},
+    "cmd_history": {"en": "My last lookups", "uk": "Мої останні пошуки"},
+    "cmd_pending": {"en": "Access requests", "uk": "Запити на доступ"},
+    "cmd_users": {"en": "All users", "uk": "Усі користувачі"},
+    "cmd_approve": {"en": "Approve a user: /approve ID", "uk": "Схвалити: /approve ID"},
+    "cmd_reject": {"en": "Reject a request: /reject ID", "uk": "Відхилити запит: /reject ID"},
+    "cmd_revoke": {"en": "Revoke access: /revoke ID", "uk": "Скасувати доступ: /revoke ID"},
+    "cmd_promote": {"en": "Make admin: /promote ID", "uk": "Зробити адміністратором: /promote ID"},
+    "cmd_demote": {"en": "Remove admin: /demote ID", "uk": "Зняти адміністратора: /demote ID"},
+    "cmd_enroll": {
+        "en": "Add a reference face: /enroll Name | ref",
+        "uk": "Додати еталонне обличчя: /enroll Ім'я | посилання",
+    },
+    "cmd_identity": {
+        "en": "Show an identity: /identity NAME or ID",
+        "uk": "Показати особу: /identity ІМ'Я або ID",
+    },
+    "cmd_forget": {"en": "Remove an identity: /forget ID", "uk": "Видалити особу: /forget ID"},
+    "cmd_lookups": {
+        "en": "Lookups: /lookups [user] [date]",
+        "uk": "Пошуки: /lookups [користувач] [дата]",
+    },
+    "cmd_lookup": {"en": "Show a lookup: /lookup N", "uk": "Показати пошук: /lookup N"},
+    "cmd_export": {"en": "CSV export: /export FROM TO", "uk": "Експорт CSV: /export ВІД ДО"},
     # --- access ---------------------------------------------------------------------------
     "access_requested": {
         "en": "Your request for access has been sent to the administrators. "
@@ -132,6 +164,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "Ліворуч: обличчя з вашого фото. Праворуч: еталонне обличчя №{face_id}.\n"
         "Кандидат для перевірки, а не встановлена особа.",
     },
+    "candidate_rate": {
+        "en": "About 1 in {n} people who are not in the gallery would score this high against "
+        "its {identities} identities.",
+        "uk": "Приблизно 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "
+        "однією з її {identities} осіб.",
+    },
+    "candidate_rate_rare": {
+        "en": "Fewer than 1 in {n} people who are not in the gallery would score this high "
+        "against its {identities} identities.",
+        "uk": "Менше ніж 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "
+        "однією з її {identities} осіб.",
+    },
+    "candidate_low_quality_ref": {
+        "en": "⚠ Matched through a low-quality reference photo of this person (the only kind "
+        "enrolled for them): weaker evidence.",
+        "uk": "⚠ Збіг з еталонним фото низької якості (іншого для цієї особи немає): слабші "
+        "докази.",
+    },
+    "label_query": {"en": "your photo", "uk": "ваше фото"},
+    "label_reference": {"en": "reference #{face_id}", "uk": "еталон №{face_id}"},
     "band_strong": {"en": "strong match", "uk": "сильний збіг"},
     "band_possible": {
         "en": "possible match, weak evidence",
@@ -237,9 +289,30 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "A new identity was created.",
         "uk": "Створено нову особу.",
     },
-    "enroll_dominant": {
-        "en": "The photo has several faces: the clearly largest one was used.",
-        "uk": "На фото кілька облич: використано найбільше.",
+    "enroll_prominent": {
+        "en": "The photo has several faces: the most prominent one (large, near the centre) "
+        "was used. If that is the wrong person, /forget this face's identity or enroll again "
+        "with “| face N”.",
+        "uk": "На фото кілька облич: використано найпомітніше (велике, ближче до центру). Якщо "
+        "це не та людина, повторіть з «| face N».",
+    },
+    "enroll_agrees": {
+        "en": "The photo has several faces: the one that matches this person's other "
+        "references was used.",
+        "uk": "На фото кілька облич: використано те, що збігається з іншими еталонами цієї особи.",
+    },
+    "enroll_flagged": {
+        "en": "⚠ A low-quality reference ({reasons}), kept because this person has no better "
+        "one: every match through it will say so. Add a sharper, frontal photo when you can.",
+        "uk": "⚠ Еталон низької якості ({reasons}), збережений, бо кращого для цієї особи "
+        "немає: кожен збіг через нього це вказуватиме. Додайте чіткіше фронтальне фото, коли "
+        "зможете.",
+    },
+    "enroll_poor": {
+        "en": "Not added: a low-quality face ({reasons}), and this person already has better "
+        "references.",
+        "uk": "Не додано: обличчя низької якості ({reasons}), а для цієї особи вже є кращі "
+        "еталони.",
     },
     "enroll_already": {
         "en": "This photo is already enrolled for {name} (identity #{identity_id}).",
@@ -252,9 +325,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "Перевірте, що це саме та людина.",
     },
     "enroll_refused": {
-        "en": "This face cannot serve as a reference: {reasons}. Use a sharper, closer, "
-        "frontal photo.",
-        "uk": "Це обличчя не може бути еталонним: {reasons}. Використайте чіткіше, ближче, "
+        "en": "This face cannot serve as a reference: {reasons}. Use a closer, more frontal photo.",
+        "uk": "Це обличчя не може бути еталонним: {reasons}. Використайте ближче, більш "
         "фронтальне фото.",
     },
     "enroll_no_face": {
@@ -262,9 +334,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "На фото не знайдено обличчя, нічого не внесено.",
     },
     "enroll_ambiguous_faces": {
-        "en": "The photo has {n} faces and none is clearly the largest. Repeat with “| face N” "
-        "using the numbers in this picture.",
-        "uk": "На фото {n} облич, і жодне не є явно найбільшим. Повторіть з «| face N», "
+        "en": "The photo has {n} faces and none is clearly the one it is of. Repeat with "
+        "“| face N” using the numbers in this picture.",
+        "uk": "На фото {n} облич, і жодне не є явно головним. Повторіть з «| face N», "
         "використовуючи номери на цьому зображенні.",
     },
     "enroll_face_index": {

@@ -1,4 +1,5 @@
-"""The `facefind` command line: migrate, enroll, identify, identities, users, audit, run."""
+"""The `facefind` command line: migrate, enroll, reembed, identify, identities, users, audit,
+purge, run."""
 
 from __future__ import annotations
 
@@ -7,42 +8,23 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from facefind import cli_gallery
 from facefind.actors import Requester
-from facefind.enrollment import scan_folder
+from facefind.bands import one_in
+from facefind.cli_common import open_gallery, open_service
+from facefind.errors import StaleEmbeddings
 from facefind.logs import configure_logging
-from facefind.service import FaceFind, IdentifyResult, database_url
+from facefind.service import IdentifyResult, database_url
 from facefind.settings import Settings, SettingsError
 from facefind.users import USER_ACTIONS, apply_user_action
-from gallery import Gallery, MigrationError, ModelMismatch, create_pool, migrate
+from gallery import MigrationError, ModelMismatch, migrate
 from recognition import ImageError, ModelError
 
 logger = logging.getLogger(__name__)
-
-
-@asynccontextmanager
-async def open_gallery(settings: Settings) -> AsyncIterator[Gallery]:
-    """The database alone (no models): for user, identity and audit commands."""
-    dsn = await database_url(settings)
-    await migrate(dsn, actor=Requester.cli().actor)
-    pool = await create_pool(dsn, max_size=2)
-    try:
-        yield Gallery(pool)
-    finally:
-        await pool.close()
-
-
-@asynccontextmanager
-async def open_service(settings: Settings) -> AsyncIterator[FaceFind]:
-    service = await FaceFind.open(settings, actor=Requester.cli().actor)
-    try:
-        yield service
-    finally:
-        await service.close()
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -50,31 +32,6 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     dsn = await database_url(settings)
     applied = await migrate(dsn, actor=Requester.cli().actor)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
-    return 0
-
-
-async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    try:
-        plan = await asyncio.to_thread(scan_folder, args.directory)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    total = sum(len(photos) for *_, photos in plan)
-    async with open_service(settings) as service:
-        with tqdm(total=total, unit="photo", disable=args.quiet, file=sys.stderr) as bar:
-            report = await service.enroll_plan(
-                plan, Requester.cli(), progress=lambda _p: bar.update(1)
-            )
-    print(
-        f"enrolled {report.enrolled} face(s); created {report.identities_created} identit"
-        f"{'y' if report.identities_created == 1 else 'ies'}; skipped {len(report.skipped)}"
-    )
-    for path, reason in report.skipped:
-        print(f"  skipped {path}: {reason}")
-    for path, other in report.duplicates:
-        print(f"  warning {path}: this face already matches {other} as strong")
     return 0
 
 
@@ -100,12 +57,17 @@ def _result_json(
                             "similarity": round(c.similarity, 4),
                             "band": c.band,
                             "face_id": c.face_id,
+                            "false_candidate_rate": c.false_candidate_rate,
+                            "low_quality_reference": c.low_quality_ref,
                         }
                         for c in fr.candidates
                     ],
                 }
             )
-    return {"image": path, "lookup_id": lookup_id, "faces": faces, "error": error}
+    out: dict[str, Any] = {"image": path, "lookup_id": lookup_id, "faces": faces, "error": error}
+    if result is not None:
+        out["bands"] = result.bands.as_dict()
+    return out
 
 
 def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> None:
@@ -129,6 +91,13 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
                 f"    candidate {c.rank}: {c.display_name}{ref} (identity #{c.identity_id}) "
                 f"similarity {c.similarity * 100:.0f}% ({c.band}), matched face #{c.face_id}"
             )
+            if c.false_candidate_rate is not None:
+                print(
+                    f"      about 1 in {one_in(c.false_candidate_rate):,} people not enrolled "
+                    f"would score this high against {result.bands.identities:,} identities"
+                )
+            if c.low_quality_ref:
+                print("      matched through a LOW-QUALITY reference photo: weaker evidence")
     if any(fr.candidates for fr in result.faces):
         print("  candidates are leads for a person to verify, not identifications")
 
@@ -161,19 +130,6 @@ async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 _print_text(path, result, error)
     return 1 if failures and failures == len(args.images) else 0
-
-
-async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_gallery(settings) as gallery:
-        if args.action == "forget":
-            ok = await gallery.forget_identity(args.id, Requester.cli().actor)
-            print(f"identity #{args.id} forgotten" if ok else f"no active identity #{args.id}")
-            return 0 if ok else 1
-        for ident in await gallery.list_identities(include_deleted=args.deleted):
-            ref = f" [{ident.external_ref}]" if ident.external_ref else ""
-            gone = " (forgotten)" if ident.deleted else ""
-            print(f"#{ident.id}\t{ident.display_name}{ref}\t{ident.face_count} face(s){gone}")
-    return 0
 
 
 async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
@@ -244,15 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("enroll", help="enroll a folder: one subfolder of photos per identity")
-    p.add_argument(
-        "directory",
-        type=Path,
-        help="folder with one subfolder per identity "
-        "(folder name = display name; optional identities.csv: name,external_ref,notes)",
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_enroll)
+    cli_gallery.add_parsers(sub)
 
     p = sub.add_parser(
         "identify", help="identify the faces in images (each is recorded as a lookup)"
@@ -260,16 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP)")
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.set_defaults(func=cmd_identify)
-
-    p = sub.add_parser("identities", help="list identities, or forget one")
-    p.add_argument("--deleted", action="store_true", help="include forgotten identities")
-    isub = p.add_subparsers(dest="action", metavar="ACTION")
-    isub.add_parser("list", help="list identities (default)")
-    f = isub.add_parser(
-        "forget", help="remove an identity from all searches (soft delete, audited)"
-    )
-    f.add_argument("id", type=int)
-    p.set_defaults(func=cmd_identities)
 
     p = sub.add_parser("users", help="bot users: list, approve, reject, revoke, promote, demote")
     usub = p.add_subparsers(dest="action", metavar="ACTION")
@@ -309,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if asyncio.iscoroutinefunction(func):
             return int(asyncio.run(func(settings, args)))
         return int(func(settings, args))  # type: ignore[arg-type]
-    except (SettingsError, ModelError, ModelMismatch, MigrationError) as exc:
+    except (SettingsError, ModelError, ModelMismatch, MigrationError, StaleEmbeddings) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,12 +16,12 @@ class NoFaceFound(FaceFindError):
 
 
 class AmbiguousFaces(FaceFindError):
-    """Several faces and none dominates; the caller must choose one."""
+    """Several faces and none is clearly the one the photo is for; the caller must choose."""
 
     code = "ambiguous_faces"
 
     def __init__(self, count: int) -> None:
-        super().__init__(f"{count} faces and none clearly larger: choose one")
+        super().__init__(f"{count} faces and none clearly the subject: choose one")
         self.count = count
 
 
@@ -35,13 +35,23 @@ class FaceIndexOutOfRange(FaceFindError):
 
 
 class EnrollRefused(FaceFindError):
-    """The face is too small or too poor to be a reference."""
+    """The face cannot be embedded meaningfully (tiny, a full profile)."""
 
     code = "enroll_refused"
 
     def __init__(self, reasons: tuple[str, ...]) -> None:
         super().__init__("face not usable as a reference: " + ", ".join(reasons))
         self.reasons = reasons
+
+
+class PoorReference(FaceFindError):
+    """A poor face (blurry, turned, small) offered for an identity that has better references."""
+
+    code = "poor_reference"
+
+    def __init__(self, flags: tuple[str, ...]) -> None:
+        super().__init__("a poor reference (" + ", ".join(flags) + ") and better ones exist")
+        self.flags = flags
 
 
 class AmbiguousIdentity(FaceFindError):
@@ -55,3 +65,7 @@ class AmbiguousIdentity(FaceFindError):
 
 class UnknownIdentity(FaceFindError):
     code = "unknown_identity"
+
+
+class StaleEmbeddings(RuntimeError):
+    """The gallery holds faces embedded with another recipe: a start-up error naming the fix."""

@@ -12,13 +12,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from facefind.actors import Requester
+from facefind.bands import BandPolicy, Bands
 from facefind.base import SEARCH_DEPTH
+from facefind.calibration import load_calibration
 from facefind.enrollment import Enrollment
-from facefind.errors import UnknownIdentity
+from facefind.errors import StaleEmbeddings, UnknownIdentity
 from facefind.inference import InferencePool
 from facefind.matching import Candidate, assign_jointly
 from facefind.settings import Settings
 from gallery import Gallery, NewCandidate, NewLookupFace, create_pool, migrate, start_embedded
+from gallery.search import DEFAULT_FUSION
 from recognition import Analysis, DetectedFace, ImageError
 from recognition.models import resolve_model_pack
 from recognition.pipeline import FaceAnalyzer
@@ -40,6 +43,7 @@ class IdentifyResult:
     analysis: Analysis
     faces: list[FaceResult]
     timings_ms: dict[str, float]
+    bands: Bands
 
 
 class FaceFind(Enrollment):
@@ -47,8 +51,11 @@ class FaceFind(Enrollment):
 
     # --- lifecycle ------------------------------------------------------------------------
     @classmethod
-    async def open(cls, settings: Settings, *, actor: str = "system") -> FaceFind:
-        """Database up and migrated, models loaded and verified, model registered."""
+    async def open(
+        cls, settings: Settings, *, actor: str = "system", check_embeddings: bool = True
+    ) -> FaceFind:
+        """Database up and migrated, models loaded and verified, model registered, the gallery's
+        embeddings made by this model and recipe (else StaleEmbeddings: run facefind reembed)."""
         dsn = await database_url(settings)
         await migrate(dsn, actor=actor)
         pool = await create_pool(dsn, max_size=max(4, settings.inference_workers * 4))
@@ -62,17 +69,31 @@ class FaceFind(Enrollment):
                 pool, ef_search=settings.search_ef, shortlist=settings.search_shortlist
             )
             await gallery.register_model(pack.name, pack.detector_sha256, pack.recognizer_sha256)
+            if check_embeddings:
+                await check_gallery_embeddings(gallery, pack.name, analyzer.embedding_recipe)
+            calibration = load_calibration(pack.name, pack.recognizer_sha256, settings.data_dir)
+            if calibration is not None and calibration.recipe != analyzer.embedding_recipe:
+                logger.warning(
+                    "the calibration of %s was made with embedding recipe %s, not %s: ignored",
+                    pack.name,
+                    calibration.recipe,
+                    analyzer.embedding_recipe,
+                )
+                calibration = None
+            gallery.fusion = calibration.fusion if calibration else DEFAULT_FUSION
+            service = cls(
+                analyzer,
+                gallery,
+                BandPolicy(settings, calibration, pack.name),
+                inference,
+                candidates_per_face=settings.candidates_per_face,
+            )
+            await service.current_bands()
         except BaseException:
             await pool.close()
             inference.shutdown()
             raise
-        return cls(
-            analyzer,
-            gallery,
-            settings.thresholds_for(pack.name),
-            inference,
-            candidates_per_face=settings.candidates_per_face,
-        )
+        return service
 
     async def close(self) -> None:
         await self.gallery.pool.close()
@@ -130,11 +151,14 @@ class FaceFind(Enrollment):
             )
             raise
         searched = time.perf_counter()
+        bands = await self.current_bands()
         per_face = [
             await self.gallery.search(f.embedding, self.model, limit=SEARCH_DEPTH)
             for f in analysis.faces
         ]
-        assigned = assign_jointly(per_face, self.thresholds, self.candidates_per_face)
+        assigned = assign_jointly(
+            per_face, bands.thresholds, self.candidates_per_face, bands.false_candidate_rate
+        )
         timings = dict(analysis.timings_ms)
         timings["search"] = (time.perf_counter() - searched) * 1000
         new_faces = [
@@ -145,7 +169,15 @@ class FaceFind(Enrollment):
                 quality=f.quality.as_dict(),
                 crop_jpeg=crop,
                 candidates=[
-                    NewCandidate(c.rank, c.identity_id, c.face_id, c.similarity, c.band)
+                    NewCandidate(
+                        c.rank,
+                        c.identity_id,
+                        c.face_id,
+                        c.similarity,
+                        c.band,
+                        c.false_candidate_rate,
+                        c.low_quality_ref,
+                    )
                     for c in cands
                 ],
             )
@@ -160,24 +192,27 @@ class FaceFind(Enrollment):
             model=self.model,
             faces=new_faces,
             timings={k: round(v, 1) for k, v in timings.items()},
+            bands=bands.as_dict(),
         )
         results = [
             FaceResult(f, cands, [ids[(f.index, c.rank)] for c in cands])
             for f, cands in zip(analysis.faces, assigned, strict=True)
         ]
-        return IdentifyResult(lookup_id, analysis, results, timings)
+        return IdentifyResult(lookup_id, analysis, results, timings, bands)
 
     # --- pictures (rendered off the event loop) -----------------------------------------
     async def overview_picture(self, analysis: Analysis) -> bytes:
         """The photo with a numbered box on every face."""
         return await self.inference.run(draw_numbered_boxes, analysis.image, analysis.faces)
 
-    async def comparison_picture(self, query_crop: np.ndarray | bytes, face_id: int) -> bytes:
-        """The query face beside the reference face it matched."""
+    async def comparison_picture(
+        self, query_crop: np.ndarray | bytes, face_id: int, labels: tuple[str, str]
+    ) -> bytes:
+        """The query face beside the reference face it matched, labelled (left, right)."""
         face = await self.gallery.get_face(face_id)
         if face is None:
             raise UnknownIdentity(f"face #{face_id}")
-        return await self.inference.run(_side_by_side, query_crop, face.crop_jpeg, face_id)
+        return await self.inference.run(_side_by_side, query_crop, face.crop_jpeg, labels)
 
     async def identity_crops(self, identity_id: int) -> list[bytes]:
         return [f.crop_jpeg for f in await self.gallery.faces_of_identity(identity_id)]
@@ -196,9 +231,11 @@ class FaceFind(Enrollment):
         )
 
 
-def _side_by_side(query_crop: np.ndarray | bytes, reference_jpeg: bytes, face_id: int) -> bytes:
+def _side_by_side(
+    query_crop: np.ndarray | bytes, reference_jpeg: bytes, labels: tuple[str, str]
+) -> bytes:
     query = decode_jpeg(query_crop) if isinstance(query_crop, bytes) else query_crop
-    return side_by_side(query, reference_jpeg, "your photo", f"reference #{face_id}")
+    return side_by_side(query, reference_jpeg, *labels)
 
 
 async def database_url(settings: Settings) -> str:
@@ -206,3 +243,22 @@ async def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return await asyncio.to_thread(start_embedded, settings.data_dir)
+
+
+async def check_gallery_embeddings(gallery: Gallery, model: str, recipe: str) -> None:
+    """Refuse a gallery whose faces were embedded otherwise: their scores are not comparable."""
+    stale = await gallery.faces_of_other_recipes(model, recipe)
+    if stale:
+        counts = ", ".join(f"{n} with {r}" for r, n in stale.items())
+        raise StaleEmbeddings(
+            f"the gallery's faces of model {model} were embedded differently ({counts}; this "
+            f"version uses {recipe}): run `facefind reembed` to re-embed them from their crops"
+        )
+    others = await gallery.faces_of_other_models(model)
+    if others:
+        logger.warning(
+            "the gallery also holds faces of other model packs (%s) that model %s cannot "
+            "search: `facefind reembed --from-model NAME` embeds them with this one",
+            ", ".join(f"{m}: {n}" for m, n in sorted(others.items())),
+            model,
+        )

@@ -14,15 +14,14 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-# Thresholds per model pack (cosine similarity): (strong, possible). buffalo_s was calibrated
-# on LFW with bench/calibrate.py (docs/calibration.md), false positives first: at 0.40, 0.21%
-# of people not enrolled get a candidate (0.49% at the provisional 0.35) and 96.6% of enrolled
-# people are found; at 0.55, 0.07% and 73.5%, and 0.50 would call twins and sisters "strong".
-MODEL_THRESHOLDS: dict[str, tuple[float, float]] = {
-    "buffalo_s": (0.55, 0.40),
-}
-# An uncalibrated pack gets the buffalo_s values; run bench/calibrate.py before relying on it.
-DEFAULT_THRESHOLDS = MODEL_THRESHOLDS["buffalo_s"]
+# Thresholds (strong, possible) for a model pack without a calibration file: the values
+# calibrated on LFW for buffalo_s at about 1,000 identities (docs/calibration.md). With a
+# calibration, the bands follow the gallery's size instead (facefind.bands).
+FALLBACK_THRESHOLDS: tuple[float, float] = (0.55, 0.40)
+# Default targets: the share of people who are NOT enrolled that may be shown any candidate
+# (possible), and a strong one (strong), whatever the gallery's size.
+POSSIBLE_TARGET = 0.005
+STRONG_TARGET = 0.0005
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,8 @@ class Settings:
     model_dir: Path | None = None
     strong_threshold: float | None = None
     possible_threshold: float | None = None
+    possible_target: float = POSSIBLE_TARGET
+    strong_target: float = STRONG_TARGET
     limits: Limits = field(default_factory=Limits)
     inference_workers: int = 2
     onnx_threads: int = 1
@@ -63,11 +64,18 @@ class Settings:
     retention_days: int = 90
     log_level: str = "INFO"
 
-    def thresholds_for(self, model: str) -> Thresholds:
-        strong, possible = MODEL_THRESHOLDS.get(model, DEFAULT_THRESHOLDS)
+    @property
+    def fixed_thresholds(self) -> bool:
+        """The operator set a threshold: it overrides what the calibration would give."""
+        return self.strong_threshold is not None or self.possible_threshold is not None
+
+    def with_overrides(self, derived: Thresholds) -> Thresholds:
+        """The derived thresholds with the operator's fixed values in their place."""
         t = Thresholds(
-            strong=self.strong_threshold if self.strong_threshold is not None else strong,
-            possible=self.possible_threshold if self.possible_threshold is not None else possible,
+            strong=self.strong_threshold if self.strong_threshold is not None else derived.strong,
+            possible=self.possible_threshold
+            if self.possible_threshold is not None
+            else derived.possible,
         )
         if not 0 < t.possible <= t.strong <= 1:
             raise SettingsError(
@@ -99,6 +107,8 @@ class Settings:
             model_dir=_path(e.text("FACEFIND_MODEL_DIR")),
             strong_threshold=e.optional_number("FACEFIND_STRONG_THRESHOLD"),
             possible_threshold=e.optional_number("FACEFIND_POSSIBLE_THRESHOLD"),
+            possible_target=e.rate("FACEFIND_POSSIBLE_TARGET", POSSIBLE_TARGET),
+            strong_target=e.rate("FACEFIND_STRONG_TARGET", STRONG_TARGET),
             limits=limits,
             inference_workers=e.integer("FACEFIND_INFERENCE_WORKERS", 2, minimum=1),
             onnx_threads=e.integer("FACEFIND_ONNX_THREADS", 1, minimum=1),
@@ -158,6 +168,12 @@ class _Env:
     def number(self, name: str, default: float) -> float:
         value = self.optional_number(name)
         return default if value is None else value
+
+    def rate(self, name: str, default: float) -> float:
+        value = self.number(name, default)
+        if not 0 < value < 1:
+            raise SettingsError(f"{name} must be a rate between 0 and 1, got {value}")
+        return value
 
     def optional_number(self, name: str) -> float | None:
         raw = self.text(name)

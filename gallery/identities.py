@@ -59,6 +59,7 @@ class IdentityStore(GalleryBase):
             if done is None:
                 return False
             faces = await con.execute(q.FACES_DEACTIVATE, identity_id)
+            await self.refresh_templates([identity_id], con=con)
             await self.audit(
                 actor,
                 "identity.forget",
@@ -81,9 +82,12 @@ class IdentityStore(GalleryBase):
         crop_jpeg: bytes,
         source_sha256: str,
         actor: str,
+        recipe: str,
+        low_quality: bool = False,
         con: Connection | None = None,
     ) -> int | None:
-        """Add a face; None when this photo is already enrolled for this identity."""
+        """Add a face and refresh the identity's template; None when this photo is already
+        enrolled for this identity. `low_quality` flags a reference kept for want of a better."""
         async with self._tx(con) as c:
             face_id = await c.fetchval(
                 q.FACE_INSERT,
@@ -96,13 +100,21 @@ class IdentityStore(GalleryBase):
                 crop_jpeg,
                 source_sha256,
                 actor,
+                recipe,
+                low_quality,
             )
             if face_id is not None:
+                await self.refresh_templates([identity_id], con=c)
                 await self.audit(
                     actor,
                     "face.add",
                     f"face:{face_id}",
-                    {"identity_id": identity_id, "model": model, "source_sha256": source_sha256},
+                    {
+                        "identity_id": identity_id,
+                        "model": model,
+                        "source_sha256": source_sha256,
+                        "low_quality": low_quality,
+                    },
                     con=c,
                 )
         return int(face_id) if face_id is not None else None
@@ -114,6 +126,7 @@ class IdentityStore(GalleryBase):
         embeddings: np.ndarray,
         *,
         actor: str,
+        recipe: str,
         source: str = "import",
     ) -> int:
         """Bulk-load faces with COPY (migrations between deployments, benchmarks).
@@ -133,6 +146,7 @@ class IdentityStore(GalleryBase):
                 b"",
                 f"{source}:{i}",
                 actor,
+                recipe,
             )
             for i, (ident, emb) in enumerate(zip(identity_ids, embeddings, strict=True))
         ]
@@ -150,12 +164,85 @@ class IdentityStore(GalleryBase):
                     "crop_jpeg",
                     "source_sha256",
                     "added_by",
+                    "recipe",
                 ],
             )
+            await self.refresh_templates(sorted({int(i) for i in identity_ids}), con=con)
             await self.audit(
                 actor, "face.import", None, {"model": model, "rows": len(records)}, con=con
             )
         return len(records)
+
+    async def refresh_templates(
+        self, identity_ids: Sequence[int], *, con: Connection | None = None
+    ) -> None:
+        """Rebuild these identities' templates from their active references (none left: none)."""
+        ids = [int(i) for i in identity_ids]
+        async with self._tx(con) as c:
+            await c.execute(q.TEMPLATES_DELETE, ids)
+            await c.execute(q.TEMPLATES_BUILD, ids)
+
+    async def template_of(self, identity_id: int, model: str) -> tuple[np.ndarray, int] | None:
+        """An identity's template and its number of references."""
+        row = await self.pool.fetchrow(q.TEMPLATE_GET, identity_id, model)
+        if row is None:
+            return None
+        return np.asarray(row["embedding"].to_numpy(), dtype=np.float32), int(row["ref_count"])
+
+    async def gallery_size(self, model: str) -> dict[int, int]:
+        """Identities that can be matched with this model, by reference count (3: 3 or more)."""
+        rows = await self.pool.fetch(q.GALLERY_SIZE, model)
+        return {int(r["refs"]): int(r["identities"]) for r in rows}
+
+    async def faces_of_other_recipes(self, model: str, recipe: str) -> dict[str, int]:
+        """Active faces of this model embedded with another recipe: recipe -> count."""
+        rows = await self.pool.fetch(q.FACES_OF_OTHER_RECIPES, model, recipe)
+        return {r["recipe"]: int(r["faces"]) for r in rows}
+
+    async def faces_of_other_models(self, model: str) -> dict[str, int]:
+        rows = await self.pool.fetch(q.FACES_OF_OTHER_MODELS, model)
+        return {r["model"]: int(r["faces"]) for r in rows}
+
+    # --- re-embedding (a new recipe or another model pack) ------------------------------------
+    async def count_faces_to_reembed(self, model: str, recipe: str) -> int:
+        return int(await self.pool.fetchval(q.FACES_TO_REEMBED_COUNT, model, recipe))
+
+    async def faces_to_reembed(
+        self, model: str, recipe: str, after_id: int, batch: int
+    ) -> list[tuple[int, int, bytes]]:
+        """(face id, identity id, aligned crop JPEG) of faces made with another recipe."""
+        rows = await self.pool.fetch(q.FACES_TO_REEMBED, model, recipe, after_id, batch)
+        return [(int(r["id"]), int(r["identity_id"]), bytes(r["crop_jpeg"])) for r in rows]
+
+    async def set_embeddings(
+        self,
+        embeddings: Sequence[tuple[int, int, np.ndarray]],
+        recipe: str,
+        actor: str,
+    ) -> None:
+        """Store new embeddings ((face id, identity id, vector)), refresh those templates."""
+        async with self.transaction() as con:
+            await con.executemany(
+                q.FACE_SET_EMBEDDING,
+                [(fid, np.asarray(e, dtype=np.float32), recipe) for fid, _, e in embeddings],
+            )
+            await self.refresh_templates(sorted({i for _, i, _ in embeddings}), con=con)
+            await self.audit(
+                actor,
+                "face.reembed",
+                None,
+                {"recipe": recipe, "faces": [fid for fid, _, _ in embeddings]},
+                con=con,
+            )
+
+    async def faces_to_copy(
+        self, from_model: str, to_model: str, after_id: int, batch: int
+    ) -> list[Face]:
+        """Faces of another model pack not yet embedded with `to_model`, by id."""
+        rows = await self.pool.fetch(
+            q.FACES_OF_MODEL_TO_COPY, from_model, to_model, after_id, batch
+        )
+        return [_face(r) for r in rows]
 
     async def faces_from_source(self, source_sha256: str, model: str) -> list[tuple[int, int, str]]:
         """(face id, identity id, identity name) of active faces enrolled from this photo."""

@@ -47,6 +47,7 @@ class LookupStore(GalleryBase):
         error: str | None = None,
         faces: Iterable[NewLookupFace] = (),
         timings: dict[str, Any] | None = None,
+        bands: dict[str, Any] | None = None,
     ) -> dict[tuple[int, int], int]:
         """Store a lookup's faces and candidates; returns candidate ids by (face index, rank)."""
         ids: dict[tuple[int, int], int] = {}
@@ -71,6 +72,8 @@ class LookupStore(GalleryBase):
                         c.face_id,
                         float(c.similarity),
                         c.band,
+                        c.false_candidate_rate,
+                        c.low_quality_ref,
                     )
             await con.execute(
                 q.LOOKUP_FINISH,
@@ -81,6 +84,7 @@ class LookupStore(GalleryBase):
                 error,
                 len(face_list),
                 timings or {},
+                bands or {},
             )
             await self.audit(
                 actor,
@@ -112,6 +116,8 @@ class LookupStore(GalleryBase):
                     external_ref=c["external_ref"],
                     identity_deleted=c["deleted_at"] is not None,
                     verdict=c["verdict"],
+                    false_candidate_rate=c["false_candidate_rate"],
+                    low_quality_ref=c["low_quality_ref"],
                 )
             )
         faces = [

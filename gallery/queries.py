@@ -87,22 +87,57 @@ FACES_DEACTIVATE = "UPDATE faces SET active = false WHERE identity_id = $1 AND a
 # --- faces ------------------------------------------------------------------------------------
 FACE_INSERT = """
 INSERT INTO faces (identity_id, model, embedding, det_score, quality, bbox, crop_jpeg,
-                   source_sha256, added_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   source_sha256, added_by, recipe, low_quality)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (identity_id, model, source_sha256) DO NOTHING
 RETURNING id"""
+# An identity's templates, one per model: the normalised mean of its active references, of the
+# good ones when it has any (a flagged reference is there only for want of a better one).
+TEMPLATES_DELETE = "DELETE FROM identity_templates WHERE identity_id = ANY($1::bigint[])"
+TEMPLATES_BUILD = """
+INSERT INTO identity_templates (identity_id, model, embedding, ref_count)
+SELECT f.identity_id, f.model,
+       coalesce(l2_normalize(avg(f.embedding) FILTER (WHERE NOT f.low_quality)),
+                l2_normalize(avg(f.embedding))),
+       count(*)
+FROM faces f
+WHERE f.identity_id = ANY($1::bigint[]) AND f.active
+GROUP BY f.identity_id, f.model"""
+TEMPLATE_GET = """
+SELECT embedding, ref_count FROM identity_templates WHERE identity_id = $1 AND model = $2"""
+GALLERY_SIZE = """
+SELECT least(ref_count, 3) AS refs, count(*) AS identities FROM identity_templates
+WHERE model = $1 GROUP BY 1"""
+FACES_OF_OTHER_RECIPES = """
+SELECT recipe, count(*) AS faces FROM faces
+WHERE model = $1 AND active AND recipe <> $2 GROUP BY recipe ORDER BY recipe"""
+FACES_OF_OTHER_MODELS = """
+SELECT model, count(*) AS faces FROM faces WHERE active AND model <> $1 GROUP BY model"""
+# re-embedding walks the faces by id, so an interrupted run resumes where it stopped
+FACES_TO_REEMBED = """
+SELECT id, identity_id, crop_jpeg FROM faces
+WHERE model = $1 AND active AND recipe <> $2 AND id > $3
+ORDER BY id LIMIT $4"""
+FACES_TO_REEMBED_COUNT = """
+SELECT count(*) FROM faces WHERE model = $1 AND active AND recipe <> $2"""
+FACE_SET_EMBEDDING = "UPDATE faces SET embedding = $2, recipe = $3 WHERE id = $1"
+
 FACE_BY_SOURCE = """
 SELECT f.id, f.identity_id, i.display_name FROM faces f JOIN identities i ON i.id = f.identity_id
 WHERE f.source_sha256 = $1 AND f.model = $2 AND f.active
 ORDER BY f.id"""
-FACE_GET = """
-SELECT id, identity_id, model, det_score, quality, crop_jpeg, source_sha256, added_by, created_at,
-       active
-FROM faces WHERE id = $1"""
-FACES_OF_IDENTITY = """
-SELECT id, identity_id, model, det_score, quality, crop_jpeg, source_sha256, added_by, created_at,
-       active
-FROM faces WHERE identity_id = $1 AND active ORDER BY id"""
+_FACE_COLUMNS = """id, identity_id, model, det_score, quality, bbox, crop_jpeg, source_sha256,
+    added_by, created_at, active, recipe, low_quality"""
+FACE_GET = f"SELECT {_FACE_COLUMNS} FROM faces WHERE id = $1"
+FACES_OF_IDENTITY = f"""
+SELECT {_FACE_COLUMNS} FROM faces WHERE identity_id = $1 AND active ORDER BY id"""
+# another model pack's faces not yet embedded with this one (facefind reembed --from-model)
+FACES_OF_MODEL_TO_COPY = f"""
+SELECT {_FACE_COLUMNS} FROM faces f
+WHERE f.model = $1 AND f.active AND f.id > $3
+  AND NOT EXISTS (SELECT 1 FROM faces g WHERE g.identity_id = f.identity_id AND g.model = $2
+                  AND g.source_sha256 = f.source_sha256)
+ORDER BY f.id LIMIT $4"""
 
 # Search: the HNSW index only shortlists. iterative_scan keeps scanning when the model filter
 # drops rows, so the shortlist is never silently short; the caller re-scores exactly.
@@ -120,10 +155,18 @@ SELECT set_config('enable_indexscan', 'off', true), set_config('enable_bitmapsca
 # after the exact shortlist: the follow-up lookups by id should use their indexes again
 SEARCH_EXACT_RESET = """
 SELECT set_config('enable_indexscan', 'on', true), set_config('enable_bitmapscan', 'on', true)"""
+SEARCH_TEMPLATE_SHORTLIST = """
+SELECT identity_id, embedding FROM identity_templates
+WHERE model = $2
+ORDER BY embedding <=> $1
+LIMIT $3"""
 FACES_OF_IDENTITIES = """
-SELECT f.id, f.identity_id, f.embedding FROM faces f
+SELECT f.id, f.identity_id, f.embedding, f.low_quality FROM faces f
 JOIN identities i ON i.id = f.identity_id
 WHERE f.identity_id = ANY($1::bigint[]) AND f.model = $2 AND f.active AND i.deleted_at IS NULL"""
+TEMPLATES_OF_IDENTITIES = """
+SELECT identity_id, embedding, ref_count FROM identity_templates
+WHERE identity_id = ANY($1::bigint[]) AND model = $2"""
 IDENTITIES_BY_IDS = f"""
 SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id = ANY($1::bigint[])"""
 
@@ -135,26 +178,27 @@ ON CONFLICT (chat_id, message_id) DO NOTHING
 RETURNING id"""
 LOOKUP_FINISH = """
 UPDATE lookups SET photo_sha256 = $2, model = $3, status = $4, error = $5, face_count = $6,
-                   timings = $7, finished_at = now()
+                   timings = $7, bands = $8, finished_at = now()
 WHERE id = $1"""
 LOOKUP_FACE_INSERT = """
 INSERT INTO lookup_faces (lookup_id, face_index, bbox, det_score, quality, crop_jpeg)
 VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id"""
 LOOKUP_CANDIDATE_INSERT = """
-INSERT INTO lookup_candidates (lookup_face_id, rank, identity_id, face_id, similarity, band)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO lookup_candidates (lookup_face_id, rank, identity_id, face_id, similarity, band,
+                               false_candidate_rate, low_quality_ref)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id"""
 LOOKUP_GET = """
 SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
-       l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at
+       l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at, l.bands
 FROM lookups l WHERE l.id = $1"""
 LOOKUP_FACES = """
 SELECT id, face_index, bbox, det_score, quality, crop_jpeg FROM lookup_faces
 WHERE lookup_id = $1 ORDER BY face_index"""
 LOOKUP_CANDIDATES = """
 SELECT c.id, c.lookup_face_id, c.rank, c.identity_id, c.face_id, c.similarity, c.band,
-       i.display_name, i.external_ref, i.deleted_at,
+       c.false_candidate_rate, c.low_quality_ref, i.display_name, i.external_ref, i.deleted_at,
        (SELECT fb.verdict FROM feedback fb WHERE fb.candidate_id = c.id
         ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1) AS verdict
 FROM lookup_candidates c

@@ -62,22 +62,30 @@ class Face:
     model: str
     det_score: float
     quality: dict[str, Any]
+    bbox: list[float]
     crop_jpeg: bytes
     source_sha256: str
     added_by: str
     created_at: datetime
     active: bool
+    recipe: str
+    low_quality: bool
 
 
 @dataclass(frozen=True)
 class Match:
-    """One identity's best face for a query embedding, scored exactly."""
+    """One identity scored exactly against a query embedding: the fused identity score, and the
+    best face, which the reply shows as the evidence."""
 
     identity_id: int
     display_name: str
     external_ref: str | None
-    face_id: int
-    similarity: float
+    face_id: int  # the best-matching reference face
+    similarity: float  # the identity's score (see gallery.search.fuse)
+    face_similarity: float | None = None  # of the best face alone
+    template_similarity: float | None = None  # of the identity's template
+    references: int = 1  # the identity's active references
+    low_quality_ref: bool = False  # the best face is a flagged reference
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ class NewCandidate:
     face_id: int
     similarity: float
     band: str
+    false_candidate_rate: float | None = None
+    low_quality_ref: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,8 @@ class StoredCandidate:
     external_ref: str | None
     identity_deleted: bool
     verdict: str | None
+    false_candidate_rate: float | None = None
+    low_quality_ref: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,7 @@ class Lookup:
     timings: dict[str, Any]
     created_at: datetime
     finished_at: datetime | None
+    bands: dict[str, Any] = field(default_factory=dict)  # the bands in force, gallery size
     faces: list[StoredLookupFace] = field(default_factory=list)
 
 

@@ -1,8 +1,10 @@
-"""Vector search: an HNSW shortlist, then every shortlisted identity re-scored exactly."""
+"""Vector search: HNSW shortlists of faces and of identity templates, then every shortlisted
+identity re-scored exactly from all its references."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,8 +13,43 @@ from gallery import queries as q
 from gallery.base import GalleryBase
 from gallery.records import Match
 
+# How an identity's score combines its best face and its template (the normalised mean of its
+# references). "max" takes the better of the two: chosen on LFW (docs/calibration.md).
+FUSIONS = ("max", "best", "template", "mean")
+DEFAULT_FUSION = "max"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    identity_id: int
+    score: float
+    face_similarity: float | None
+    face_id: int | None
+    template_similarity: float | None
+    references: int
+    low_quality_ref: bool
+
+
+def fuse(best: float | None, template: float | None, fusion: str) -> float:
+    """An identity's score from its best face and its template similarity."""
+    if best is None and template is None:
+        raise ValueError("nothing to score")
+    if best is None:
+        return float(template)  # type: ignore[arg-type]
+    if template is None or fusion == "best":
+        return best
+    if fusion == "max":
+        return max(best, template)
+    if fusion == "template":
+        return template
+    if fusion == "mean":
+        return (best + template) / 2.0
+    raise ValueError(f"unknown fusion {fusion!r}; expected one of {FUSIONS}")
+
 
 class SearchStore(GalleryBase):
+    fusion: str = DEFAULT_FUSION
+
     async def search(
         self,
         embedding: np.ndarray,
@@ -21,10 +58,11 @@ class SearchStore(GalleryBase):
         limit: int = 10,
         exact: bool = False,
     ) -> list[Match]:
-        """The `limit` identities closest to `embedding`, each with its best face, best first.
+        """The `limit` identities closest to `embedding`, best first.
 
-        The HNSW index gives a shortlist of faces; identities in it are then re-scored exactly
-        against all their faces, so the answer does not depend on the index's randomness.
+        Two HNSW shortlists (faces, and identity templates) name the identities worth scoring;
+        each of them is then scored exactly against all its references and its template, so
+        the answer does not depend on the index's randomness.
         """
         query = np.asarray(embedding, dtype=np.float32)
         async with self.transaction() as con:
@@ -34,29 +72,40 @@ class SearchStore(GalleryBase):
                 await con.execute(
                     q.SEARCH_SETTINGS, self.ef_search, max(20000, self.shortlist * 50)
                 )
-            rows = await con.fetch(q.SEARCH_SHORTLIST, query, model, self.shortlist)
+            face_rows = await con.fetch(q.SEARCH_SHORTLIST, query, model, self.shortlist)
+            template_rows = await con.fetch(
+                q.SEARCH_TEMPLATE_SHORTLIST, query, model, self.shortlist
+            )
             if exact:
                 await con.execute(q.SEARCH_EXACT_RESET)
-            if not rows:
+            if not face_rows and not template_rows:
                 return []
-            order = _best_per_identity(query, rows)
-            chosen = [ident for ident, _ in order[: max(limit * 3, 10)]]
+            # a first ranking from what the shortlists show, to bound the exact pass
+            first = _score_identities(query, face_rows, template_rows, self.fusion)
+            chosen = [s.identity_id for s in first[: max(limit * 3, 10)]]
             faces = await con.fetch(q.FACES_OF_IDENTITIES, chosen, model)
-            ranked = _best_per_identity(query, faces)[:limit]
+            templates = await con.fetch(q.TEMPLATES_OF_IDENTITIES, chosen, model)
+            ranked = [
+                s for s in _score_identities(query, faces, templates, self.fusion) if s.face_id
+            ][:limit]
             idents = {
                 r["id"]: r
-                for r in await con.fetch(q.IDENTITIES_BY_IDS, [ident for ident, _ in ranked])
+                for r in await con.fetch(q.IDENTITIES_BY_IDS, [s.identity_id for s in ranked])
             }
         return [
             Match(
-                identity_id=ident,
-                display_name=idents[ident]["display_name"],
-                external_ref=idents[ident]["external_ref"],
-                face_id=face_id,
-                similarity=sim,
+                identity_id=s.identity_id,
+                display_name=idents[s.identity_id]["display_name"],
+                external_ref=idents[s.identity_id]["external_ref"],
+                face_id=s.face_id,
+                similarity=s.score,
+                face_similarity=s.face_similarity,
+                template_similarity=s.template_similarity,
+                references=s.references,
+                low_quality_ref=s.low_quality_ref,
             )
-            for ident, (sim, face_id) in ranked
-            if ident in idents
+            for s in ranked
+            if s.identity_id in idents and s.face_id is not None
         ]
 
 
@@ -64,27 +113,53 @@ def _vector(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float64)
 
 
-def _best_per_identity(
-    query: np.ndarray, rows: Sequence[Any]
-) -> list[tuple[int, tuple[float, int]]]:
-    """Exact cosine in float64; each identity's best (similarity, face id), best first.
+def cosine_rows(query: np.ndarray, vectors: Sequence[Any]) -> list[float]:
+    """Exact cosine of the query with each vector, in float64.
 
-    Ties break on the lower face id and identity id, so the order is deterministic.
+    Row-wise sums, not a BLAS product: a face's score must not depend on which other rows share
+    the matrix, or the same query could rank differently from one call to the next.
     """
-    if not rows:
+    if not vectors:
         return []
-    matrix = np.stack([_vector(r["embedding"]) for r in rows])
-    # row-wise sums, not a BLAS product: a face's score must not depend on which other rows
-    # share the matrix, or the same query could rank differently from one call to the next
+    matrix = np.stack([_vector(v) for v in vectors])
     norms = np.sqrt((matrix * matrix).sum(axis=1))
     norms[norms == 0] = 1.0
     q64 = np.asarray(query, dtype=np.float64)
     q64 = q64 / (np.sqrt((q64 * q64).sum()) or 1.0)
-    sims = (matrix * q64).sum(axis=1) / norms
-    best: dict[int, tuple[float, int]] = {}
-    for r, sim in zip(rows, sims.tolist(), strict=True):
+    return list(((matrix * q64).sum(axis=1) / norms).tolist())
+
+
+def _score_identities(
+    query: np.ndarray, face_rows: Sequence[Any], template_rows: Sequence[Any], fusion: str
+) -> list[_Scored]:
+    """Each identity's best face (ties: the lower face id) and template, fused; best first.
+
+    Ties between identities break on the lower identity id, so the order is deterministic.
+    """
+    best: dict[int, tuple[float, int, bool]] = {}
+    face_sims = cosine_rows(query, [r["embedding"] for r in face_rows])
+    for r, sim in zip(face_rows, face_sims, strict=True):
         ident, face_id = int(r["identity_id"]), int(r["id"])
         current = best.get(ident)
         if current is None or sim > current[0] or (sim == current[0] and face_id < current[1]):
-            best[ident] = (sim, face_id)
-    return sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            best[ident] = (sim, face_id, bool(r.get("low_quality", False)))
+    template: dict[int, tuple[float, int]] = {}
+    template_sims = cosine_rows(query, [r["embedding"] for r in template_rows])
+    for r, sim in zip(template_rows, template_sims, strict=True):
+        template[int(r["identity_id"])] = (sim, int(r.get("ref_count", 0) or 0))
+    scored = []
+    for ident in best.keys() | template.keys():
+        b = best.get(ident)
+        t = template.get(ident)
+        scored.append(
+            _Scored(
+                identity_id=ident,
+                score=fuse(b[0] if b else None, t[0] if t else None, fusion),
+                face_similarity=b[0] if b else None,
+                face_id=b[1] if b else None,
+                template_similarity=t[0] if t else None,
+                references=t[1] if t and t[1] else 1,
+                low_quality_ref=b[2] if b else False,
+            )
+        )
+    return sorted(scored, key=lambda s: (-s.score, s.identity_id))

@@ -194,10 +194,15 @@ class FaceAnalyzer:
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
         """Return the unit-length 512-d embedding of an aligned 112x112 BGR crop."""
+        return self.embed_crops([crop])[0]
+
+    def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Embeddings of aligned 112x112 BGR crops (stored references), one batched call."""
         expected = (RECOGNIZER_INPUT_PX, RECOGNIZER_INPUT_PX, 3)
-        if crop.shape != expected or crop.dtype != np.uint8:
-            raise ValueError(f"expected a {expected} uint8 crop, got {crop.dtype} {crop.shape}")
-        return self._embed([crop])[0]
+        for crop in crops:
+            if crop.shape != expected or crop.dtype != np.uint8:
+                raise ValueError(f"expected a {expected} uint8 crop, got {crop.dtype} {crop.shape}")
+        return self._embed(list(crops))
 
     @property
     def embedding_recipe(self) -> str:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from recognition.types import DetectedFace
 
+# face numbers on boxes are digits: OpenCV's Hershey font; labels are words in the reader's
+# language: a TrueType font with Cyrillic (see label_font_path)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Saturated colours that stay readable on skin, sky and dark clothes alike (BGR).
 _PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -40,17 +46,41 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return np.asarray(img)
 
 
-def _ascii(text: str) -> str:
-    # OpenCV's Hershey fonts have ASCII glyphs only; anything else would print as '?' anyway.
-    return text.encode("ascii", "replace").decode("ascii")
+@functools.cache
+def label_font_path() -> str | None:
+    """DejaVu Sans from the installed matplotlib (Latin and Cyrillic glyphs), found without
+    importing matplotlib; None when it is missing (labels then fall back to Pillow's font)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "mpl-data/fonts/ttf/DejaVuSans.ttf"
+    return str(path) if path.is_file() else None
 
 
-def _fit_text(text: str, max_width: int, scale: float, thickness: int) -> float:
-    """Return the largest font scale <= `scale` at which `text` fits into `max_width`."""
-    (width, _), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    if width <= max_width or width == 0:
-        return scale
-    return max(0.3, scale * max_width / width)
+@functools.cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = label_font_path()
+    if path is None:
+        return ImageFont.load_default(size=size)
+    return ImageFont.truetype(path, size)
+
+
+def _draw_label(strip: np.ndarray, text: str, max_size: int) -> np.ndarray:
+    """Centre `text` on a white BGR strip, shrinking the font until it fits."""
+    height, width = strip.shape[:2]
+    canvas = Image.fromarray(strip[:, :, ::-1])
+    draw = ImageDraw.Draw(canvas)
+    size = max_size
+    while True:
+        font = _font(size)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        if right - left <= width - 8 or size <= 8:
+            break
+        size -= 1
+    x = (width - (right - left)) // 2 - left
+    y = (height - (bottom - top)) // 2 - top
+    draw.text((x, y), text, fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)[:, :, ::-1].copy()
 
 
 def draw_numbered_boxes(
@@ -102,13 +132,7 @@ def _labelled_tile(face: np.ndarray, label: str, size: int) -> np.ndarray:
     tile = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
     strip_h = max(28, size // 7)
     strip = np.full((strip_h, size, 3), 255, dtype=np.uint8)
-    text = _ascii(label)
-    thickness = 1 if size < 200 else 2
-    font_scale = _fit_text(text, size - 8, size / 320, thickness)
-    (tw, th), _ = cv2.getTextSize(text, _FONT, font_scale, thickness)
-    origin = (max(4, (size - tw) // 2), (strip_h + th) // 2)
-    cv2.putText(strip, text, origin, _FONT, font_scale, _BLACK, thickness, cv2.LINE_AA)
-    return np.vstack([tile, strip])
+    return np.vstack([tile, _draw_label(strip, label, max(10, round(strip_h * 0.6)))])
 
 
 def side_by_side(

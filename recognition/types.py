@@ -24,13 +24,20 @@ class Limits:
     min_blur: float = 30.0
     max_yaw_deg: float = 45.0
     max_pitch_deg: float = 35.0
-    # enrollment refuses faces below these (stricter than search)
+    # enrollment flags a reference below these (stricter than search): a flagged face is
+    # enrolled only when the person has no better reference, and every candidate matched
+    # through it says so
     enroll_min_face_px: int = 60
     enroll_min_det_score: float = 0.6
-    # pose estimates from 5 landmarks are good to about +-10 degrees: enrollment refuses only
-    # near-profiles, and a three-quarter view (a flagged search) can still be a reference
+    # pose estimates from 5 landmarks are good to about +-10 degrees: a three-quarter view
+    # (flagged in a search) is still a good reference, a near-profile is a poor one
     enroll_max_yaw_deg: float = 65.0
     enroll_max_pitch_deg: float = 45.0
+    # enrollment refuses only what cannot be embedded meaningfully: a face this small (the
+    # recognizer would upscale it more than 4x) or a full profile (one eye hidden)
+    enroll_hard_min_face_px: int = 24
+    enroll_hard_max_yaw_deg: float = 80.0
+    enroll_hard_max_pitch_deg: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -936,6 +937,25 @@ async def test_a_ukrainian_user_is_answered_in_ukrainian(
     assert "Схожість" in body(found[0]) and "сильний збіг" in body(found[0])
     assert [label for label, _ in buttons(found[0])] == ["✅ Підтвердити", "❌ Це не ця людина"]
     assert "облич: 1" in body(summary)
+    # the command menus speak Ukrainian to readers whose Telegram does
+    menu = {c["command"]: c["description"] for c in fake.commands_for({"type": "default"}, "uk")}
+    assert menu["history"] == "Мої останні пошуки"
+    english = {c["command"]: c["description"] for c in fake.commands_for({"type": "default"})}
+    assert english["history"] == "My last lookups"
+
+
+def test_picture_labels_in_ukrainian_are_drawn_not_question_marks() -> None:
+    from recognition.render import label_font_path, side_by_side
+
+    assert label_font_path() is not None  # DejaVu Sans, with Cyrillic glyphs
+    face = images.read_image(images.TOM_HANKS)
+    ukrainian = side_by_side(face, images.to_jpeg(face), "ваше фото", "еталон №7")
+    question_marks = side_by_side(face, images.to_jpeg(face), "????? ????", "?????? ?7")
+    strip = slice(224, None)  # the label strip under the faces
+    a = cv2.imdecode(np.frombuffer(ukrainian, np.uint8), cv2.IMREAD_GRAYSCALE)[strip]
+    b = cv2.imdecode(np.frombuffer(question_marks, np.uint8), cv2.IMREAD_GRAYSCALE)[strip]
+    assert (a < 128).sum() > 50  # ink was drawn
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 3  # and it is not '?'
 
 
 # --- 15. graceful shutdown -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from gallery import Gallery, MigrationError, ModelMismatch, NewCandidate, NewLookupFace, migrate
 from gallery import queries as q
-from gallery.db import default_migrations_dir
+from gallery.db import default_migrations_dir, load_migrations
 
 MODEL = "test-model"
 
@@ -31,19 +31,21 @@ async def make_identities(g: Gallery, n: int, prefix: str = "Person") -> list[in
 async def test_migrations_apply_once_and_twice_without_harm(fresh_dsn: str) -> None:
     first = await migrate(fresh_dsn)
     second = await migrate(fresh_dsn)
-    assert first == ["0001_init", "0002_hnsw_build_quality"]
+    shipped = load_migrations()
+    assert first[:2] == ["0001_init", "0002_hnsw_build_quality"]
+    assert first == [f"{m.version:04d}_{m.name}" for m in shipped]
     assert second == []
     con = await asyncpg.connect(fresh_dsn)
     try:
-        versions = await con.fetch("SELECT version FROM schema_migrations")
-        assert [r["version"] for r in versions] == [1, 2]
+        versions = await con.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in versions] == [m.version for m in shipped]
     finally:
         await con.close()
 
 
 async def test_concurrent_migrations_apply_each_file_once(fresh_dsn: str) -> None:
     results = await asyncio.gather(*(migrate(fresh_dsn) for _ in range(4)))
-    assert sorted(len(r) for r in results) == [0, 0, 0, 2]
+    assert sorted(len(r) for r in results) == [0, 0, 0, len(load_migrations())]
 
 
 async def test_an_applied_migration_that_changed_is_refused(fresh_dsn: str, tmp_path: Path) -> None:
@@ -69,7 +71,9 @@ async def test_search_returns_best_face_per_identity_and_matches_exact_search(
     rng = np.random.default_rng(1)
     ids = await make_identities(gallery, 300)
     embeddings = unit(rng, 900)
-    await gallery.import_faces(MODEL, [ids[i % 300] for i in range(900)], embeddings, actor="test")
+    await gallery.import_faces(
+        MODEL, [ids[i % 300] for i in range(900)], embeddings, actor="test", recipe="test"
+    )
     for n in range(20):
         # a noisy copy of a known face: its identity must come first
         query = embeddings[n * 7] + 0.5 * unit(rng, 1)[0]
@@ -90,9 +94,11 @@ async def test_filtered_search_is_not_silently_short(gallery: Gallery) -> None:
     query = unit(rng, 1)[0]
     crowd = query + 0.35 * unit(rng, 600)
     crowd /= np.linalg.norm(crowd, axis=1, keepdims=True)
-    await gallery.import_faces("other-model", [ids[i % 100] for i in range(600)], crowd, actor="t")
     await gallery.import_faces(
-        MODEL, [ids[i % 100] for i in range(3000)], unit(rng, 3000), actor="t"
+        "other-model", [ids[i % 100] for i in range(600)], crowd, actor="t", recipe="test"
+    )
+    await gallery.import_faces(
+        MODEL, [ids[i % 100] for i in range(3000)], unit(rng, 3000), actor="t", recipe="test"
     )
     await gallery.pool.execute("ANALYZE faces")
 
@@ -122,7 +128,7 @@ async def test_forgotten_identity_leaves_every_search(gallery: Gallery) -> None:
     rng = np.random.default_rng(3)
     ids = await make_identities(gallery, 5)
     emb = unit(rng, 5)
-    await gallery.import_faces(MODEL, ids, emb, actor="test")
+    await gallery.import_faces(MODEL, ids, emb, actor="test", recipe="test")
     assert (await gallery.search(emb[2], MODEL, limit=1))[0].identity_id == ids[2]
     assert await gallery.forget_identity(ids[2], "test")
     assert not await gallery.forget_identity(ids[2], "test")
@@ -138,7 +144,7 @@ async def test_faces_of_another_model_are_never_compared(gallery: Gallery) -> No
     await gallery.register_model("other-model", "d" * 64, "o" * 64)
     ids = await make_identities(gallery, 2)
     emb = unit(rng, 2)
-    await gallery.import_faces("other-model", ids, emb, actor="test")
+    await gallery.import_faces("other-model", ids, emb, actor="test", recipe="test")
     assert await gallery.search(emb[0], MODEL, limit=3) == []
 
 
@@ -211,7 +217,7 @@ async def test_one_message_gives_one_lookup(gallery: Gallery) -> None:
 async def test_lookup_round_trip_and_retention(gallery: Gallery) -> None:
     rng = np.random.default_rng(5)
     ids = await make_identities(gallery, 2)
-    await gallery.import_faces(MODEL, ids, unit(rng, 2), actor="test")
+    await gallery.import_faces(MODEL, ids, unit(rng, 2), actor="test", recipe="test")
     face_id = (await gallery.search(unit(rng, 1)[0], MODEL, limit=1))[0].face_id
     lookup_id = await gallery.create_lookup(user_id=None, actor="cli:t", source="cli")
     assert lookup_id is not None

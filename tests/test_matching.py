@@ -7,24 +7,16 @@ import pytest
 
 from facefind.enrollment import choose_face
 from facefind.errors import AmbiguousFaces, FaceIndexOutOfRange, NoFaceFound
-from facefind.matching import assign_jointly, dominant_face
+from facefind.matching import assign_jointly
 from facefind.settings import Settings, SettingsError, Thresholds
 from gallery import Match
-from recognition import DetectedFace, Quality
+from recognition import Analysis, DetectedFace, Quality
 
 T = Thresholds(strong=0.50, possible=0.35)
 
 
 def m(identity: int, sim: float) -> Match:
     return Match(identity, f"P{identity}", None, identity * 10, sim)
-
-
-def face(index: int, size: float) -> DetectedFace:
-    q = Quality(True, (), int(size), 0.9, 100.0, 0.0, 0.0)
-    return DetectedFace(
-        index, (0.0, 0.0, size, size), np.zeros((5, 2), np.float32), 0.9, q,
-        np.zeros((112, 112, 3), np.uint8), np.zeros(512, np.float32),
-    )  # fmt: skip
 
 
 def test_bands_follow_the_thresholds() -> None:
@@ -58,23 +50,78 @@ def test_at_most_three_candidates_ranked_by_similarity() -> None:
     assert [c.rank for c in cands] == [1, 2, 3]
 
 
-def test_the_dominant_face_must_be_clearly_larger() -> None:
-    assert dominant_face([face(1, 200), face(2, 100)]) is not None
-    assert dominant_face([face(1, 120), face(2, 100)]) is None
-    assert dominant_face([]) is None
+def placed(
+    index: int, size: float, cx: float, cy: float, embedding: np.ndarray | None = None
+) -> DetectedFace:
+    """A detected face of side `size` centred at (cx, cy)."""
+    q = Quality(True, (), int(size), 0.9, 100.0, 0.0, 0.0)
+    box = (cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2)
+    emb = np.zeros(512, np.float32) if embedding is None else embedding
+    return DetectedFace(
+        index, box, np.zeros((5, 2), np.float32), 0.9, q, np.zeros((112, 112, 3), np.uint8), emb
+    )
+
+
+def photo(*faces: DetectedFace, width: int = 1000, height: int = 800) -> Analysis:
+    ordered = sorted(faces, key=lambda f: f.index)
+    return Analysis(np.zeros((height, width, 3), np.uint8), "0" * 64, ordered, False)
+
+
+def test_a_portrait_with_a_bystander_is_filed_for_the_portrait() -> None:
+    # the subject fills the centre; a bystander of nearly the same size stands at the edge
+    subject, bystander = placed(1, 300, 500, 400), placed(2, 260, 880, 150)
+    assert choose_face(photo(subject, bystander)) == (subject, "prominent")
+    # a smaller subject in the centre still beats a larger face in the corner
+    big_corner, centre = placed(1, 320, 140, 120), placed(2, 240, 520, 420)
+    assert choose_face(photo(big_corner, centre)) == (centre, "prominent")
+
+
+def test_two_equal_faces_side_by_side_are_a_tie() -> None:
+    left, right = placed(1, 200, 350, 400), placed(2, 195, 650, 400)
+    with pytest.raises(AmbiguousFaces):
+        choose_face(photo(left, right))
+    assert choose_face(photo(left, right), 2) == (right, "index")
+
+
+def test_the_face_that_agrees_with_the_persons_other_photos_wins_a_tie() -> None:
+    rng = np.random.default_rng(1)
+    me = rng.normal(size=512).astype(np.float32)
+    me /= np.linalg.norm(me)
+    other = rng.normal(size=512).astype(np.float32)
+    other /= np.linalg.norm(other)
+    left, right = placed(1, 200, 350, 400, other), placed(2, 195, 650, 400, me)
+    assert choose_face(photo(left, right), reference=me) == (right, "agrees")
+    # a reference that matches neither face does not decide: the tie stays a tie
+    stranger = rng.normal(size=512).astype(np.float32)
+    with pytest.raises(AmbiguousFaces):
+        choose_face(photo(left, right), reference=stranger)
 
 
 def test_choosing_the_face_to_enroll() -> None:
-    big, small = face(1, 200), face(2, 50)
-    assert choose_face([big], None) == (big, "only")
-    assert choose_face([big, small], None) == (big, "dominant")
-    assert choose_face([big, small], 2) == (small, "index")
+    big = placed(1, 200, 500, 400)
+    assert choose_face(photo(big)) == (big, "only")
     with pytest.raises(FaceIndexOutOfRange):
-        choose_face([big, small], 3)
-    with pytest.raises(AmbiguousFaces):
-        choose_face([face(1, 100), face(2, 95)], None)
+        choose_face(photo(big), 3)
     with pytest.raises(NoFaceFound):
-        choose_face([], None)
+        choose_face(photo())
+
+
+def test_a_face_keeps_the_identity_only_it_can_take() -> None:
+    # face 1 can only be X (0.50); face 2 is Y (0.80) and also X (0.52). Greedy assignment gave
+    # X to face 2 and left face 1 with nothing; the optimal one gives both faces a candidate.
+    first, second = assign_jointly([[m(1, 0.50)], [m(2, 0.80), m(1, 0.52)]], T, 3)
+    assert [c.identity_id for c in first] == [1]
+    assert [c.identity_id for c in second] == [2]
+    assert first[0].rank == 1 and second[0].rank == 1
+
+
+def test_lower_ranks_take_only_identities_no_face_holds() -> None:
+    per_face = [[m(1, 0.9), m(3, 0.5), m(4, 0.45)], [m(2, 0.8), m(3, 0.6), m(1, 0.4)]]
+    first, second = assign_jointly(per_face, T, 3)
+    assert [c.identity_id for c in first] == [1, 4] or [c.identity_id for c in first] == [1, 3]
+    assert second[0].identity_id == 2
+    shown = [c.identity_id for c in first + second]
+    assert len(shown) == len(set(shown))  # one identity, one face
 
 
 def test_settings_read_from_the_environment() -> None:
@@ -91,8 +138,13 @@ def test_settings_read_from_the_environment() -> None:
     assert s.admin_ids == (1, 2, 3)
     assert s.limits.max_faces == 4
     assert s.telegram_api_url == "http://127.0.0.1:9"
-    assert s.thresholds_for("buffalo_s") == Thresholds(0.6, 0.40)
+    assert s.with_overrides(Thresholds(0.5, 0.4)) == Thresholds(0.6, 0.40)
+    assert s.possible_target == 0.005 and s.strong_target == 0.0005
     with pytest.raises(SettingsError, match="FACEFIND_MAX_FACES"):
         Settings.from_env({"FACEFIND_MAX_FACES": "many"})
     with pytest.raises(SettingsError, match="possible"):
-        Settings.from_env({"FACEFIND_POSSIBLE_THRESHOLD": "0.7"}).thresholds_for("buffalo_s")
+        Settings.from_env({"FACEFIND_POSSIBLE_THRESHOLD": "0.7"}).with_overrides(
+            Thresholds(0.55, 0.4)
+        )
+    with pytest.raises(SettingsError, match="FACEFIND_POSSIBLE_TARGET"):
+        Settings.from_env({"FACEFIND_POSSIBLE_TARGET": "5"})

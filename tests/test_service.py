@@ -165,11 +165,12 @@ async def test_enrollment_is_idempotent_and_warns_of_duplicates(
     await service.gallery.forget_identity(other.identity.id, "test")
 
 
-async def test_enrollment_refuses_small_faces_and_group_photos(
+async def test_enrollment_refuses_tiny_faces_and_tied_group_photos(
     enrolled: tuple[FaceFind, list[int]], t1: np.ndarray, t1_boxes: list
 ) -> None:
     service, _ = enrolled
-    tiny = images.to_jpeg(images.resize(images.crop_around(t1, t1_boxes[0], margin=1.0), 0.3))
+    # a 17 px face: too small to embed meaningfully (a 34 px one would be enrolled, flagged)
+    tiny = images.to_jpeg(images.resize(images.crop_around(t1, t1_boxes[0], margin=1.0), 0.15))
     with pytest.raises(EnrollRefused) as refused:
         await service.enroll(tiny, IdentitySpec("Tiny"), ACTOR)
     assert "small" in refused.value.reasons
@@ -224,11 +225,22 @@ def test_cli_enroll_then_identify_json(
 
     first = run_cli(["enroll", "--quiet", str(gallery_dir)], fresh_dsn, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "enrolled 6 face(s); created 3 identities" in first.stdout
-    assert "none clearly the largest" in first.stdout
-    second = run_cli(["enroll", "--quiet", str(gallery_dir)], fresh_dsn, tmp_path)
-    assert "enrolled 0 face(s)" in second.stdout
-    assert second.stdout.count("already enrolled") == 6
+    assert "people: 4; enrolled: 3 (6 face(s), 3 new identities)" in first.stdout
+    # the group photo is a tie: named, with a numbered picture next to it, and not enrolled
+    assert "NOT ENROLLED (1)" in first.stdout and "  Group" in first.stdout
+    review = gallery_dir / "Group" / "t1.faces.jpg"
+    assert "t1.jpg: 6 faces -> " + str(review) in first.stdout and review.stat().st_size > 0
+    second = run_cli(["enroll", "--quiet", "--json", str(gallery_dir)], fresh_dsn, tmp_path)
+    summary = json.loads(second.stdout)
+    assert summary["faces_enrolled"] == 0 and summary["ties"] == 1
+    assert summary["skipped"] == 6
+    assert all(s["reason"].startswith("already enrolled") for s in summary["details"]["skipped"])
+    # the admin enrolls face 3 of the group photo by its number
+    chosen = run_cli(
+        ["enroll", str(gallery_dir / "Group" / "t1.jpg"), "--face", "3"], fresh_dsn, tmp_path
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert "enrolled face 3 of" in chosen.stdout and "for Group" in chosen.stdout
 
     query = tmp_path / "query.jpg"
     query.write_bytes(images.to_jpeg(images.flip(images.crop_around(t1, t1_boxes[0], 0.4))))
@@ -243,7 +255,12 @@ def test_cli_enroll_then_identify_json(
     assert isinstance(face["quality"]["ok"], bool) and isinstance(face["quality"]["reasons"], list)
     top = face["candidates"][0]
     assert (top["name"], top["external_ref"], top["band"]) == ("Person 1", "CASE-7", "strong")
-    assert set(top) == {"identity_id", "name", "external_ref", "similarity", "band", "face_id"}
+    assert set(top) == {
+        "identity_id", "name", "external_ref", "similarity", "band", "face_id",
+        "false_candidate_rate", "low_quality_reference",
+    }  # fmt: skip
+    assert top["low_quality_reference"] is False
+    assert good["bands"]["identities"] == 4 and good["bands"]["possible"] > 0
     assert bad["faces"] == [] and bad["error"].startswith("corrupt")
 
     audit = run_cli(["audit", "verify"], fresh_dsn, tmp_path)

@@ -1,0 +1,242 @@
+"""Gallery commands: enroll (a folder, or one photo with a chosen face), reembed, identities."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from facefind.actors import Requester
+from facefind.bands import Bands
+from facefind.cli_common import bands_in_force, open_gallery, open_service
+from facefind.enrollment import FolderReport, IdentitySpec
+from facefind.errors import FaceFindError, PoorReference
+from facefind.folders import REVIEW_SUFFIX, identity_name, is_photo, scan_folder
+from facefind.reembed import faces_to_reembed, reembed
+from facefind.settings import Settings
+from recognition import ImageError
+
+
+def review_path(photo: Path, root: Path, review_dir: Path | None) -> Path:
+    """Where the numbered-boxes picture of a tied photo goes: next to it, or under --review."""
+    name = photo.stem + REVIEW_SUFFIX
+    if review_dir is None:
+        return photo.with_name(name)
+    try:
+        relative = photo.parent.relative_to(root)
+    except ValueError:
+        relative = Path(photo.parent.name)
+    return review_dir / relative / name
+
+
+def write_reviews(report: FolderReport, root: Path, review_dir: Path | None) -> dict[str, str]:
+    """Write the tie pictures; photo -> picture path (or the reason it could not be written)."""
+    written: dict[str, str] = {}
+    for photo, _, picture in report.ties:
+        target = review_path(Path(photo), root, review_dir)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(picture)
+            written[photo] = str(target)
+        except OSError as exc:
+            written[photo] = f"(not written: {exc.strerror or exc}; use --review DIR)"
+    return written
+
+
+def print_report(report: FolderReport, reviews: dict[str, str]) -> None:
+    print(
+        f"people: {report.people}; enrolled: {report.people_enrolled} "
+        f"({report.enrolled} face(s), {report.identities_created} new identit"
+        f"{'y' if report.identities_created == 1 else 'ies'})"
+    )
+    if report.not_enrolled:
+        print(f"NOT ENROLLED ({len(report.not_enrolled)}): no usable reference")
+        for name in report.not_enrolled:
+            print(f"  {name}")
+    if report.ties:
+        print(
+            f"ties ({len(report.ties)}): several faces and none clearly the subject; look at "
+            "the numbered picture and run `facefind enroll PHOTO --face N`"
+        )
+        for photo, count, _ in report.ties:
+            print(f"  {photo}: {count} faces -> {reviews.get(photo, '')}")
+    if report.flagged:
+        print(f"flagged ({len(report.flagged)}): enrolled as low-quality references (no better)")
+        for photo, reasons in report.flagged:
+            print(f"  {photo}: {', '.join(reasons)}")
+    if report.refused:
+        print(f"refused ({len(report.refused)}): cannot be embedded meaningfully")
+        for photo, reasons in report.refused:
+            print(f"  {photo}: {', '.join(reasons)}")
+    for photo, reason in report.skipped:
+        print(f"  skipped {photo}: {reason}")
+    for photo, other in report.duplicates:
+        print(f"  warning {photo}: this face already matches {other} as strong")
+
+
+async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if await asyncio.to_thread(path.is_file):
+        return await enroll_photo(settings, args)
+    if args.face is not None or args.name:
+        print("error: --face and --name go with a single photo, not a folder", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    try:
+        plan = await asyncio.to_thread(scan_folder, path)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total = sum(len(photos) for *_, photos in plan)
+    async with open_service(settings) as service:
+        with tqdm(total=total, unit="photo", disable=args.quiet, file=sys.stderr) as bar:
+            report = await service.enroll_plan(
+                plan, Requester.cli(), progress=lambda _p: bar.update(1)
+            )
+    reviews = await asyncio.to_thread(write_reviews, report, path, args.review)
+    if args.json:
+        summary = report.as_dict()
+        summary["review_pictures"] = reviews
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_report(report, reviews)
+    return 0
+
+
+async def enroll_photo(settings: Settings, args: argparse.Namespace) -> int:
+    """One photo, for the identity named by --name or by the photo's folder, face --face N."""
+    path: Path = args.path
+    if not await asyncio.to_thread(is_photo, path):
+        print(f"error: not a JPEG, PNG or WebP photo: {path}", file=sys.stderr)
+        return 2
+    name = args.name or identity_name(path.parent.name)
+    data = await asyncio.to_thread(path.read_bytes)
+    async with open_service(settings) as service:
+        try:
+            result = await service.enroll(
+                data, IdentitySpec(name, args.ref), Requester.cli(), face_index=args.face
+            )
+        except PoorReference as exc:
+            print(f"not enrolled: {exc}", file=sys.stderr)
+            return 1
+        except (ImageError, FaceFindError) as exc:
+            print(f"not enrolled: {exc}", file=sys.stderr)
+            return 1
+    ident = result.identity
+    if result.face_id is None:
+        print(f"{path} is already enrolled for {ident.display_name} (#{ident.id})")
+        return 0
+    flagged = f" (low-quality reference: {', '.join(result.flags)})" if result.flags else ""
+    print(
+        f"enrolled face {result.face.index} of {path} for {ident.display_name} "
+        f"(identity #{ident.id}, face #{result.face_id}){flagged}"
+    )
+    for m in result.duplicates:
+        print(f"  warning: this face also matches {m.display_name} (#{m.identity_id}) as strong")
+    return 0
+
+
+async def cmd_reembed(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    async with open_service(settings, check_embeddings=False) as service:
+        total = await faces_to_reembed(service, args.from_model)
+        with tqdm(total=total, unit="face", disable=args.quiet, file=sys.stderr) as bar:
+            report = await reembed(
+                service,
+                Requester.cli(),
+                from_model=args.from_model,
+                batch=args.batch,
+                progress=bar.update,
+            )
+    what = f"from {args.from_model} into {service.model}" if args.from_model else "re-embedded"
+    print(f"{what}: {report.reembedded + report.copied} face(s)")
+    if report.without_crop:
+        print(
+            f"{report.without_crop} face(s) have no stored crop and were left as they are: "
+            "import them again with their crops, or forget their identities"
+        )
+    return 0
+
+
+def bands_text(model: str, bands: Bands) -> str:
+    t = bands.thresholds
+    line = (
+        f"model {model}: {bands.identities} identities; bands in force: strong >= {t.strong:.3f},"
+        f" possible >= {t.possible:.3f} ({bands.source}"
+    )
+    if bands.source == "calibrated":
+        line += (
+            f": at most {bands.possible_target:.2%} of people not enrolled get any candidate, "
+            f"{bands.strong_target:.2%} a strong one"
+        )
+    line += ")"
+    if bands.over_capacity:
+        line += (
+            f"\nWARNING: more identities than this model serves at these rates (about "
+            f"{bands.capacity}); see docs/calibration.md for a larger model pack"
+        )
+    return line
+
+
+async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_gallery(settings) as gallery:
+        if args.action == "forget":
+            ok = await gallery.forget_identity(args.id, Requester.cli().actor)
+            print(f"identity #{args.id} forgotten" if ok else f"no active identity #{args.id}")
+            return 0 if ok else 1
+        model, bands = await bands_in_force(settings, gallery)
+        print(bands_text(model, bands))
+        for ident in await gallery.list_identities(include_deleted=args.deleted):
+            ref = f" [{ident.external_ref}]" if ident.external_ref else ""
+            gone = " (forgotten)" if ident.deleted else ""
+            print(f"#{ident.id}\t{ident.display_name}{ref}\t{ident.face_count} face(s){gone}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "enroll",
+        help="enroll a folder (one subfolder of photos per identity) or one photo",
+    )
+    p.add_argument(
+        "path",
+        type=Path,
+        help="a folder with one subfolder per identity (folder name = display name; optional "
+        "identities.csv: name,external_ref,notes), or one photo",
+    )
+    p.add_argument("--face", type=int, help="with a photo: the face number to enroll")
+    p.add_argument("--name", help="with a photo: the identity (default: the photo's folder)")
+    p.add_argument("--ref", help="with a photo: the identity's external reference")
+    p.add_argument(
+        "--review",
+        type=Path,
+        help="write the numbered pictures of tied photos here (default: next to each photo, "
+        f"as NAME{REVIEW_SUFFIX})",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser(
+        "reembed",
+        help="re-embed the gallery from its stored face crops (a new embedding recipe, or "
+        "another model pack with --from-model)",
+    )
+    p.add_argument("--from-model", help="embed this model pack's faces with the loaded one")
+    p.add_argument("--batch", type=int, default=64, help="faces per batch (default 64)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reembed)
+
+    p = sub.add_parser("identities", help="the gallery's size, bands in force, identities")
+    p.add_argument("--deleted", action="store_true", help="include forgotten identities")
+    isub = p.add_subparsers(dest="action", metavar="ACTION")
+    isub.add_parser("list", help="list identities (default)")
+    f = isub.add_parser(
+        "forget", help="remove an identity from all searches (soft delete, audited)"
+    )
+    f.add_argument("id", type=int)
+    p.set_defaults(func=cmd_identities)

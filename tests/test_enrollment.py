@@ -1,0 +1,219 @@
+"""Enrollment that leaves nobody out silently, templates from every reference, bands that follow
+the gallery's size: on photos derived from t1.jpg, with the real models and database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facefind.actors import Requester
+from facefind.calibration import Calibration, save_calibration
+from facefind.enrollment import FolderReport, IdentitySpec
+from facefind.errors import PoorReference
+from facefind.folders import scan_folder
+from facefind.service import FaceFind
+from facefind.settings import Settings
+from recognition.models import resolve_model_pack
+from tests import images
+
+ACTOR = Requester(actor="test")
+
+
+@pytest.fixture(scope="module")
+def t1() -> np.ndarray:
+    return images.read_image("t1.jpg")
+
+
+@pytest.fixture(scope="module")
+def boxes(t1: np.ndarray) -> list[tuple[float, float, float, float]]:
+    from recognition.pipeline import FaceAnalyzer
+    from recognition.types import Limits
+
+    faces = FaceAnalyzer(resolve_model_pack(None), Limits()).analyze_image(t1, "t1").faces
+    return [f.bbox for f in faces]
+
+
+def head(t1: np.ndarray, box: tuple[float, float, float, float], scale: float) -> np.ndarray:
+    """A person's head and shoulders cut from t1.jpg, resized."""
+    return images.resize(images.crop_around(t1, box, 0.6), scale)
+
+
+def compose(width: int, height: int, *placed: tuple[np.ndarray, int, int]) -> bytes:
+    """A JPEG of a grey canvas with each picture pasted with its centre at (x, y), cut off
+    where it passes the canvas's edge."""
+    canvas = np.full((height, width, 3), 128, np.uint8)
+    for picture, x, y in placed:
+        h, w = picture.shape[:2]
+        top, left = y - h // 2, x - w // 2
+        y0, x0 = max(0, top), max(0, left)
+        y1, x1 = min(height, top + h), min(width, left + w)
+        canvas[y0:y1, x0:x1] = picture[y0 - top : y1 - top, x0 - left : x1 - left]
+    return images.to_jpeg(canvas)
+
+
+@pytest.fixture
+async def service(fresh_dsn: str, tmp_path: Path) -> AsyncIterator[FaceFind]:
+    svc = await FaceFind.open(Settings(database_url=fresh_dsn, data_dir=tmp_path))
+    yield svc
+    await svc.close()
+
+
+async def enroll_folder(service: FaceFind, root: Path) -> FolderReport:
+    return await service.enroll_plan(scan_folder(root), ACTOR)
+
+
+async def top_candidate_name(service: FaceFind, photo: bytes) -> str | None:
+    result = await service.identify(photo, ACTOR)
+    cands = result.faces[0].candidates
+    return cands[0].display_name if cands else None
+
+
+async def test_a_portrait_with_a_bystander_enrolls_the_subject(
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+) -> None:
+    subject, bystander = boxes[0], boxes[4]
+    folder = tmp_path / "people" / "Subject"
+    folder.mkdir(parents=True)
+    # the subject large in the middle, a bystander almost as large at the edge
+    portrait = compose(
+        900, 700, (head(t1, subject, 2.0), 450, 360), (head(t1, bystander, 1.6), 790, 150)
+    )
+    (folder / "portrait.jpg").write_bytes(portrait)
+    report = await enroll_folder(service, tmp_path / "people")
+    assert report.people_enrolled == 1 and report.enrolled == 1 and not report.ties
+    assert report.not_enrolled == []
+    # the enrolled face is the subject's, not the bystander's
+    assert await top_candidate_name(service, images.to_jpeg(head(t1, subject, 1.0))) == "Subject"
+    assert await top_candidate_name(service, images.to_jpeg(head(t1, bystander, 1.0))) is None
+
+
+async def test_a_real_tie_is_skipped_with_a_numbered_picture_and_enrolled_by_number(
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+) -> None:
+    folder = tmp_path / "people" / "Pair"
+    folder.mkdir(parents=True)
+    pair = compose(
+        900, 500, (head(t1, boxes[1], 1.5), 270, 250), (head(t1, boxes[3], 1.5), 630, 250)
+    )
+    (folder / "pair.jpg").write_bytes(pair)
+    report = await enroll_folder(service, tmp_path / "people")
+    assert report.enrolled == 0 and report.not_enrolled == ["Pair"]
+    [(photo, count, picture)] = report.ties
+    assert photo.endswith("pair.jpg") and count == 2
+    decoded = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None and decoded.shape[1] == 900
+    # the admin looks at the numbers and enrolls face 2 explicitly
+    result = await service.enroll(pair, IdentitySpec("Pair"), ACTOR, face_index=2)
+    assert result.face_id is not None and result.chosen_by == "index"
+    assert result.face.bbox[0] > 450  # the right-hand face
+
+
+async def test_a_tie_is_broken_by_the_persons_other_photos(
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+) -> None:
+    folder = tmp_path / "people" / "Person 4"
+    folder.mkdir(parents=True)
+    (folder / "alone.jpg").write_bytes(images.to_jpeg(head(t1, boxes[3], 1.0)))
+    pair = compose(
+        900, 500, (head(t1, boxes[1], 1.5), 270, 250), (head(t1, boxes[3], 1.5), 630, 250)
+    )
+    (folder / "with_friend.jpg").write_bytes(pair)
+    report = await enroll_folder(service, tmp_path / "people")
+    assert report.enrolled == 2 and not report.ties
+    # the friend (person 2) was not enrolled as person 4
+    assert await top_candidate_name(service, images.to_jpeg(head(t1, boxes[1], 1.0))) is None
+
+
+async def test_a_blurry_only_photo_is_enrolled_flagged_and_matches_say_so(
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+) -> None:
+    folder = tmp_path / "people" / "Blurry"
+    folder.mkdir(parents=True)
+    blurred = cv2.GaussianBlur(head(t1, boxes[5], 1.0), (0, 0), 2.5)
+    (folder / "only.jpg").write_bytes(images.to_jpeg(blurred))
+    report = await enroll_folder(service, tmp_path / "people")
+    assert report.enrolled == 1 and report.not_enrolled == []
+    [(photo, flags)] = report.flagged
+    assert photo.endswith("only.jpg") and "blurry" in flags
+    assert report.as_dict()["flagged"] == 1
+    result = await service.identify(images.to_jpeg(head(t1, boxes[5], 1.0)), ACTOR)
+    [candidate] = result.faces[0].candidates
+    assert candidate.display_name == "Blurry" and candidate.low_quality_ref
+    stored = await service.gallery.get_lookup(result.lookup_id)
+    assert stored is not None and stored.faces[0].candidates[0].low_quality_ref
+    # a sharp photo joins; another poor one is then refused: a better reference exists
+    identity = result.faces[0].candidates[0].identity_id
+    sharp = await service.enroll(
+        images.to_jpeg(head(t1, boxes[5], 1.2)), IdentitySpec("Blurry"), ACTOR
+    )
+    assert sharp.identity.id == identity and sharp.flags == ()
+    with pytest.raises(PoorReference):
+        await service.enroll(
+            images.to_jpeg(cv2.GaussianBlur(head(t1, boxes[5], 1.1), (0, 0), 2.5)),
+            IdentitySpec("Blurry"),
+            ACTOR,
+        )
+
+
+async def test_the_template_is_kept_through_enroll_and_forget(
+    service: FaceFind, t1: np.ndarray, boxes: list
+) -> None:
+    first = await service.enroll(
+        images.to_jpeg(head(t1, boxes[0], 1.0)), IdentitySpec("Ada"), ACTOR
+    )
+    ident = first.identity.id
+    template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
+    assert refs == 1 and template is not None
+    np.testing.assert_allclose(template, first.face.embedding, atol=1e-5)
+    second = await service.enroll(
+        images.recompress_jpeg(head(t1, boxes[0], 1.4), 60), IdentitySpec("Ada"), ACTOR
+    )
+    template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
+    mean = first.face.embedding + second.face.embedding
+    assert refs == 2 and template is not None
+    np.testing.assert_allclose(template, mean / np.linalg.norm(mean), atol=1e-5)
+    assert await service.gallery.gallery_size(service.model) == {2: 1}
+    await service.gallery.forget_identity(ident, "test")
+    assert await service.gallery.template_of(ident, service.model) is None
+    assert await service.gallery.gallery_size(service.model) == {}
+
+
+def steep_calibration() -> Calibration:
+    """A calibration for the real buffalo_s files with an impostor tail that falls tenfold every
+    0.05: the bands it gives move visibly with a handful of identities."""
+    pack = resolve_model_pack(None)
+    grid = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))
+    fmr = tuple(10 ** (-1 - i) for i in range(15))
+    return Calibration(
+        model=pack.name, recognizer_sha256=pack.recognizer_sha256, recipe="flip-mean",
+        fusion="max", source="test", grid=grid, fmr={1: fmr}, found={}, floor=0.1,
+    )  # fmt: skip
+
+
+async def test_the_bands_move_with_the_number_of_identities(
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, boxes: list
+) -> None:
+    save_calibration(steep_calibration(), tmp_path / "calibrations" / "buffalo_s.json")
+    service = await FaceFind.open(Settings(database_url=fresh_dsn, data_dir=tmp_path))
+    try:
+        empty = await service.current_bands()
+        assert empty.source == "calibrated" and empty.identities == 0
+        possibles = []
+        for k, box in enumerate(boxes):
+            await service.enroll(images.to_jpeg(head(t1, box, 1.0)), IdentitySpec(f"P{k}"), ACTOR)
+            bands = await service.current_bands()
+            assert bands.identities == k + 1
+            possibles.append(bands.thresholds.possible)
+        assert possibles == sorted(possibles) and possibles[-1] > possibles[0]
+        result = await service.identify(images.to_jpeg(head(t1, boxes[0], 1.3)), ACTOR)
+        top = result.faces[0].candidates[0]
+        expected = 1 - (1 - steep_calibration().fmr_at(top.similarity)) ** 6
+        assert top.false_candidate_rate == pytest.approx(expected)
+        stored = await service.gallery.get_lookup(result.lookup_id)
+        assert stored is not None and stored.bands["identities"] == 6
+    finally:
+        await service.close()
