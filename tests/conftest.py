@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,15 @@ import pytest
 
 from gallery import Gallery, create_pool, migrate, start_embedded
 from gallery.db import create_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary folder of this checkout's own: pytest prunes all but the newest three
+    pytest-N folders of a user, so a second checkout's test run on the same machine would
+    delete the embedded server's data from under this one."""
+    if config.option.basetemp is None:
+        checkout = hashlib.sha256(str(config.rootpath).encode()).hexdigest()[:10]
+        config.option.basetemp = f"/tmp/facefind-tests-{checkout}"
 
 
 @pytest.fixture(scope="session")

@@ -716,6 +716,11 @@ async def test_health_and_metrics(
     assert health["status"] == "ok"
     assert health["database"] is True and health["models"] is True and health["bot"] is True
     assert health["model"] == service.model
+    # the gallery's size and the bands in force for it
+    bands = await service.current_bands()
+    assert health["gallery"]["identities"] == bands.identities == len(gallery.people)
+    assert health["gallery"]["possible"] == round(bands.thresholds.possible, 4)
+    assert health["gallery"]["strong"] == round(bands.thresholds.strong, 4)
     assert 'facefind_lookups_total{status="done"} 1.0' in metrics
 
     await bot.stop()

@@ -217,3 +217,68 @@ async def test_the_bands_move_with_the_number_of_identities(
         assert stored is not None and stored.bands["identities"] == 6
     finally:
         await service.close()
+
+
+async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, boxes: list
+) -> None:
+    from facefind.errors import StaleEmbeddings
+    from facefind.reembed import reembed
+
+    settings = Settings(database_url=fresh_dsn, data_dir=tmp_path)
+    service = await FaceFind.open(settings)
+    try:
+        photos = [images.to_jpeg(head(t1, box, 1.0)) for box in boxes[:3]]
+        for k, photo in enumerate(photos):
+            await service.enroll(photo, IdentitySpec(f"P{k}"), ACTOR)
+        current = {
+            r["id"]: np.asarray(r["embedding"].to_numpy())
+            for r in await service.gallery.pool.fetch("SELECT id, embedding FROM faces")
+        }
+        # what an older version left behind: another recipe, other vectors
+        await service.gallery.pool.execute(
+            "UPDATE faces SET recipe = 'plain',"
+            " embedding = embedding * array_fill(-1.0::real, ARRAY[512])::vector"
+        )
+    finally:
+        await service.close()
+    with pytest.raises(StaleEmbeddings, match="facefind reembed"):
+        await FaceFind.open(settings)
+    service = await FaceFind.open(settings, check_embeddings=False)
+    try:
+        report = await reembed(service, ACTOR, batch=2)
+        assert report.reembedded == 3 and report.without_crop == 0
+        rows = await service.gallery.pool.fetch("SELECT id, embedding, recipe FROM faces")
+        for r in rows:
+            assert r["recipe"] == "flip-mean"
+            # from the stored JPEG crop: close to, not bit-equal with, the photo's embedding
+            assert float(np.dot(r["embedding"].to_numpy(), current[r["id"]])) > 0.97
+        found = await service.identify(photos[1], ACTOR)
+        assert found.faces[0].candidates[0].display_name == "P1"
+    finally:
+        await service.close()
+    await (await FaceFind.open(settings)).close()  # the start-up check passes again
+
+
+async def test_reembed_from_another_model_pack_copies_faces_with_their_crops(
+    service: FaceFind, t1: np.ndarray, boxes: list
+) -> None:
+    from facefind.reembed import reembed
+
+    g = service.gallery
+    await g.register_model("old-pack", "d" * 64, "o" * 64)
+    person = await g.create_identity("Old Pack Person", "test")
+    crop_photo = images.to_jpeg(head(t1, boxes[2], 1.0))
+    analysis, crops = await service.analyze(crop_photo)
+    face = analysis.faces[0]
+    await g.add_face(
+        identity_id=person.id, model="old-pack", embedding=np.roll(face.embedding, 7),
+        det_score=face.det_score, quality=face.quality.as_dict(), bbox=face.bbox,
+        crop_jpeg=crops[0], source_sha256=analysis.sha256, actor="test", recipe="old",
+    )  # fmt: skip
+    report = await reembed(service, ACTOR, from_model="old-pack")
+    assert report.copied == 1
+    again = await reembed(service, ACTOR, from_model="old-pack")
+    assert again.copied == 0  # idempotent
+    result = await service.identify(images.to_jpeg(head(t1, boxes[2], 1.3)), ACTOR)
+    assert result.faces[0].candidates[0].display_name == "Old Pack Person"

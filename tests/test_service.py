@@ -263,5 +263,10 @@ def test_cli_enroll_then_identify_json(
     assert good["bands"]["identities"] == 4 and good["bands"]["possible"] > 0
     assert bad["faces"] == [] and bad["error"].startswith("corrupt")
 
+    listing = run_cli(["identities"], fresh_dsn, tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert "model buffalo_s: 4 identities; bands in force: strong >= " in listing.stdout
+    assert "possible >= " in listing.stdout and "#1\tPerson 1 [CASE-7]\t2 face(s)" in listing.stdout
+
     audit = run_cli(["audit", "verify"], fresh_dsn, tmp_path)
     assert audit.returncode == 0 and "audit chain OK" in audit.stdout
