@@ -32,6 +32,10 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     dsn = await database_url(settings)
     applied = await migrate(dsn, actor=Requester.cli().actor)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    async with open_gallery(settings) as gallery:
+        built = await gallery.restore_vector_indexes(Requester.cli().actor)
+    if built:
+        print("built the vector indexes an interrupted load left out: " + ", ".join(built))
     return 0
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from facefind.actors import Requester
 from facefind.bands import Bands
+from facefind.bulk import FolderReport
 from facefind.cli_common import bands_in_force, open_gallery, open_service
-from facefind.enrollment import FolderReport, IdentitySpec
+from facefind.enrollment import IdentitySpec
 from facefind.errors import FaceFindError, PoorReference
 from facefind.folders import REVIEW_SUFFIX, identity_name, is_photo, scan_folder
 from facefind.reembed import faces_to_reembed, reembed
@@ -46,6 +47,8 @@ def write_reviews(report: FolderReport, root: Path, review_dir: Path | None) -> 
 
 
 def print_report(report: FolderReport, reviews: dict[str, str]) -> None:
+    if not report.duplicate_check:
+        print("(no duplicate check: a large load; run a smaller one to check for duplicates)")
     print(
         f"people: {report.people}; enrolled: {report.people_enrolled} "
         f"({report.enrolled} face(s), {report.identities_created} new identit"
@@ -94,7 +97,12 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
     async with open_service(settings) as service:
         with tqdm(total=total, unit="photo", disable=args.quiet, file=sys.stderr) as bar:
             report = await service.enroll_plan(
-                plan, Requester.cli(), progress=lambda _p: bar.update(1)
+                plan,
+                Requester.cli(),
+                workers=args.workers,
+                model_dir=settings.model_dir,
+                check_duplicates=False if args.no_duplicate_check else None,
+                progress=lambda _p: bar.update(1),
             )
     reviews = await asyncio.to_thread(write_reviews, report, path, args.review)
     if args.json:
@@ -216,6 +224,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="write the numbered pictures of tied photos here (default: next to each photo, "
         f"as NAME{REVIEW_SUFFIX})",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="analyse photos in this many processes (use the number of cores for a large "
+        "load; default 1: in this process)",
+    )
+    p.add_argument(
+        "--no-duplicate-check",
+        action="store_true",
+        help="do not search each new face for other identities it matches (by default only "
+        "loads of up to 5,000 photos are checked)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -1,13 +1,11 @@
-"""Enrollment: the face a photo is filed for, references flagged or refused, whole folders."""
+"""Enrollment: the face a photo is filed for, references flagged or refused, one photo at a
+time (the bot, the CLI) and the rules a folder load shares (facefind.bulk)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -22,11 +20,11 @@ from facefind.errors import (
     PoorReference,
     UnknownIdentity,
 )
-from facefind.folders import scan_folder
 from facefind.matching import agreeing_face, most_prominent
 from gallery import Identity, Match
-from recognition import Analysis, DetectedFace, ImageError, Limits
-from recognition.render import draw_numbered_boxes
+from recognition import DetectedFace, Limits
+from recognition.pipeline import FaceAnalyzer
+from recognition.render import draw_numbered_boxes, encode_jpeg
 
 logger = logging.getLogger(__name__)
 
@@ -49,44 +47,6 @@ class EnrollResult:
     chosen_by: str  # 'only' | 'index' | 'agrees' | 'prominent'
     duplicates: list[Match]  # other identities this face already matches as strong
     flags: tuple[str, ...] = ()  # why the reference is poor: it was enrolled flagged
-
-
-@dataclass
-class FolderReport:
-    """What a folder enrollment did, photo by photo; `as_dict` counts it for --json."""
-
-    enrolled: int = 0
-    identities_created: int = 0
-    people: int = 0
-    people_enrolled: int = 0
-    flagged: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    refused: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    # photos whose faces tie: (path, faces, JPEG with numbered boxes for the admin to choose)
-    ties: list[tuple[str, int, bytes]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, other identity)
-    not_enrolled: list[str] = field(default_factory=list)  # people left without a reference
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "people": self.people,
-            "people_enrolled": self.people_enrolled,
-            "people_not_enrolled": self.not_enrolled,
-            "faces_enrolled": self.enrolled,
-            "identities_created": self.identities_created,
-            "flagged": len(self.flagged),
-            "refused": len(self.refused),
-            "ties": len(self.ties),
-            "skipped": len(self.skipped),
-            "duplicate_warnings": len(self.duplicates),
-            "details": {
-                "flagged": [{"photo": p, "reasons": list(r)} for p, r in self.flagged],
-                "refused": [{"photo": p, "reasons": list(r)} for p, r in self.refused],
-                "ties": [{"photo": p, "faces": n} for p, n, _ in self.ties],
-                "skipped": [{"photo": p, "reason": r} for p, r in self.skipped],
-                "duplicates": [{"photo": p, "matches": o} for p, o in self.duplicates],
-            },
-        }
 
 
 def reference_verdict(
@@ -122,14 +82,16 @@ def reference_verdict(
 
 
 def choose_face(
-    analysis: Analysis,
+    faces: Sequence[DetectedFace],
+    width: int,
+    height: int,
     face_index: int | None = None,
     reference: np.ndarray | None = None,
 ) -> tuple[DetectedFace, str]:
-    """The face a photo is filed for: the one asked for by number; the only one; the one that
-    agrees with the person's other photos (`reference`, their mean embedding); else the most
-    prominent (large and central, the portrait convention). A real tie raises AmbiguousFaces."""
-    faces = analysis.faces
+    """The face a photo (`width` x `height`) is filed for: the one asked for by number; the
+    only one; the one that agrees with the person's other photos (`reference`, their mean
+    embedding); else the most prominent (large and central, the portrait convention). A real
+    tie raises AmbiguousFaces."""
     if not faces:
         raise NoFaceFound("no face found")
     if face_index is not None:
@@ -140,18 +102,103 @@ def choose_face(
         return faces[0], "only"
     if reference is not None and (agreed := agreeing_face(faces, reference)) is not None:
         return agreed, "agrees"
-    prominent = most_prominent(faces, analysis.width, analysis.height)
+    prominent = most_prominent(faces, width, height)
     if prominent is None:
         raise AmbiguousFaces(len(faces))
     return prominent, "prominent"
 
 
-@dataclass
-class _Photo:
-    path: Path
-    data_sha256: str
-    analysis: Analysis
+@dataclass(frozen=True)
+class PhotoFaces:
+    """One analysed photo of a folder load: its faces and their aligned crops (JPEG), and a
+    picture with numbered boxes when it has several faces. The photo itself is not kept."""
+
+    path: str
+    sha256: str
+    width: int
+    height: int
+    faces: list[DetectedFace]
     crops: list[bytes]
+    overview: bytes | None = None
+
+
+@dataclass
+class PersonPlan:
+    """What to do with one person's photos (see `plan_person`)."""
+
+    good: list[tuple[PhotoFaces, DetectedFace, str]] = field(default_factory=list)
+    # poor faces, kept only if the person has no good reference (flags say why they are poor)
+    poor: list[tuple[PhotoFaces, DetectedFace, str, tuple[str, ...]]] = field(default_factory=list)
+    ties: list[tuple[str, int, bytes]] = field(default_factory=list)
+    refused: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def faces(self) -> list[tuple[PhotoFaces, DetectedFace, str, tuple[str, ...]]]:
+        """The references to enroll: the good faces, else the poor ones, flagged."""
+        if self.good:
+            return [(p, f, c, ()) for p, f, c in self.good]
+        return list(self.poor)
+
+
+def plan_person(
+    photos: Sequence[PhotoFaces],
+    reference: np.ndarray | None,
+    has_good: bool,
+    limits: Limits,
+) -> PersonPlan:
+    """Enroll a person's photos so that nobody is left out silently.
+
+    In a photo with several faces the one that agrees with the person's other photos (their
+    single-face photos, or the identity's template: `reference`) is enrolled, else the most
+    prominent; only a real tie is skipped, with its numbered picture for the admin. Good faces
+    are enrolled; poor ones, flagged, only when the person has no better one (`has_good`: the
+    identity already has a good reference).
+    """
+    if reference is None:
+        singles = [p.faces[0].embedding for p in photos if len(p.faces) == 1]
+        if singles:
+            reference = np.mean(np.stack(singles), axis=0)
+    plan = PersonPlan()
+    for photo in photos:
+        try:
+            face, chosen_by = choose_face(photo.faces, photo.width, photo.height, None, reference)
+        except NoFaceFound:
+            plan.skipped.append((photo.path, "no face found"))
+            continue
+        except AmbiguousFaces as exc:
+            plan.ties.append((photo.path, exc.count, photo.overview or b""))
+            continue
+        refused, flags = reference_verdict(face, limits)
+        if refused:
+            plan.refused.append((photo.path, refused))
+        elif flags:
+            plan.poor.append((photo, face, chosen_by, flags))
+        else:
+            plan.good.append((photo, face, chosen_by))
+    if plan.poor and (has_good or plan.good):
+        for photo, _, _, flags in plan.poor:
+            why = "low quality (" + ", ".join(flags) + "); a better reference exists"
+            plan.skipped.append((photo.path, why))
+        plan.poor = []
+    return plan
+
+
+def photo_faces(analyzer: FaceAnalyzer, path: str, data: bytes) -> PhotoFaces:
+    """Analyse one photo of a folder load (in a worker process or the inference pool)."""
+    analysis = analyzer.analyze(data)
+    overview = (
+        draw_numbered_boxes(analysis.image, analysis.faces) if len(analysis.faces) > 1 else None
+    )
+    return PhotoFaces(
+        path=path,
+        sha256=analysis.sha256,
+        width=analysis.width,
+        height=analysis.height,
+        faces=analysis.faces,
+        crops=[encode_jpeg(f.crop, quality=92) for f in analysis.faces],
+        overview=overview,
+    )
 
 
 class Enrollment(ServiceBase):
@@ -190,9 +237,7 @@ class Enrollment(ServiceBase):
             raise AmbiguousIdentity(name, matches)
         return matches[0] if matches else None
 
-    async def _reference_of(
-        self, target: Identity | IdentitySpec
-    ) -> tuple[np.ndarray | None, bool]:
+    async def reference_of(self, target: Identity | IdentitySpec) -> tuple[np.ndarray | None, bool]:
         """The identity's template (None for a new one) and whether it has a good reference."""
         identity = (
             target
@@ -221,8 +266,10 @@ class Enrollment(ServiceBase):
         identity has no good reference yet (PoorReference otherwise).
         """
         analysis, crops = await self.analyze(data)
-        reference, has_good = await self._reference_of(target)
-        face, chosen_by = choose_face(analysis, face_index, reference)
+        reference, has_good = await self.reference_of(target)
+        face, chosen_by = choose_face(
+            analysis.faces, analysis.width, analysis.height, face_index, reference
+        )
         refused, flags = reference_verdict(face, self.limits)
         if refused:
             raise EnrollRefused(refused)
@@ -281,164 +328,3 @@ class Enrollment(ServiceBase):
             refreshed = await self.gallery.get_identity(identity.id)
             identity = refreshed or identity
         return EnrollResult(identity, created, face, face_id, chosen_by, duplicates, flags)
-
-    async def enroll_folder(
-        self,
-        root: Path,
-        requester: Requester,
-        *,
-        progress: Callable[[Path], None] | None = None,
-    ) -> FolderReport:
-        """Bulk enrollment: one subfolder per identity; re-running skips enrolled photos."""
-        plan = await asyncio.to_thread(scan_folder, root)
-        return await self.enroll_plan(plan, requester, progress=progress)
-
-    async def enroll_plan(
-        self,
-        plan: Sequence[tuple[str, str | None, str | None, list[Path]]],
-        requester: Requester,
-        *,
-        progress: Callable[[Path], None] | None = None,
-    ) -> FolderReport:
-        """Enroll what `scan_folder` found, person by person (see `enroll_person`)."""
-        report = FolderReport()
-        for name, ref, notes, photos in plan:
-            report.people += 1
-            if not photos:
-                report.skipped.append((name, "no photos"))
-                report.not_enrolled.append(name)
-                continue
-            await self.enroll_person(IdentitySpec(name, ref, notes), photos, requester, report)
-            if progress:
-                for photo in photos:
-                    progress(photo)
-        return report
-
-    async def enroll_person(
-        self,
-        spec: IdentitySpec,
-        photos: Sequence[Path],
-        requester: Requester,
-        report: FolderReport,
-    ) -> None:
-        """Enroll one person's photos so that nobody is left out silently.
-
-        In a photo with several faces the one that agrees with the person's other photos (their
-        single-face photos, or the identity's template) is enrolled, else the most prominent;
-        only a real tie is skipped, with a picture of numbered boxes for the admin. Good faces
-        go first; poor ones are enrolled, flagged, only when the person has no better one.
-        """
-        try:
-            reference, has_good = await self._reference_of(spec)
-        except AmbiguousIdentity as exc:
-            for photo in photos:
-                report.skipped.append(
-                    (str(photo), f"{len(exc.matches)} identities named {exc.name!r}")
-                )
-            report.not_enrolled.append(spec.name)
-            return
-        loaded = [p for p in [await self._load(path, report) for path in photos] if p]
-        if reference is None:
-            singles = [p.analysis.faces[0].embedding for p in loaded if len(p.analysis.faces) == 1]
-            if singles:
-                reference = np.mean(np.stack(singles), axis=0)
-        good: list[tuple[_Photo, DetectedFace, str]] = []
-        poor: list[tuple[_Photo, DetectedFace, str, tuple[str, ...]]] = []
-        for item in loaded:
-            try:
-                face, chosen_by = choose_face(item.analysis, None, reference)
-            except NoFaceFound:
-                report.skipped.append((str(item.path), "no face found"))
-                continue
-            except AmbiguousFaces as exc:
-                picture = await self.inference.run(
-                    draw_numbered_boxes, item.analysis.image, item.analysis.faces
-                )
-                report.ties.append((str(item.path), exc.count, picture))
-                continue
-            refused, flags = reference_verdict(face, self.limits)
-            if refused:
-                report.refused.append((str(item.path), refused))
-            elif flags:
-                poor.append((item, face, chosen_by, flags))
-            else:
-                good.append((item, face, chosen_by))
-        target: Identity | IdentitySpec = spec
-        good_added = poor_added = 0
-        for item, face, chosen_by in good:
-            target, added = await self._enroll_loaded(
-                item, face, chosen_by, (), target, requester, report
-            )
-            good_added += added
-        for item, face, chosen_by, flags in poor:
-            if has_good or good_added:
-                why = "low quality (" + ", ".join(flags) + "); a better reference exists"
-                report.skipped.append((str(item.path), why))
-                continue
-            target, added = await self._enroll_loaded(
-                item, face, chosen_by, flags, target, requester, report
-            )
-            if added:
-                report.flagged.append((str(item.path), flags))
-            poor_added += added
-        if good_added or poor_added:
-            report.people_enrolled += 1
-        elif not await self._has_faces(target):
-            report.not_enrolled.append(spec.name)
-
-    async def _has_faces(self, target: Identity | IdentitySpec) -> bool:
-        if isinstance(target, Identity):
-            return target.face_count > 0
-        identity = await self.find_identity(target.name, target.external_ref)
-        return identity is not None and identity.face_count > 0
-
-    async def _load(self, path: Path, report: FolderReport) -> _Photo | None:
-        data = await asyncio.to_thread(path.read_bytes)
-        sha = hashlib.sha256(data).hexdigest()
-        already = await self.gallery.faces_from_source(sha, self.model)
-        if already:
-            owners = ", ".join(sorted({n for _, _, n in already}))
-            report.skipped.append((str(path), f"already enrolled ({owners})"))
-            return None
-        try:
-            analysis, crops = await self.analyze(data)
-        except ImageError as exc:
-            report.skipped.append((str(path), f"bad image ({exc.code}): {exc}"))
-            return None
-        return _Photo(path, sha, analysis, crops)
-
-    async def _enroll_loaded(
-        self,
-        photo: _Photo,
-        face: DetectedFace,
-        chosen_by: str,
-        flags: tuple[str, ...],
-        target: Identity | IdentitySpec,
-        requester: Requester,
-        report: FolderReport,
-    ) -> tuple[Identity | IdentitySpec, bool]:
-        try:
-            result = await self._add_reference(
-                photo.data_sha256,
-                face,
-                photo.crops[face.index - 1],
-                chosen_by,
-                flags,
-                target,
-                requester,
-            )
-        except AmbiguousIdentity as exc:
-            report.skipped.append(
-                (str(photo.path), f"{len(exc.matches)} identities named {exc.name!r}")
-            )
-            return target, False
-        report.identities_created += int(result.identity_created)
-        if result.face_id is None:
-            report.skipped.append((str(photo.path), "already enrolled"))
-            return result.identity, False
-        report.enrolled += 1
-        for m in result.duplicates:
-            report.duplicates.append(
-                (str(photo.path), f"{m.display_name} (#{m.identity_id}) {m.similarity:.2f}")
-            )
-        return result.identity, True

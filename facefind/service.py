@@ -6,14 +6,17 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
 from facefind.actors import Requester
 from facefind.bands import BandPolicy, Bands
 from facefind.base import SEARCH_DEPTH
+from facefind.bulk import FolderLoader, FolderReport, Plan
 from facefind.calibration import load_calibration
 from facefind.enrollment import Enrollment
 from facefind.errors import StaleEmbeddings, UnknownIdentity
@@ -71,6 +74,12 @@ class FaceFind(Enrollment):
             await gallery.register_model(pack.name, pack.detector_sha256, pack.recognizer_sha256)
             if check_embeddings:
                 await check_gallery_embeddings(gallery, pack.name, analyzer.embedding_recipe)
+            if deferred := await gallery.deferred_indexes():
+                logger.warning(
+                    "vector indexes %s are missing after an interrupted bulk load: searches are "
+                    "exact but slow until `facefind migrate` (or the next load) builds them",
+                    ", ".join(deferred),
+                )
             calibration = load_calibration(pack.name, pack.recognizer_sha256, settings.data_dir)
             if calibration is not None and calibration.recipe != analyzer.embedding_recipe:
                 logger.warning(
@@ -199,6 +208,28 @@ class FaceFind(Enrollment):
             for f, cands in zip(analysis.faces, assigned, strict=True)
         ]
         return IdentifyResult(lookup_id, analysis, results, timings, bands)
+
+    async def enroll_plan(
+        self,
+        plan: Plan,
+        requester: Requester,
+        *,
+        workers: int = 1,
+        model_dir: Path | None = None,
+        check_duplicates: bool | None = None,
+        progress: Callable[[Path], None] | None = None,
+    ) -> FolderReport:
+        """Enroll a folder's people (facefind.folders.scan_folder): see facefind.bulk.
+        `workers` > 1 analyses in that many processes (`model_dir`: the pack they load)."""
+        loader = FolderLoader(
+            self,
+            requester,
+            workers=workers,
+            model_dir=model_dir,
+            check_duplicates=check_duplicates,
+            progress=progress,
+        )
+        return await loader.run(plan)
 
     # --- pictures (rendered off the event loop) -----------------------------------------
     async def overview_picture(self, analysis: Analysis) -> bytes:

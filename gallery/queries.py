@@ -170,6 +170,49 @@ WHERE identity_id = ANY($1::bigint[]) AND model = $2"""
 IDENTITIES_BY_IDS = f"""
 SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id = ANY($1::bigint[])"""
 
+# --- bulk loading ---------------------------------------------------------------------------
+SOURCE_HASHES = "SELECT DISTINCT source_sha256 FROM faces WHERE model = $1 AND active"
+IDENTITY_IDS_RESERVE = "SELECT nextval('identities_id_seq') FROM generate_series(1, $1)"
+IDENTITIES_INSERT_MANY = """
+INSERT INTO identities (id, display_name, external_ref, notes, created_by)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])"""
+# faces arrive by COPY into a staging table, then move with the same conflict rule as one face
+FACES_STAGING = """
+CREATE TEMP TABLE faces_staging (
+    ord bigint, identity_id bigint, model text, embedding vector(512), det_score real,
+    quality jsonb, bbox real[], crop_jpeg bytea, source_sha256 text, added_by text,
+    recipe text, low_quality boolean
+) ON COMMIT DROP"""
+FACES_STAGING_COLUMNS = (
+    "ord", "identity_id", "model", "embedding", "det_score", "quality", "bbox", "crop_jpeg",
+    "source_sha256", "added_by", "recipe", "low_quality",
+)  # fmt: skip
+FACES_FROM_STAGING = """
+INSERT INTO faces (identity_id, model, embedding, det_score, quality, bbox, crop_jpeg,
+                   source_sha256, added_by, recipe, low_quality)
+SELECT identity_id, model, embedding, det_score, quality, bbox, crop_jpeg, source_sha256,
+       added_by, recipe, low_quality
+FROM faces_staging ORDER BY ord
+ON CONFLICT (identity_id, model, source_sha256) DO NOTHING
+RETURNING id, identity_id, source_sha256"""
+FACES_COUNT = "SELECT count(*) FROM faces WHERE model = $1 AND active"
+VECTOR_INDEXES = """
+SELECT indexname, indexdef FROM pg_indexes
+WHERE schemaname = current_schema() AND tablename IN ('faces', 'identity_templates')
+  AND indexdef ILIKE '%USING hnsw%'
+ORDER BY indexname"""
+DEFERRED_INDEX_ADD = """
+INSERT INTO deferred_indexes (name, definition, dropped_by) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO NOTHING"""
+DEFERRED_INDEXES = "SELECT name, definition FROM deferred_indexes ORDER BY name"
+DEFERRED_INDEX_DONE = "DELETE FROM deferred_indexes WHERE name = $1"
+
+
+def drop_index(name: str) -> str:
+    # DDL takes no parameters; the name comes from pg_indexes, quoted as an identifier
+    return 'DROP INDEX IF EXISTS "' + name.replace('"', '""') + '"'
+
+
 # --- lookups ----------------------------------------------------------------------------------
 LOOKUP_CREATE = """
 INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id)

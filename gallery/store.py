@@ -6,6 +6,7 @@ import logging
 
 from gallery import queries as q
 from gallery.audit import AuditStore
+from gallery.bulk import BulkStore
 from gallery.identities import IdentityStore
 from gallery.lookups import LookupStore
 from gallery.search import SearchStore
@@ -18,7 +19,7 @@ class ModelMismatch(RuntimeError):
     """A model name is recorded with other file hashes: embeddings are not comparable."""
 
 
-class Gallery(UserStore, IdentityStore, SearchStore, LookupStore, AuditStore):
+class Gallery(UserStore, IdentityStore, BulkStore, SearchStore, LookupStore, AuditStore):
     """All database access (see each store for its area)."""
 
     # --- models ---------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from facefind.actors import Requester
+from facefind.bulk import FolderReport
 from facefind.calibration import Calibration, save_calibration
-from facefind.enrollment import FolderReport, IdentitySpec
+from facefind.enrollment import IdentitySpec
 from facefind.errors import PoorReference
 from facefind.folders import scan_folder
 from facefind.service import FaceFind
@@ -282,3 +283,37 @@ async def test_reembed_from_another_model_pack_copies_faces_with_their_crops(
     assert again.copied == 0  # idempotent
     result = await service.identify(images.to_jpeg(head(t1, boxes[2], 1.3)), ACTOR)
     assert result.faces[0].candidates[0].display_name == "Old Pack Person"
+
+
+async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_one(
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import facefind.bulk
+
+    async def vector_indexes() -> set[str]:
+        rows = await service.gallery.pool.fetch(
+            "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
+        )
+        return {r[0] for r in rows}
+
+    before = await vector_indexes()
+    assert {"faces_embedding_hnsw", "identity_templates_hnsw"} <= before
+    # an interrupted load: the indexes were dropped, the load never finished
+    dropped = await service.gallery.defer_vector_indexes("test")
+    assert set(dropped) == before and await vector_indexes() == set()
+    # a "large" load (the threshold lowered for the test) finishes the old one and defers again
+    monkeypatch.setattr(facefind.bulk, "DEFER_INDEXES_AT", 2)
+    root = tmp_path / "people"
+    for k, box in enumerate(boxes[:3]):
+        (root / f"P{k}").mkdir(parents=True)
+        (root / f"P{k}" / "a.jpg").write_bytes(images.to_jpeg(head(t1, box, 1.0)))
+    report = await enroll_folder(service, root)
+    assert report.enrolled == 3 and report.indexes_deferred
+    assert await vector_indexes() == before
+    assert await service.gallery.deferred_indexes() == []
+    actions = [
+        r["action"]
+        for r in await service.gallery.pool.fetch("SELECT action FROM audit_log ORDER BY id")
+    ]
+    assert actions.count("index.defer") == 2 and actions.count("index.build") == 4
+    assert "face.bulk_add" in actions and "identity.bulk_create" in actions

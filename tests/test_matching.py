@@ -10,7 +10,7 @@ from facefind.errors import AmbiguousFaces, FaceIndexOutOfRange, NoFaceFound
 from facefind.matching import assign_jointly
 from facefind.settings import Settings, SettingsError, Thresholds
 from gallery import Match
-from recognition import Analysis, DetectedFace, Quality
+from recognition import DetectedFace, Quality
 
 T = Thresholds(strong=0.50, possible=0.35)
 
@@ -62,25 +62,27 @@ def placed(
     )
 
 
-def photo(*faces: DetectedFace, width: int = 1000, height: int = 800) -> Analysis:
-    ordered = sorted(faces, key=lambda f: f.index)
-    return Analysis(np.zeros((height, width, 3), np.uint8), "0" * 64, ordered, False)
+def photo(
+    *faces: DetectedFace, index: int | None = None, reference: np.ndarray | None = None
+) -> tuple[DetectedFace, str]:
+    """The face a 1000 x 800 photo with these faces is filed for."""
+    return choose_face(sorted(faces, key=lambda f: f.index), 1000, 800, index, reference)
 
 
 def test_a_portrait_with_a_bystander_is_filed_for_the_portrait() -> None:
     # the subject fills the centre; a bystander of nearly the same size stands at the edge
     subject, bystander = placed(1, 300, 500, 400), placed(2, 260, 880, 150)
-    assert choose_face(photo(subject, bystander)) == (subject, "prominent")
+    assert photo(subject, bystander) == (subject, "prominent")
     # a smaller subject in the centre still beats a larger face in the corner
     big_corner, centre = placed(1, 320, 140, 120), placed(2, 240, 520, 420)
-    assert choose_face(photo(big_corner, centre)) == (centre, "prominent")
+    assert photo(big_corner, centre) == (centre, "prominent")
 
 
 def test_two_equal_faces_side_by_side_are_a_tie() -> None:
     left, right = placed(1, 200, 350, 400), placed(2, 195, 650, 400)
     with pytest.raises(AmbiguousFaces):
-        choose_face(photo(left, right))
-    assert choose_face(photo(left, right), 2) == (right, "index")
+        photo(left, right)
+    assert photo(left, right, index=2) == (right, "index")
 
 
 def test_the_face_that_agrees_with_the_persons_other_photos_wins_a_tie() -> None:
@@ -90,20 +92,20 @@ def test_the_face_that_agrees_with_the_persons_other_photos_wins_a_tie() -> None
     other = rng.normal(size=512).astype(np.float32)
     other /= np.linalg.norm(other)
     left, right = placed(1, 200, 350, 400, other), placed(2, 195, 650, 400, me)
-    assert choose_face(photo(left, right), reference=me) == (right, "agrees")
+    assert photo(left, right, reference=me) == (right, "agrees")
     # a reference that matches neither face does not decide: the tie stays a tie
     stranger = rng.normal(size=512).astype(np.float32)
     with pytest.raises(AmbiguousFaces):
-        choose_face(photo(left, right), reference=stranger)
+        photo(left, right, reference=stranger)
 
 
 def test_choosing_the_face_to_enroll() -> None:
     big = placed(1, 200, 500, 400)
-    assert choose_face(photo(big)) == (big, "only")
+    assert photo(big) == (big, "only")
     with pytest.raises(FaceIndexOutOfRange):
-        choose_face(photo(big), 3)
+        photo(big, index=3)
     with pytest.raises(NoFaceFound):
-        choose_face(photo())
+        photo()
 
 
 def test_a_face_keeps_the_identity_only_it_can_take() -> None:

@@ -223,7 +223,8 @@ def test_cli_enroll_then_identify_json(
     (gallery_dir / "Group" / "t1.jpg").write_bytes(images.read_bytes("t1.jpg"))
     (gallery_dir / "identities.csv").write_text("name,external_ref,notes\nPerson 1,CASE-7,\n")
 
-    first = run_cli(["enroll", "--quiet", str(gallery_dir)], fresh_dsn, tmp_path)
+    # two worker processes analyse the photos
+    first = run_cli(["enroll", "--quiet", "--workers", "2", str(gallery_dir)], fresh_dsn, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "people: 4; enrolled: 3 (6 face(s), 3 new identities)" in first.stdout
     # the group photo is a tie: named, with a numbered picture next to it, and not enrolled

@@ -1,0 +1,149 @@
+"""Bulk loading: many identities and faces per transaction (faces by COPY), and the vector
+indexes dropped during a large load and built once after it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gallery import queries as q
+from gallery.base import GalleryBase
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewFace:
+    identity_id: int
+    embedding: np.ndarray
+    det_score: float
+    quality: dict[str, Any]
+    bbox: Sequence[float]
+    crop_jpeg: bytes
+    source_sha256: str
+    low_quality: bool = False
+
+
+@dataclass(frozen=True)
+class NewIdentity:
+    name: str
+    external_ref: str | None = None
+    notes: str | None = None
+
+
+class BulkStore(GalleryBase):
+    async def source_hashes(self, model: str) -> set[str]:
+        """SHA-256 of every photo with an active face of this model: what a load skips."""
+        return {r[0] for r in await self.pool.fetch(q.SOURCE_HASHES, model)}
+
+    async def face_count(self, model: str) -> int:
+        return int(await self.pool.fetchval(q.FACES_COUNT, model))
+
+    async def create_identities(self, new: Sequence[NewIdentity], actor: str) -> list[int]:
+        """Create identities in one transaction; their ids, in order."""
+        if not new:
+            return []
+        async with self.transaction() as con:
+            ids = [int(r[0]) for r in await con.fetch(q.IDENTITY_IDS_RESERVE, len(new))]
+            names = [" ".join(n.name.split()) for n in new]
+            if not all(names):
+                raise ValueError("an identity needs a name")
+            await con.execute(
+                q.IDENTITIES_INSERT_MANY,
+                ids,
+                names,
+                [n.external_ref for n in new],
+                [n.notes for n in new],
+                [actor] * len(new),
+            )
+            await self.audit(
+                actor,
+                "identity.bulk_create",
+                None,
+                {
+                    "identities": [
+                        {"id": i, "name": n, "external_ref": s.external_ref}
+                        for i, n, s in zip(ids, names, new, strict=True)
+                    ]
+                },
+                con=con,
+            )
+        return ids
+
+    async def copy_faces(
+        self, faces: Sequence[NewFace], *, model: str, recipe: str, actor: str
+    ) -> list[int | None]:
+        """Add faces by COPY through a staging table, refresh their identities' templates,
+        one audit row; the new face ids in order (None: that photo was already enrolled for
+        that identity)."""
+        if not faces:
+            return []
+        records = [
+            (
+                i,
+                f.identity_id,
+                model,
+                np.asarray(f.embedding, dtype=np.float32),
+                float(f.det_score),
+                f.quality,
+                [float(v) for v in f.bbox],
+                f.crop_jpeg,
+                f.source_sha256,
+                actor,
+                recipe,
+                f.low_quality,
+            )
+            for i, f in enumerate(faces)
+        ]
+        async with self.transaction() as con:
+            await con.execute(q.FACES_STAGING)
+            await con.copy_records_to_table(
+                "faces_staging", records=records, columns=list(q.FACES_STAGING_COLUMNS)
+            )
+            added = {
+                (int(r["identity_id"]), r["source_sha256"]): int(r["id"])
+                for r in await con.fetch(q.FACES_FROM_STAGING)
+            }
+            identities = sorted({i for i, _ in added})
+            await con.execute(q.TEMPLATES_DELETE, identities)
+            await con.execute(q.TEMPLATES_BUILD, identities)
+            await self.audit(
+                actor,
+                "face.bulk_add",
+                None,
+                {"model": model, "faces": sorted(added.values()), "identities": len(identities)},
+                con=con,
+            )
+        return [added.get((f.identity_id, f.source_sha256)) for f in faces]
+
+    async def defer_vector_indexes(self, actor: str) -> list[str]:
+        """Drop the HNSW indexes for a large load, keeping their definitions to rebuild."""
+        async with self.transaction() as con:
+            rows = await con.fetch(q.VECTOR_INDEXES)
+            for r in rows:
+                await con.execute(q.DEFERRED_INDEX_ADD, r["indexname"], r["indexdef"], actor)
+                await con.execute(q.drop_index(r["indexname"]))
+            if rows:
+                names = [r["indexname"] for r in rows]
+                await self.audit(actor, "index.defer", None, {"indexes": names}, con=con)
+        return [r["indexname"] for r in rows]
+
+    async def deferred_indexes(self) -> list[str]:
+        return [r["name"] for r in await self.pool.fetch(q.DEFERRED_INDEXES)]
+
+    async def restore_vector_indexes(self, actor: str) -> list[str]:
+        """Build the indexes a load deferred (also one an interrupted load left behind)."""
+        built = []
+        for r in await self.pool.fetch(q.DEFERRED_INDEXES):
+            logger.info("building index %s", r["name"])
+            async with self.transaction() as con:
+                # the definition is the server's own (pg_indexes), kept when it was dropped
+                await con.execute(r["definition"])
+                await con.execute(q.DEFERRED_INDEX_DONE, r["name"])
+                await self.audit(actor, "index.build", None, {"index": r["name"]}, con=con)
+            built.append(r["name"])
+        return built
