@@ -4,14 +4,15 @@ indexes dropped during a large load and built once after it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gallery import queries as q
-from gallery.base import GalleryBase
+from gallery.base import Connection, GalleryBase
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,36 @@ class NewIdentity:
     name: str
     external_ref: str | None = None
     notes: str | None = None
+    uid: str | None = None  # kept across deployments (export / import); new when None
+
+
+class ExportSnapshot:
+    """A gallery's active identities and faces of one model, each read in the same order."""
+
+    def __init__(self, con: Connection, model: str, batch: int = 1000) -> None:
+        self.con = con
+        self.model = model
+        self.batch = batch
+
+    async def identities(self) -> list[dict[str, Any]]:
+        rows = await self.con.fetch(q.EXPORT_IDENTITIES, self.model)
+        return [dict(r) | {"uid": str(r["uid"])} for r in rows]
+
+    async def face_meta(self) -> AsyncIterator[dict[str, Any]]:
+        async for r in self.con.cursor(q.EXPORT_FACES_META, self.model, prefetch=self.batch):
+            yield dict(r) | {"uid": str(r["uid"])}
+
+    async def face_embeddings(self) -> AsyncIterator[np.ndarray]:
+        async for r in self.con.cursor(q.EXPORT_FACES_EMBEDDINGS, self.model, prefetch=self.batch):
+            yield np.asarray(r["embedding"].to_numpy(), dtype=np.float32)
+
+    async def face_crops(self) -> AsyncIterator[bytes]:
+        async for r in self.con.cursor(q.EXPORT_FACES_CROPS, self.model, prefetch=self.batch):
+            yield bytes(r["crop_jpeg"])
+
+    async def templates(self) -> AsyncIterator[tuple[str, np.ndarray, int]]:
+        async for r in self.con.cursor(q.EXPORT_TEMPLATES, self.model, prefetch=self.batch):
+            yield str(r["uid"]), np.asarray(r["embedding"].to_numpy(), np.float32), r["ref_count"]
 
 
 class BulkStore(GalleryBase):
@@ -59,6 +90,7 @@ class BulkStore(GalleryBase):
                 [n.external_ref for n in new],
                 [n.notes for n in new],
                 [actor] * len(new),
+                [n.uid for n in new],
             )
             await self.audit(
                 actor,
@@ -119,6 +151,20 @@ class BulkStore(GalleryBase):
                 con=con,
             )
         return [added.get((f.identity_id, f.source_sha256)) for f in faces]
+
+    async def identities_by_uid(self, uids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """uid -> (identity id, forgotten) for the uids this gallery knows."""
+        rows = await self.pool.fetch(q.IDENTITIES_BY_UID, list(uids))
+        return {str(r["uid"]): (int(r["id"]), r["deleted_at"] is not None) for r in rows}
+
+    @asynccontextmanager
+    async def export_snapshot(self, model: str) -> AsyncIterator[ExportSnapshot]:
+        """One consistent view of the gallery for an export that reads it several times."""
+        async with (
+            self.pool.acquire() as con,
+            con.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield ExportSnapshot(con, model)
 
     async def defer_vector_indexes(self, actor: str) -> list[str]:
         """Drop the HNSW indexes for a large load, keeping their definitions to rebuild."""

@@ -174,8 +174,35 @@ SELECT {_IDENTITY_COLUMNS} FROM identities i WHERE i.id = ANY($1::bigint[])"""
 SOURCE_HASHES = "SELECT DISTINCT source_sha256 FROM faces WHERE model = $1 AND active"
 IDENTITY_IDS_RESERVE = "SELECT nextval('identities_id_seq') FROM generate_series(1, $1)"
 IDENTITIES_INSERT_MANY = """
-INSERT INTO identities (id, display_name, external_ref, notes, created_by)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])"""
+INSERT INTO identities (id, display_name, external_ref, notes, created_by, uid)
+SELECT i, n, r, x, c, coalesce(u, gen_random_uuid())
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[])
+     AS t(i, n, r, x, c, u)"""
+# --- export / import between deployments ---
+IDENTITIES_BY_UID = """
+SELECT id, uid, deleted_at FROM identities WHERE uid = ANY($1::uuid[])"""
+EXPORT_IDENTITIES = """
+SELECT i.uid, i.display_name, i.external_ref, i.notes, i.created_by, i.created_at
+FROM identities i
+WHERE i.deleted_at IS NULL
+  AND EXISTS (SELECT 1 FROM faces f WHERE f.identity_id = i.id AND f.model = $1 AND f.active)
+ORDER BY i.id"""
+_EXPORT_FACES_FROM = """
+FROM faces f JOIN identities i ON i.id = f.identity_id
+WHERE f.model = $1 AND f.active AND i.deleted_at IS NULL
+ORDER BY f.id"""
+EXPORT_FACES_META = (
+    """SELECT i.uid, f.det_score, f.quality, f.bbox, f.source_sha256, f.added_by, f.created_at,
+       f.recipe, f.low_quality, octet_length(f.crop_jpeg) AS crop_bytes"""
+    + _EXPORT_FACES_FROM
+)
+EXPORT_FACES_EMBEDDINGS = "SELECT f.embedding" + _EXPORT_FACES_FROM
+EXPORT_FACES_CROPS = "SELECT f.crop_jpeg" + _EXPORT_FACES_FROM
+EXPORT_TEMPLATES = """
+SELECT i.uid, t.embedding, t.ref_count FROM identity_templates t
+JOIN identities i ON i.id = t.identity_id
+WHERE t.model = $1 AND i.deleted_at IS NULL
+ORDER BY i.id"""
 # faces arrive by COPY into a staging table, then move with the same conflict rule as one face
 FACES_STAGING = """
 CREATE TEMP TABLE faces_staging (

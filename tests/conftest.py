@@ -28,20 +28,20 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     return start_embedded(tmp_path_factory.mktemp("facefind-data"))
 
 
-async def _new_database(server_uri: str) -> str:
+async def new_database(server_uri: str) -> str:
     return await create_database(server_uri, f"t_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="module")
 async def module_dsn(pg_server: str) -> AsyncIterator[str]:
     """An empty database of its own for each test module."""
-    yield await _new_database(pg_server)
+    yield await new_database(pg_server)
 
 
 @pytest.fixture
 async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
     """An empty database for one test."""
-    yield await _new_database(pg_server)
+    yield await new_database(pg_server)
 
 
 @pytest.fixture

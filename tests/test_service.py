@@ -198,8 +198,10 @@ async def test_a_forgotten_identity_is_no_longer_found(
 
 
 # --- the command line -----------------------------------------------------------------------
-def run_cli(args: list[str], dsn: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DATABASE_URL=dsn, FACEFIND_DATA_DIR=str(data_dir))
+def run_cli(
+    args: list[str], dsn: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DATABASE_URL=dsn, FACEFIND_DATA_DIR=str(data_dir), **(extra_env or {}))
     return subprocess.run(
         [sys.executable, "-m", "facefind.cli", *args],
         env=env,

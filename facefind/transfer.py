@@ -1,0 +1,322 @@
+"""Moving a gallery between deployments: `facefind gallery export FILE` / `import FILE`.
+
+The file is a zip (ZIP64, stored: embeddings and JPEG crops do not compress) of:
+  manifest.json      format, model name, detector/recognizer SHA-256, embedding recipe, counts,
+                     and the SHA-256 of every other member
+  identities.jsonl   one identity per line: uid (kept across deployments), name, reference...
+  faces.jsonl        one face per line, in the order of the two binary members
+  embeddings.f32     the faces' embeddings, float32, 512 per face
+  crops.bin          the faces' aligned crops (JPEG), back to back (faces.jsonl has the sizes)
+  templates.jsonl / templates.f32   the identities' templates, as a check after the import
+A file made with another model, pack files or recipe is refused; importing a file twice adds
+nothing the second time (identities are matched by uid, faces by photo). Identities forgotten in
+the receiving gallery are not brought back. The file holds biometric data: it is written 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from gallery import Gallery
+from gallery.bulk import NewFace, NewIdentity
+from recognition import ModelPack
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "facefind-gallery"
+FORMAT_VERSION = 1
+DIM = 512
+BATCH = 500
+MEMBERS = (
+    "identities.jsonl", "faces.jsonl", "embeddings.f32", "crops.bin", "templates.jsonl",
+    "templates.f32",
+)  # fmt: skip
+
+
+class TransferRefused(Exception):
+    """The file cannot be imported here: another model, a damaged file, an unknown format."""
+
+
+@dataclass
+class TransferSummary:
+    identities: int = 0
+    faces: int = 0
+    identities_created: int = 0
+    faces_added: int = 0
+    forgotten_here: int = 0  # identities of the file forgotten in this gallery: not restored
+    template_max_diff: float = 0.0  # exported vs rebuilt templates
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__}")
+
+
+class _HashingWriter:
+    """A zip member writer that also hashes what it writes."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.digest.update(data)
+        self.size += len(data)
+        self.stream.write(data)
+
+
+async def export_gallery(
+    gallery: Gallery,
+    pack: ModelPack,
+    recipe: str,
+    path: Path,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+) -> TransferSummary:
+    """Write every active identity and face of this model pack to `path`."""
+    summary = TransferSummary()
+    hashes: dict[str, str] = {}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
+        async with gallery.export_snapshot(pack.name) as snap:
+
+            async def member(name: str, chunks: AsyncIterator[bytes]) -> int:
+                count = 0
+                with zf.open(name, "w", force_zip64=True) as stream:
+                    out = _HashingWriter(stream)
+                    async for chunk in chunks:
+                        out.write(chunk)
+                        count += 1
+                hashes[name] = out.digest.hexdigest()
+                return count
+
+            identities = await snap.identities()
+
+            async def identity_lines() -> AsyncIterator[bytes]:
+                for ident in identities:
+                    yield _line(ident)
+
+            summary.identities = await member("identities.jsonl", identity_lines())
+
+            async def face_lines() -> AsyncIterator[bytes]:
+                async for face in snap.face_meta():
+                    yield _line(face)
+
+            summary.faces = await member("faces.jsonl", face_lines())
+
+            async def embeddings() -> AsyncIterator[bytes]:
+                async for vector in snap.face_embeddings():
+                    yield vector.astype("<f4").tobytes()
+
+            async def crops() -> AsyncIterator[bytes]:
+                async for crop in snap.face_crops():
+                    if progress:
+                        progress(1)
+                    yield crop
+
+            await member("embeddings.f32", embeddings())
+            await member("crops.bin", crops())
+            templates = [t async for t in snap.templates()]
+
+            async def template_lines() -> AsyncIterator[bytes]:
+                for uid, _, refs in templates:
+                    yield _line({"uid": uid, "ref_count": refs})
+
+            async def template_vectors() -> AsyncIterator[bytes]:
+                for _, vector, _ in templates:
+                    yield vector.astype("<f4").tobytes()
+
+            await member("templates.jsonl", template_lines())
+            await member("templates.f32", template_vectors())
+        manifest = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "model": pack.name,
+            "detector_sha256": pack.detector_sha256,
+            "recognizer_sha256": pack.recognizer_sha256,
+            "recipe": recipe,
+            "dim": DIM,
+            "identities": summary.identities,
+            "faces": summary.faces,
+            "created_at": datetime.now(UTC).isoformat(),
+            "created_by": actor,
+            "members": hashes,
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+    await gallery.audit(
+        actor,
+        "gallery.export",
+        None,
+        {"model": pack.name, "identities": summary.identities, "faces": summary.faces},
+    )
+    return summary
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, default=_json_default).encode() + b"\n"
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest: dict[str, Any] = json.loads(zf.read("manifest.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise TransferRefused(f"{path} is not a facefind gallery file: {exc}") from exc
+    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise TransferRefused(f"{path} is not a facefind gallery file of version {FORMAT_VERSION}")
+    return manifest
+
+
+def check_file(path: Path, pack: ModelPack, recipe: str) -> dict[str, Any]:
+    """The manifest, once the file is known to fit this deployment and to be intact."""
+    manifest = read_manifest(path)
+    if (manifest["model"], manifest["recognizer_sha256"]) != (pack.name, pack.recognizer_sha256):
+        raise TransferRefused(
+            f"the file holds embeddings of model {manifest['model']} (recognizer "
+            f"{manifest['recognizer_sha256'][:12]}…); this deployment runs {pack.name} "
+            f"({pack.recognizer_sha256[:12]}…): the two cannot be compared. Import it into a "
+            "deployment running that model (where `facefind reembed --from-model` can move it)"
+        )
+    if manifest["recipe"] != recipe:
+        raise TransferRefused(
+            f"the file's embeddings were made with recipe {manifest['recipe']}, this version "
+            f"uses {recipe}: run `facefind reembed` where it was exported, then export again"
+        )
+    with zipfile.ZipFile(path) as zf:
+        for name in MEMBERS:
+            digest = hashlib.sha256()
+            try:
+                with zf.open(name) as stream:
+                    while chunk := stream.read(1 << 20):
+                        digest.update(chunk)
+            except KeyError as exc:
+                raise TransferRefused(f"{path} lacks {name}") from exc
+            if digest.hexdigest() != manifest["members"].get(name):
+                raise TransferRefused(f"{path} is damaged: {name} does not match its checksum")
+    return manifest
+
+
+def _faces(zf: zipfile.ZipFile) -> Iterator[tuple[dict[str, Any], np.ndarray, bytes]]:
+    with (
+        zf.open("faces.jsonl") as meta,
+        zf.open("embeddings.f32") as vectors,
+        zf.open("crops.bin") as crops,
+    ):
+        for line in meta:
+            face = json.loads(line)
+            vector = np.frombuffer(vectors.read(DIM * 4), dtype="<f4").astype(np.float32)
+            yield face, vector, crops.read(int(face["crop_bytes"]))
+
+
+async def import_gallery(
+    gallery: Gallery,
+    pack: ModelPack,
+    recipe: str,
+    path: Path,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+) -> TransferSummary:
+    """Add the file's identities and faces to this gallery (see the module's notes)."""
+    manifest = check_file(path, pack, recipe)
+    summary = TransferSummary(identities=manifest["identities"], faces=manifest["faces"])
+    with zipfile.ZipFile(path) as zf:
+        identities = [json.loads(line) for line in zf.read("identities.jsonl").splitlines()]
+        known = await gallery.identities_by_uid([i["uid"] for i in identities])
+        new = [i for i in identities if i["uid"] not in known]
+        created = await gallery.create_identities(
+            [NewIdentity(i["display_name"], i["external_ref"], i["notes"], i["uid"]) for i in new],
+            actor,
+        )
+        summary.identities_created = len(created)
+        ids = {uid: ident for uid, (ident, forgotten) in known.items() if not forgotten}
+        ids.update(zip((i["uid"] for i in new), created, strict=True))
+        summary.forgotten_here = sum(1 for _, forgotten in known.values() if forgotten)
+        defer = summary.faces >= max(20_000, await gallery.face_count(pack.name))
+        if defer:
+            await gallery.defer_vector_indexes(actor)
+        try:
+            batch: list[NewFace] = []
+            for face, vector, crop in _faces(zf):
+                if face["uid"] in ids:
+                    batch.append(
+                        NewFace(
+                            identity_id=ids[face["uid"]],
+                            embedding=vector,
+                            det_score=face["det_score"],
+                            quality=face["quality"],
+                            bbox=face["bbox"],
+                            crop_jpeg=crop,
+                            source_sha256=face["source_sha256"],
+                            low_quality=face["low_quality"],
+                        )
+                    )
+                if len(batch) >= BATCH:
+                    summary.faces_added += await _add(gallery, batch, pack.name, recipe, actor)
+                    if progress:
+                        progress(len(batch))
+                    batch = []
+            summary.faces_added += await _add(gallery, batch, pack.name, recipe, actor)
+            if progress:
+                progress(len(batch))
+        finally:
+            if defer:
+                await gallery.restore_vector_indexes(actor)
+        fresh = {i["uid"]: ids[i["uid"]] for i in new}
+        summary.template_max_diff = await _compare_templates(gallery, zf, fresh, pack.name)
+    await gallery.audit(
+        actor,
+        "gallery.import",
+        None,
+        {
+            "model": pack.name,
+            "file_created_at": manifest["created_at"],
+            "identities_created": summary.identities_created,
+            "faces_added": summary.faces_added,
+            "forgotten_here": summary.forgotten_here,
+        },
+    )
+    return summary
+
+
+async def _add(gallery: Gallery, batch: list[NewFace], model: str, recipe: str, actor: str) -> int:
+    if not batch:
+        return 0
+    ids = await gallery.copy_faces(batch, model=model, recipe=recipe, actor=actor)
+    return sum(1 for i in ids if i is not None)
+
+
+# templates checked after an import: a sample is enough to show the faces arrived whole
+TEMPLATES_CHECKED = 1000
+
+
+async def _compare_templates(
+    gallery: Gallery, zf: zipfile.ZipFile, ids: dict[str, int], model: str
+) -> float:
+    """The largest difference between an exported template and the one rebuilt here, over
+    (a sample of) the identities this import created."""
+    lines = zf.read("templates.jsonl").splitlines()
+    vectors = np.frombuffer(zf.read("templates.f32"), dtype="<f4").reshape(-1, DIM)
+    worst = 0.0
+    checked = 0
+    for line, exported in zip(lines, vectors, strict=True):
+        uid = json.loads(line)["uid"]
+        if uid not in ids or checked >= TEMPLATES_CHECKED:
+            continue
+        checked += 1
+        rebuilt = await gallery.template_of(ids[uid], model)
+        if rebuilt is not None:
+            worst = max(worst, float(np.abs(rebuilt[0] - exported).max()))
+    return worst
