@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import statistics
 import tempfile
 import time
@@ -20,7 +21,7 @@ import numpy as np
 import gallery
 from facefind.matching import assign_jointly
 from facefind.settings import FALLBACK_THRESHOLDS, Thresholds
-from gallery import Gallery
+from gallery import AuditKey, Gallery
 from gallery import queries as q
 from gallery.db import create_database, drop_database
 
@@ -124,9 +125,10 @@ async def load_gallery(
     """A fresh migrated database holding `size` synthetic faces, indexed and analysed."""
     timings: dict[str, float] = {}
     dsn = await create_database(server_uri, database)
-    await gallery.migrate(dsn, actor="bench")
+    key = AuditKey(secrets.token_bytes(32))  # a scratch database: its audit log is thrown away
+    await gallery.migrate(dsn, audit_key=key, actor="bench")
     pool = await gallery.create_pool(dsn, max_size=4)
-    g = Gallery(pool, ef_search=DEFAULT_EF, shortlist=DEFAULT_SHORTLIST)
+    g = Gallery(pool, audit_key=key, ef_search=DEFAULT_EF, shortlist=DEFAULT_SHORTLIST)
     await g.register_model(MODEL, "d" * 64, "r" * 64)
 
     n_identities = -(-size // faces_per_identity)
@@ -224,7 +226,12 @@ async def run_queries(
     deterministic); times in every round.
     """
     galleries = {
-        c: Gallery(g.pool, ef_search=c.ef_search or DEFAULT_EF, shortlist=c.shortlist)
+        c: Gallery(
+            g.pool,
+            audit_key=g.audit_key,
+            ef_search=c.ef_search or DEFAULT_EF,
+            shortlist=c.shortlist,
+        )
         for c in configs
     }
     samples = {c: Samples() for c in configs}

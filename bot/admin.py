@@ -11,10 +11,12 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers import parse_callback, reply, request_text
+from bot.handlers import parse_callback, reply
+from bot.notify import request_text, user_label
 from bot.texts import LANGUAGES, language_of, t
+from facefind.inputs import parse_id
 from facefind.users import NOT_ON_ONESELF, apply_user_action
-from gallery import User
+from gallery import Gallery, User
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def admin_only(handler: Handler) -> Handler:
 OFFICER_COMMANDS = ["start", "help", "history"]
 ADMIN_COMMANDS = [
     "pending", "users", "approve", "reject", "revoke", "promote", "demote", "enroll", "identity",
-    "forget", "lookups", "lookup", "export",
+    "forget", "restore", "lookups", "lookup", "export",
 ]  # fmt: skip
 # the menu is published in the default language and, for readers whose Telegram speaks it, in
 # each other language (language_code)
@@ -78,6 +80,18 @@ async def set_admin_menu(bot: Bot, user_id: int, is_admin: bool) -> None:
         logger.warning("could not set the command menu for %s: %s", user_id, exc)
 
 
+async def tell_admins(bot: Bot, gallery: Gallery, key: str, **values: object) -> list[int]:
+    """Send every approved admin the text `key` in their language; the ids reached."""
+    told: list[int] = []
+    for admin in await gallery.admins():
+        try:
+            await bot.send_message(admin.id, t(language_of(admin.language), key, **values))
+            told.append(admin.id)
+        except TelegramError as exc:  # one admin who blocked the bot must not stop the rest
+            logger.warning("could not reach admin %s: %s", admin.id, exc)
+    return told
+
+
 # --- access decisions -------------------------------------------------------------------------
 @admin_only
 async def access_decision(update: Update, context: BotContext) -> None:
@@ -104,7 +118,7 @@ async def access_decision(update: Update, context: BotContext) -> None:
     updated = await gallery.set_user_status(target_id, status, f"tg:{context.sender.id}")
     assert updated is not None
     await query.answer(t(context.lang, f"status_{status}"))
-    await _mark_request(query.message, context, updated, context.sender.display)
+    await _mark_request(query.message, context, updated, user_label(context.sender))
     await _tell_user(context.bot, updated)
 
 
@@ -142,34 +156,39 @@ async def _tell_user(bot: Bot, user: User) -> None:
 @admin_only
 async def pending(update: Update, context: BotContext) -> None:
     """List pending access requests."""
-    users = await context.service.gallery.list_users("pending")
-    if not users:
-        await reply(update, t(context.lang, "pending_empty"))
-        return
-    await reply(
-        update, "\n".join([t(context.lang, "pending_header"), *_user_lines(context.lang, users)])
-    )
+    await _list_users(update, context, "pending")
 
 
 @admin_only
 async def users(update: Update, context: BotContext) -> None:
     """List all users with role and status."""
-    everyone = await context.service.gallery.list_users()
-    if not everyone:
-        await reply(update, t(context.lang, "users_empty"))
-        return
-    await reply(
-        update, "\n".join([t(context.lang, "users_header"), *_user_lines(context.lang, everyone)])
+    await _list_users(update, context, None)
+
+
+async def _list_users(update: Update, context: BotContext, status: str | None) -> None:
+    assert context.sender is not None
+    gallery = context.service.gallery
+    found = await gallery.list_users(status)
+    # who looked at the list of people is part of the record, like every admin view
+    await gallery.audit(
+        f"tg:{context.sender.id}", "users.list", None, {"status": status, "rows": len(found)}
     )
+    if not found:
+        await reply(update, t(context.lang, "pending_empty" if status else "users_empty"))
+        return
+    header = t(context.lang, "pending_header" if status else "users_header")
+    await reply(update, "\n".join([header, *_user_lines(context.lang, found)]))
 
 
 def _user_lines(lang: str, users: list[User]) -> list[str]:
+    """Id, role and status first, the name (which its owner chooses) last: an officer who calls
+    himself "Ada · admin" still reads as an officer, and admins carry a mark no name can."""
     return [
         t(
             lang,
-            "user_line",
+            "user_line_admin" if u.role == "admin" else "user_line",
             id=u.id,
-            name=u.display,
+            name=user_label(u),
             role=t(lang, f"role_{u.role}"),
             status=t(lang, f"status_{u.status}"),
         )
@@ -183,10 +202,11 @@ async def user_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None and context.sender is not None
     command = message.text.split()[0].lstrip("/").split("@")[0].lower()
-    if len(context.args or []) != 1 or not (context.args or [""])[0].isdigit():
+    args = context.args or []
+    target_id = parse_id(args[0]) if len(args) == 1 else None
+    if target_id is None:
         await reply(update, t(context.lang, "user_usage", command=command))
         return
-    target_id = int((context.args or ["0"])[0])
     if target_id == context.sender.id and command in NOT_ON_ONESELF:
         await reply(update, t(context.lang, "cannot_self"))
         return
@@ -207,7 +227,7 @@ async def user_command(update: Update, context: BotContext) -> None:
             context.lang,
             "user_updated",
             id=after.id,
-            name=after.display,
+            name=user_label(after),
             role=t(context.lang, f"role_{after.role}"),
             status=t(context.lang, f"status_{after.status}"),
         ),

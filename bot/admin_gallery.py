@@ -14,7 +14,8 @@ from bot.replies import chat_action, reasons_text
 from bot.telegram_io import FileTooBig, download
 from bot.texts import t
 from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
+from facefind.enrollment import IdentitySpec, clean_spec
+from facefind.erasure import forget_identity, restore_identity
 from facefind.errors import (
     AmbiguousFaces,
     AmbiguousIdentity,
@@ -23,14 +24,15 @@ from facefind.errors import (
     NoFaceFound,
     PoorReference,
 )
+from facefind.inputs import NAME_MAX, BadInput, parse_id, strip_unsafe
 from gallery import Identity
 from recognition import ImageError
 
 logger = logging.getLogger(__name__)
 
 
-_FACE_PART = re.compile(r"^(?:face\s*)?#?\s*(\d+)$", re.IGNORECASE)
-_ID_PART = re.compile(r"^#(\d+)$")
+_FACE_PART = re.compile(r"^(?:face\s*)?#?\s*([0-9]{1,3})$", re.IGNORECASE | re.ASCII)
+_ID_PART = re.compile(r"^#[0-9]+$", re.ASCII)
 
 
 def parse_enroll(text: str) -> tuple[str, str | None, int | None] | None:
@@ -80,14 +82,19 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
     name, ref, face_index = parsed
     service = context.service
     target: Identity | IdentitySpec
-    if m := _ID_PART.match(name):
-        identity = await service.gallery.get_identity(int(m[1]))
+    if _ID_PART.match(name):
+        identity_id = parse_id(name)
+        identity = await service.gallery.get_identity(identity_id) if identity_id else None
         if identity is None or identity.deleted:
-            await reply(update, t(lang, "identity_missing", id=m[1]))
+            await reply(update, t(lang, "identity_missing", id=name.lstrip("#")))
             return
         target = identity
     else:
-        target = IdentitySpec(name, ref)
+        try:
+            target = clean_spec(IdentitySpec(name, ref))
+        except BadInput as exc:
+            await reply(update, bad_input_text(lang, exc))
+            return
     requester = Requester.telegram(context.sender.id)
     message = update.effective_message
     assert message is not None
@@ -172,14 +179,15 @@ def _identity_line(identity: Identity) -> str:
 async def identity(update: Update, context: BotContext) -> None:
     """Show an identity and its reference faces."""
     lang = context.lang
-    query = " ".join(context.args or []).strip()
+    query = strip_unsafe(" ".join(context.args or []))[:NAME_MAX]
     if not query:
         await reply(update, t(lang, "identity_usage"))
         return
     gallery = context.service.gallery
     found: list[Identity]
-    if query.lstrip("#").isdigit():
-        one = await gallery.get_identity(int(query.lstrip("#")))
+    if re.fullmatch(r"#?[0-9]+", query, re.ASCII):
+        identity_id = parse_id(query)
+        one = await gallery.get_identity(identity_id) if identity_id else None
         found = [one] if one else []
     else:
         found = await gallery.identities_named(query) or await gallery.identities_like(query)
@@ -222,20 +230,49 @@ async def identity(update: Update, context: BotContext) -> None:
 
 @admin_only
 async def forget(update: Update, context: BotContext) -> None:
-    """Remove an identity from every search (soft delete, audited)."""
+    """Remove an identity from every search and erase its faces (now, or after the grace
+    period during which /restore undoes it)."""
     args = context.args or []
-    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+    identity_id = parse_id(args[0]) if len(args) == 1 else None
+    if identity_id is None:
         await reply(update, t(context.lang, "forget_usage"))
         return
     assert context.sender is not None
-    identity_id = int(args[0].lstrip("#"))
-    gallery = context.service.gallery
-    ident = await gallery.get_identity(identity_id)
-    if (
-        ident is None
-        or ident.deleted
-        or not await gallery.forget_identity(identity_id, f"tg:{context.sender.id}")
-    ):
+    grace = context.state.settings.forget_grace_days
+    done = await forget_identity(
+        context.service.gallery, identity_id, f"tg:{context.sender.id}", grace_days=grace
+    )
+    if done is None:
         await reply(update, t(context.lang, "identity_missing", id=identity_id))
         return
-    await reply(update, t(context.lang, "forget_done", id=identity_id, name=ident.display_name))
+    name = done.identity.display_name
+    if done.erased:
+        await reply(update, t(context.lang, "forget_erased", id=identity_id, name=name))
+        return
+    assert done.restorable_until is not None
+    until = f"{done.restorable_until:%Y-%m-%d %H:%M} UTC"
+    await reply(update, t(context.lang, "forget_done", id=identity_id, name=name, until=until))
+
+
+@admin_only
+async def restore(update: Update, context: BotContext) -> None:
+    """Undo /forget within the grace period."""
+    args = context.args or []
+    identity_id = parse_id(args[0]) if len(args) == 1 else None
+    if identity_id is None:
+        await reply(update, t(context.lang, "restore_usage"))
+        return
+    assert context.sender is not None
+    grace = context.state.settings.forget_grace_days
+    done = await restore_identity(
+        context.service.gallery, identity_id, f"tg:{context.sender.id}", grace_days=grace
+    )
+    name = done.identity.display_name if done.identity else ""
+    await reply(
+        update, t(context.lang, f"restore_{done.status}", id=identity_id, name=name, days=grace)
+    )
+
+
+def bad_input_text(lang: str, exc: BadInput) -> str:
+    what = t(lang, f"field_{exc.what.replace(' ', '_')}")
+    return t(lang, f"bad_{exc.reason}", what=what, limit=exc.limit or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from telegram import Update
 
@@ -14,17 +14,9 @@ from bot.context import BotContext
 from bot.handlers import lookup_outcome, reply
 from bot.replies import Target, send_stored_lookup
 from bot.texts import t
+from facefind.inputs import parse_day, parse_id
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _day(text: str) -> datetime | None:
-    if not _DATE.match(text):
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
-    except ValueError:
-        return None
+_NUMBER = re.compile(r"#?[0-9]+", re.ASCII)
 
 
 @admin_only
@@ -34,9 +26,9 @@ async def lookups(update: Update, context: BotContext) -> None:
     user_id: int | None = None
     since: datetime | None = None
     for arg in context.args or []:
-        if arg.isdigit() and user_id is None:
-            user_id = int(arg)
-        elif (day := _day(arg)) is not None and since is None:
+        if _NUMBER.fullmatch(arg) and user_id is None and (found := parse_id(arg)) is not None:
+            user_id = found
+        elif (day := parse_day(arg)) is not None and since is None:
             since = day
         else:
             await reply(update, t(lang, "lookups_usage"))
@@ -75,10 +67,10 @@ async def lookup(update: Update, context: BotContext) -> None:
     lang = context.lang
     args = context.args or []
     assert context.sender is not None
-    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+    lookup_id = parse_id(args[0]) if len(args) == 1 else None
+    if lookup_id is None:
         await reply(update, t(lang, "lookup_usage"))
         return
-    lookup_id = int(args[0].lstrip("#"))
     found = await context.service.gallery.get_lookup(lookup_id)
     if found is None or (found.user_id != context.sender.id and not context.sender.is_admin):
         # an officer learns nothing about other people's lookups, not even that they exist
@@ -118,7 +110,7 @@ async def export(update: Update, context: BotContext) -> None:
     """Send a CSV file of lookups and candidates between two dates (inclusive, UTC)."""
     lang = context.lang
     args = context.args or []
-    days = [_day(a) for a in args]
+    days = [parse_day(a) for a in args]
     if len(days) != 2 or days[0] is None or days[1] is None or days[1] < days[0]:
         await reply(update, t(lang, "export_usage"))
         return

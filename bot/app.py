@@ -8,6 +8,7 @@ import hashlib
 import logging
 import secrets
 import signal
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from telegram import Update
@@ -24,11 +25,14 @@ from telegram.ext import (
 
 from bot import admin, admin_gallery, admin_lookups, handlers
 from bot.context import STATE_KEY, BotContext, BotState
+from bot.notify import RequestNotifier
 from bot.replies import Target
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
 from bot.texts import language_of
 from facefind.actors import Requester
+from facefind.audit import Witness
+from facefind.erasure import purge
 from facefind.logs import add_secrets
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
@@ -38,6 +42,10 @@ from gallery import PendingLookup
 logger = logging.getLogger(__name__)
 
 RETENTION_EVERY = 24 * 3600.0
+# The witness file follows the audit log this often: rows younger than this could be cut from
+# the log's end unseen by the file (the daily check-point to admins covers the file itself).
+WITNESS_EVERY = 60.0
+CHECKPOINT_EVERY = timedelta(hours=24)
 
 
 def build_application(settings: Settings, state: BotState) -> Application:
@@ -77,6 +85,7 @@ def build_application(settings: Settings, state: BotState) -> Application:
     app.add_handler(CommandHandler("enroll", admin_gallery.enroll))
     app.add_handler(CommandHandler("identity", admin_gallery.identity))
     app.add_handler(CommandHandler("forget", admin_gallery.forget))
+    app.add_handler(CommandHandler("restore", admin_gallery.restore))
     app.add_handler(CommandHandler("lookups", admin_lookups.lookups))
     app.add_handler(CommandHandler("lookup", admin_lookups.lookup))
     app.add_handler(CommandHandler("export", admin_lookups.export))
@@ -104,6 +113,12 @@ class BotRunner:
             lambda: service.inference.queued, lambda: service.inference.running
         )
         self.app = build_application(settings, self.state)
+        self.state.requests = RequestNotifier(
+            self.app.bot, service.gallery, settings.request_digest_seconds
+        )
+        self.witness = Witness.of(settings)
+        self._alarms: set[str] = set()
+        self._checking = asyncio.Lock()  # one check at a time: a check-point is sent once
         self.http_port: int | None = None
         self.webhook_port: int | None = None
         self._runners: list[web.AppRunner] = []
@@ -146,6 +161,7 @@ class BotRunner:
         self.state.ready = True
         self._tasks.append(asyncio.create_task(self._resume_pending(unfinished)))
         self._tasks.append(asyncio.create_task(self._retention_loop()))
+        self._tasks.append(asyncio.create_task(self._audit_loop()))
         me = self.app.bot.username
         logger.info("bot @%s is running; health on port %s", me, self.http_port)
 
@@ -162,7 +178,13 @@ class BotRunner:
                 await task
         if self.app.running:
             await self.app.stop()  # waits for handlers in progress
+        if self.state.requests is not None:
+            await self.state.requests.close()
         await self.app.shutdown()
+        try:  # the witness learns this run's last rows
+            await self.witness.advance(self.service.gallery)
+        except Exception as exc:
+            logger.warning("could not update the audit witness at stop: %s", exc)
         for runner in self._runners:
             await runner.cleanup()
 
@@ -196,14 +218,71 @@ class BotRunner:
                 logger.exception("resuming lookup %s failed", pending.id)
 
     async def _retention_loop(self) -> None:
+        settings = self.settings
         while True:
             try:
-                crops, files = await self.service.purge_expired(self.settings.retention_days)
-                if crops or files:
-                    logger.info("retention: purged %d face crops, %d file ids", crops, files)
+                report = await purge(
+                    self.service.gallery,
+                    retention_days=settings.retention_days or None,  # 0: keep
+                    grace_days=settings.forget_grace_days,
+                    actor="system",
+                )
+                if report.crops or report.file_ids or report.erased:
+                    logger.info(
+                        "retention: purged %d face crops, %d file ids; erased %d identities",
+                        report.crops,
+                        report.file_ids,
+                        len(report.erased),
+                    )
             except Exception:
                 logger.exception("retention purge failed")
             await asyncio.sleep(RETENTION_EVERY)
+
+    async def _audit_loop(self) -> None:
+        while True:
+            try:
+                await self.check_audit()
+            except Exception:
+                logger.exception("audit witness update failed")
+            await asyncio.sleep(WITNESS_EVERY)
+
+    async def check_audit(self) -> None:
+        """Move the witness forward, raise the alarm when the log does not continue what it
+        saw, and send admins the day's check-point."""
+        async with self._checking:
+            await self._check_audit()
+
+    async def _check_audit(self) -> None:
+        verdict = await self.witness.advance(self.service.gallery)
+        if not verdict.ok:
+            logger.error("audit log: %s", verdict.message)
+            if verdict.message not in self._alarms:  # once per process and problem
+                self._alarms.add(verdict.message)
+                await admin.tell_admins(
+                    self.app.bot, self.service.gallery, "audit_alarm", problem=verdict.message
+                )
+            return
+        head = verdict.check.head if verdict.check else None
+        gallery = self.service.gallery
+        last = await gallery.last_audit_of("audit.checkpoint_sent")
+        if head is None or (last is not None and datetime.now(UTC) - last < CHECKPOINT_EVERY):
+            return
+        told = await admin.tell_admins(
+            self.app.bot,
+            gallery,
+            "audit_checkpoint",
+            rows=head.rows,
+            row=head.last_id,
+            seal=head.last_hash[:32],
+            date=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        )
+        if told:
+            await gallery.audit(
+                "system",
+                "audit.checkpoint_sent",
+                f"audit:{head.last_id}",
+                {"rows": head.rows, "seal": head.last_hash, "admins": told},
+            )
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.metrics import Metrics
+from bot.notify import RequestNotifier
 from facefind.service import FaceFind
 from facefind.settings import Settings
 from gallery import User
@@ -25,6 +26,8 @@ class BotState:
     # one lock per user: the rate-limit check and the lookup insert happen together
     user_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     ready: bool = False
+    # access-request notifications to admins, throttled (set once the bot exists)
+    requests: RequestNotifier | None = None
 
     def user_lock(self, user_id: int) -> asyncio.Lock:
         return self.user_locks.setdefault(user_id, asyncio.Lock())

@@ -6,16 +6,18 @@ import logging
 import time
 from pathlib import PurePath
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatAction, ChatType, MessageLimit
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext, BotState
+from bot.notify import user_label
 from bot.replies import FEEDBACK_SEPARATOR, Target, chat_action, send_lookup_result, send_text
 from bot.telegram_io import FileTooBig, download
 from bot.texts import language_of, t
 from facefind.actors import Requester
+from facefind.inputs import NAME_MAX, parse_id, strip_unsafe
 from gallery import User
 from recognition import ImageError
 
@@ -38,8 +40,13 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
         # lookups show gallery data: only in private chats with vetted users
         raise ApplicationHandlerStop
     context.lang = language_of(tg_user.language_code)
+    # names are shown to admins: stored without control or bidi-override characters
     user, new = await context.service.gallery.user_seen(
-        tg_user.id, tg_user.first_name, tg_user.last_name, tg_user.username, tg_user.language_code
+        tg_user.id,
+        strip_unsafe(tg_user.first_name)[:NAME_MAX],
+        _optional(tg_user.last_name),
+        _optional(tg_user.username),
+        _optional(tg_user.language_code),
     )
     context.sender = user
     if user.is_approved:
@@ -59,28 +66,14 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
 
 
 async def notify_admins_of_request(context: BotContext, user: User) -> None:
-    for admin in await context.service.gallery.admins():
-        lang = language_of(admin.language)
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(t(lang, "btn_approve"), callback_data=f"acc:a:{user.id}"),
-                    InlineKeyboardButton(t(lang, "btn_reject"), callback_data=f"acc:r:{user.id}"),
-                ]
-            ]
-        )
-        try:
-            await context.bot.send_message(
-                admin.id, request_text(lang, user), reply_markup=keyboard
-            )
-        except TelegramError as exc:  # an admin who blocked the bot must not block the others
-            logger.warning("could not notify admin %s: %s", admin.id, exc)
+    if context.state.requests is not None:
+        await context.state.requests.request(user)
 
 
-def request_text(lang: str, user: User) -> str:
-    name = " ".join(p for p in (user.first_name, user.last_name) if p) or "?"
-    username = f"@{user.username}" if user.username else "—"
-    return t(lang, "admin_new_request", name=name, username=username, id=user.id)
+def _optional(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return strip_unsafe(text)[:NAME_MAX] or None
 
 
 # --- help -------------------------------------------------------------------------------------
@@ -224,7 +217,7 @@ async def feedback(update: Update, context: BotContext) -> None:
     await query.answer(t(context.lang, "feedback_saved"))
     message = query.message
     if isinstance(message, Message):
-        line = t(context.lang, f"feedback_{verdict}", who=sender.display)
+        line = t(context.lang, f"feedback_{verdict}", who=user_label(sender))
         try:
             if message.caption is not None:
                 base = message.caption.split(FEEDBACK_SEPARATOR)[0]
@@ -243,12 +236,12 @@ async def feedback(update: Update, context: BotContext) -> None:
 
 def parse_callback(data: str | None, kinds: dict[str, str]) -> tuple[str, int] | None:
     """'prefix:kind:id' button data to (meaning of kind, id); None for anything else, since
-    callback data comes from the client and can be forged."""
-    try:
-        _, kind, raw_id = (data or "").split(":")
-        return kinds[kind], int(raw_id)
-    except (ValueError, KeyError):
+    callback data comes from the client and can be forged (fb:c:99999999999999999999)."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[1] not in kinds:
         return None
+    found = parse_id(parts[2])
+    return (kinds[parts[1]], found) if found is not None else None
 
 
 # --- history ----------------------------------------------------------------------------------

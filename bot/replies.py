@@ -169,13 +169,18 @@ def candidate_caption(
     identities: int | None,
     verdict_line: str | None = None,
 ) -> str:
+    name = candidate.display_name
+    if getattr(candidate, "identity_deleted", False) and not getattr(
+        candidate, "identity_erased", False
+    ):
+        name += t(lang, "identity_forgotten_mark")  # erased names say so themselves
     text = t(
         lang,
         "candidate",
         index=index,
         rank=candidate.rank,
         total=total,
-        name=candidate.display_name,
+        name=name,
         ref=t(lang, "ref", ref=candidate.external_ref) if candidate.external_ref else "",
         pct=round(candidate.similarity * 100),
         band=t(lang, f"band_{candidate.band}"),

@@ -46,6 +46,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "Показати особу: /identity ІМ'Я або ID",
     },
     "cmd_forget": {"en": "Remove an identity: /forget ID", "uk": "Видалити особу: /forget ID"},
+    "cmd_restore": {
+        "en": "Restore a forgotten identity: /restore ID",
+        "uk": "Відновити видалену особу: /restore ID",
+    },
     "cmd_lookups": {
         "en": "Lookups: /lookups [user] [date]",
         "uk": "Пошуки: /lookups [користувач] [дата]",
@@ -77,8 +81,38 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "Ваш доступ скасовано.",
     },
     "admin_new_request": {
-        "en": "Access request\nName: {name}\nUsername: {username}\nUser id: {id}",
-        "uk": "Запит на доступ\nІм'я: {name}\nІм'я користувача: {username}\nID: {id}",
+        "en": "Access request\nUser id: {id}\nName: {name}\nUsername: {username}",
+        "uk": "Запит на доступ\nID: {id}\nІм'я: {name}\nІм'я користувача: {username}",
+    },
+    "admin_digest": {
+        "en": "{n} more access requests since {since}:",
+        "uk": "Ще запитів на доступ від {since}: {n}",
+    },
+    "admin_digest_line": {
+        "en": "{id} · {name} · {username}",
+        "uk": "{id} · {name} · {username}",
+    },
+    "admin_digest_more": {
+        "en": "… and {n} more.",
+        "uk": "… і ще {n}.",
+    },
+    "admin_digest_hint": {
+        "en": "/pending lists them all; /approve ID or /reject ID decides.",
+        "uk": "/pending показує всі; /approve ID або /reject ID ухвалює рішення.",
+    },
+    "audit_alarm": {
+        "en": "⚠ The audit log does not continue what facefind last witnessed: {problem}\n"
+        "Someone with access to the database may have changed it. Run facefind audit verify.",
+        "uk": "⚠ Журнал аудиту не продовжує те, що facefind бачив востаннє: {problem}\n"
+        "Хтось із доступом до бази даних міг його змінити. Запустіть facefind audit verify.",
+    },
+    "audit_checkpoint": {
+        "en": "Audit log check-point, {date}: {rows} rows, last row {row}, seal {seal}.\n"
+        "Keep this message. `facefind audit verify --head {row}:{seal}` proves the log still "
+        "holds this row unchanged, and everything before it.",
+        "uk": "Контрольна точка журналу аудиту, {date}: рядків {rows}, останній рядок {row}, "
+        "печатка {seal}.\nЗбережіть це повідомлення. `facefind audit verify --head {row}:{seal}` "
+        "доводить, що журнал досі містить цей рядок незмінним, і все, що перед ним.",
     },
     "btn_approve": {"en": "✅ Approve", "uk": "✅ Схвалити"},
     "btn_reject": {"en": "❌ Reject", "uk": "❌ Відхилити"},
@@ -132,7 +166,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/enroll Name | external ref — reply to a photo (or use as its caption) to add a "
         "reference face; add “| face 2” to choose a face, or use /enroll #ID for an existing "
         "identity\n"
-        "/identity NAME or ID — an identity and its faces\n/forget ID — remove an identity\n"
+        "/identity NAME or ID — an identity and its faces\n/forget ID — remove an identity and "
+        "erase its faces\n/restore ID — undo /forget within the grace period\n"
         "/lookups [user id] [YYYY-MM-DD] — lookups\n/lookup N — show a lookup again\n"
         "/export FROM TO — CSV of lookups (dates as YYYY-MM-DD)",
         "uk": "\n\nАдміністраторам:\n"
@@ -141,7 +176,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/enroll Ім'я | зовнішнє посилання — відповідь на фото (або підпис до нього), щоб додати "
         "еталонне обличчя; додайте «| face 2», щоб вибрати обличчя, або /enroll #ID для наявної "
         "особи\n"
-        "/identity ІМ'Я або ID — особа та її обличчя\n/forget ID — видалити особу\n"
+        "/identity ІМ'Я або ID — особа та її обличчя\n/forget ID — видалити особу та стерти її "
+        "обличчя\n/restore ID — скасувати /forget протягом пільгового строку\n"
         "/lookups [ID користувача] [РРРР-ММ-ДД] — пошуки\n/lookup N — показати пошук знову\n"
         "/export ВІД ДО — CSV пошуків (дати як РРРР-ММ-ДД)",
     },
@@ -375,8 +411,49 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "forget_usage": {"en": "Usage: /forget ID", "uk": "Використання: /forget ID"},
     "forget_done": {
-        "en": "Identity #{id} ({name}) was removed from all searches. The audit log keeps the record.",
-        "uk": "Особу №{id} ({name}) вилучено з усіх пошуків. Журнал аудиту зберігає запис.",
+        "en": "Identity #{id} ({name}) was removed from all searches. Its faces are erased for "
+        "good after {until}; until then /restore {id} undoes this. The audit log keeps the record.",
+        "uk": "Особу №{id} ({name}) вилучено з усіх пошуків. Її обличчя буде остаточно стерто "
+        "після {until}; до того /restore {id} це скасовує. Журнал аудиту зберігає запис.",
+    },
+    "forget_erased": {
+        "en": "Identity #{id} ({name}) was removed from all searches and erased: its reference "
+        "faces, embeddings, name and reference are gone. Past lookups keep their record; the "
+        "audit log keeps who did this and when.",
+        "uk": "Особу №{id} ({name}) вилучено з усіх пошуків і стерто: еталонні обличчя, "
+        "вектори, ім'я та посилання видалено. Минулі пошуки зберігають свій запис; журнал "
+        "аудиту зберігає, хто і коли це зробив.",
+    },
+    "restore_usage": {"en": "Usage: /restore ID", "uk": "Використання: /restore ID"},
+    "restore_restored": {
+        "en": "Identity #{id} ({name}) was restored: it is searched again.",
+        "uk": "Особу №{id} ({name}) відновлено: її знову шукають.",
+    },
+    "restore_missing": {"en": "No identity #{id}.", "uk": "Немає особи №{id}."},
+    "restore_not_forgotten": {
+        "en": "Identity #{id} ({name}) is not forgotten.",
+        "uk": "Особа №{id} ({name}) не видалена.",
+    },
+    "restore_erased": {
+        "en": "Identity #{id} was erased for good: there is nothing to restore.",
+        "uk": "Особу №{id} остаточно стерто: відновлювати нічого.",
+    },
+    "restore_too_late": {
+        "en": "Identity #{id} was forgotten more than {days} days ago: it can no longer be "
+        "restored.",
+        "uk": "Особу №{id} видалено понад {days} днів тому: її вже не можна відновити.",
+    },
+    "identity_forgotten_mark": {"en": " (forgotten)", "uk": " (видалено)"},
+    "field_name": {"en": "The name", "uk": "Ім'я"},
+    "field_external_reference": {"en": "The external reference", "uk": "Зовнішнє посилання"},
+    "field_notes": {"en": "The notes", "uk": "Нотатки"},
+    "bad_empty": {
+        "en": "{what} is empty once control and invisible characters are removed.",
+        "uk": "{what} порожнє після вилучення керівних і невидимих символів.",
+    },
+    "bad_too_long": {
+        "en": "{what} is too long: at most {limit} characters.",
+        "uk": "{what} задовге: щонайбільше {limit} символів.",
     },
     "none": {"en": "—", "uk": "—"},
     # --- users ----------------------------------------------------------------------------
@@ -385,8 +462,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "pending_empty": {"en": "No pending requests.", "uk": "Немає запитів, що очікують."},
     "users_empty": {"en": "No users yet.", "uk": "Користувачів ще немає."},
     "user_line": {
-        "en": "{id} · {name} · {role} · {status}",
-        "uk": "{id} · {name} · {role} · {status}",
+        "en": "{id} · {role} · {status} · {name}",
+        "uk": "{id} · {role} · {status} · {name}",
+    },
+    "user_line_admin": {
+        "en": "{id} · 🛡 ADMIN · {status} · {name}",
+        "uk": "{id} · 🛡 АДМІНІСТРАТОР · {status} · {name}",
     },
     "role_admin": {"en": "admin", "uk": "адміністратор"},
     "role_officer": {"en": "officer", "uk": "слідчий"},
@@ -423,8 +504,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "lookup_status_pending": {"en": "in progress", "uk": "виконується"},
     "lookup_status_no_face": {"en": "no face", "uk": "немає обличчя"},
     "lookups_usage": {
-        "en": "Usage: /lookups [user id] [YYYY-MM-DD]",
-        "uk": "Використання: /lookups [ID користувача] [РРРР-ММ-ДД]",
+        "en": "Usage: /lookups [user id] [YYYY-MM-DD] (a day from 2000-01-01 to tomorrow)",
+        "uk": "Використання: /lookups [ID користувача] [РРРР-ММ-ДД] (день від 2000-01-01 до "
+        "завтра)",
     },
     "lookup_usage": {"en": "Usage: /lookup N", "uk": "Використання: /lookup N"},
     "lookup_not_found": {"en": "No lookup #{id}.", "uk": "Немає пошуку №{id}."},
@@ -437,8 +519,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "Обличчя №{index}: зображення видалено згідно з політикою зберігання.",
     },
     "export_usage": {
-        "en": "Usage: /export FROM TO (dates as YYYY-MM-DD, TO included)",
-        "uk": "Використання: /export ВІД ДО (дати як РРРР-ММ-ДД, ДО включно)",
+        "en": "Usage: /export FROM TO (dates as YYYY-MM-DD from 2000-01-01 to tomorrow, TO "
+        "included)",
+        "uk": "Використання: /export ВІД ДО (дати як РРРР-ММ-ДД від 2000-01-01 до завтра, ДО "
+        "включно)",
     },
     "export_caption": {
         "en": "Lookups from {start} to {end}: {rows} rows.",

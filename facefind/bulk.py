@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from facefind.actors import Requester
 from facefind.base import SEARCH_DEPTH
-from facefind.enrollment import IdentitySpec, PhotoFaces, photo_faces, plan_person
+from facefind.enrollment import IdentitySpec, PhotoFaces, clean_spec, photo_faces, plan_person
 from facefind.errors import AmbiguousIdentity
+from facefind.inputs import BadInput
 from gallery import Identity
 from gallery.bulk import NewFace, NewIdentity
 from recognition import ImageError, Limits
@@ -231,6 +232,13 @@ class FolderLoader:
                 photos.append(result)
         if not person.photos:
             report.skipped.append((spec.name, "no photos"))
+        try:
+            spec = clean_spec(spec)  # the folder's name, as the bot's /enroll would store it
+        except BadInput as exc:
+            for photo in photos:
+                report.skipped.append((photo.path, f"name not usable: {exc}"))
+            report.not_enrolled.append(spec.name)
+            return
         try:
             target = await self._target(spec)
         except AmbiguousIdentity as exc:

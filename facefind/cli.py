@@ -14,14 +14,24 @@ from typing import Any
 
 from facefind import cli_gallery
 from facefind.actors import Requester
+from facefind.audit import Witness, load_audit_key, parse_head, verify
 from facefind.bands import one_in
-from facefind.cli_common import open_gallery, open_service
+from facefind.cli_common import db_id, open_gallery, open_service, witness_gallery
+from facefind.database import open_pool, prepare
+from facefind.erasure import purge
 from facefind.errors import StaleEmbeddings
 from facefind.logs import configure_logging
-from facefind.service import IdentifyResult, database_url
+from facefind.service import IdentifyResult
 from facefind.settings import Settings, SettingsError
 from facefind.users import USER_ACTIONS, apply_user_action
-from gallery import MigrationError, ModelMismatch, migrate
+from gallery import (
+    AuditKeyMismatch,
+    DatabaseCheckError,
+    Gallery,
+    MigrationError,
+    ModelMismatch,
+    RoleError,
+)
 from recognition import ImageError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -29,11 +39,18 @@ logger = logging.getLogger(__name__)
 
 # --- commands -------------------------------------------------------------------------------
 async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    dsn = await database_url(settings)
-    applied = await migrate(dsn, actor=Requester.cli().actor)
-    print("applied: " + ", ".join(applied) if applied else "database is up to date")
-    async with open_gallery(settings) as gallery:
+    key = load_audit_key(settings)
+    db = await prepare(settings, key, actor=Requester.cli().actor)
+    print("applied: " + ", ".join(db.applied) if db.applied else "database is up to date")
+    if db.runtime_role is not None:
+        print(f"the application connects as role {db.runtime_role.name}")
+    pool = await open_pool(db, key, max_size=1)
+    try:
+        gallery = Gallery(pool, audit_key=key, owner_dsn=db.owner_url)
         built = await gallery.restore_vector_indexes(Requester.cli().actor)
+        await witness_gallery(settings, gallery)
+    finally:
+        await pool.close()
     if built:
         print("built the vector indexes an interrupted load left out: " + ", ".join(built))
     return 0
@@ -150,7 +167,7 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_gallery(settings) as gallery:
+    async with open_gallery(settings, witness=False) as gallery:
         if args.action == "list":
             for row in reversed(await gallery.recent_audit(args.limit)):
                 details = json.dumps(row["details"], ensure_ascii=False)
@@ -158,21 +175,43 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
                 target = row["target"] or ""
                 print(f"{row['id']}\t{at}\t{row['actor']}\t{row['action']}\t{target}\t{details}")
             return 0
-        check = await gallery.verify_audit_chain()
-    if check.ok:
-        print(f"audit chain OK: {check.rows} rows")
-        return 0
-    print(f"audit chain BROKEN at row {check.first_bad_id}: {check.problem}")
-    return 1
+        verdict = await verify(gallery, Witness.of(settings), expect=args.head)
+    print(verdict.message)
+    return 0 if verdict.ok else 1
+
+
+def days_argument(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > 100000:
+        raise argparse.ArgumentTypeError(f"a number of days from 0 to 100000, not {text!r}")
+    return int(text)
+
+
+def head_argument(text: str) -> tuple[int, str]:
+    try:
+        return parse_head(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
-    days = settings.retention_days if args.days is None else args.days
-    async with open_service(settings) as service:
-        crops, files = await service.purge_expired(days, Requester.cli().actor)
-    print(
-        f"purged {crops} query face crop(s) and {files} Telegram file id(s) older than {days} days"
-    )
+    # --days 0: everything now; FACEFIND_RETENTION_DAYS=0: keep (no retention limit)
+    days = args.days if args.days is not None else (settings.retention_days or None)
+    async with open_gallery(settings) as gallery:
+        report = await purge(
+            gallery,
+            retention_days=days,
+            grace_days=settings.forget_grace_days,
+            actor=Requester.cli().actor,
+        )
+    if days is None:
+        print("FACEFIND_RETENTION_DAYS=0 keeps query faces and file ids (use --days N to purge)")
+    else:
+        print(
+            f"purged {report.crops} query face crop(s) and {report.file_ids} Telegram file id(s) "
+            f"of lookups older than {days} days"
+        )
+    if report.erased:
+        print("erased forgotten identities: " + ", ".join(f"#{i}" for i in report.erased))
     return 0
 
 
@@ -219,18 +258,38 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--status", choices=["pending", "approved", "rejected", "revoked"])
     for action, text in USER_ACTION_HELP.items():
         ap = usub.add_parser(action, help=text)
-        ap.add_argument("user_id", type=int, help="Telegram user id")
+        ap.add_argument("user_id", type=db_id, help="Telegram user id")
     p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("audit", help="the append-only audit log")
     asub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    asub.add_parser("verify", help="recompute the hash chain and report the first broken row")
+    av = asub.add_parser(
+        "verify",
+        help="check every row's seal under the audit key, and that the log still holds the "
+        "head the witness (and, with --head, an admin's check-point) saw",
+    )
+    av.add_argument(
+        "--head",
+        type=head_argument,
+        metavar="ROW:SEAL",
+        help="a check-point from the bot's daily message: that row must still carry that seal",
+    )
     al = asub.add_parser("list", help="show the most recent audit rows")
     al.add_argument("-n", "--limit", type=int, default=50)
     p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("purge", help="apply the retention limit now (the bot also does so daily)")
-    p.add_argument("--days", type=int, help="override FACEFIND_RETENTION_DAYS")
+    p = sub.add_parser(
+        "purge",
+        help="apply the retention limit and erase identities past their grace period now "
+        "(the bot also does so daily)",
+    )
+    p.add_argument(
+        "--days",
+        type=days_argument,
+        metavar="N",
+        help="purge query faces and file ids of lookups older than N days (0: all), instead "
+        "of FACEFIND_RETENTION_DAYS",
+    )
     p.set_defaults(func=cmd_purge)
 
     sub.add_parser("run", help="run the Telegram bot").set_defaults(func=cmd_run)
@@ -251,7 +310,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if asyncio.iscoroutinefunction(func):
             return int(asyncio.run(func(settings, args)))
         return int(func(settings, args))  # type: ignore[arg-type]
-    except (SettingsError, ModelError, ModelMismatch, MigrationError, StaleEmbeddings) as exc:
+    except (
+        SettingsError,
+        ModelError,
+        ModelMismatch,
+        MigrationError,
+        StaleEmbeddings,
+        DatabaseCheckError,
+        RoleError,
+        AuditKeyMismatch,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

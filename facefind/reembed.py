@@ -61,12 +61,15 @@ async def reembed(
                 break
             after = faces[-1].id
             vectors = await service.inference.run(
-                _embed_jpegs, service, [f.crop_jpeg for f in faces]
+                _embed_jpegs, service, [f.crop_jpeg or b"" for f in faces]
             )
             for face, vector in zip(faces, vectors, strict=True):
-                if vector is None:
+                if vector is None or face.crop_jpeg is None:
                     report.without_crop += 1
                     continue
+                assert (
+                    face.source_sha256 is not None
+                )  # only erased faces lose it; they are inactive
                 added = await gallery.add_face(
                     identity_id=face.identity_id,
                     model=service.model,

@@ -14,16 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from facefind.actors import Requester
+from facefind.audit import load_audit_key
 from facefind.bands import BandPolicy, Bands
 from facefind.base import SEARCH_DEPTH
 from facefind.bulk import FolderLoader, FolderReport, Plan
 from facefind.calibration import load_calibration
+from facefind.database import open_pool, prepare
 from facefind.enrollment import Enrollment
 from facefind.errors import StaleEmbeddings, UnknownIdentity
 from facefind.inference import InferencePool
 from facefind.matching import Candidate, assign_jointly
 from facefind.settings import Settings
-from gallery import Gallery, NewCandidate, NewLookupFace, create_pool, migrate, start_embedded
+from gallery import Gallery, NewCandidate, NewLookupFace
 from gallery.search import DEFAULT_FUSION
 from recognition import Analysis, DetectedFace, ImageError
 from recognition.models import resolve_model_pack
@@ -59,9 +61,9 @@ class FaceFind(Enrollment):
     ) -> FaceFind:
         """Database up and migrated, models loaded and verified, model registered, the gallery's
         embeddings made by this model and recipe (else StaleEmbeddings: run facefind reembed)."""
-        dsn = await database_url(settings)
-        await migrate(dsn, actor=actor)
-        pool = await create_pool(dsn, max_size=max(4, settings.inference_workers * 4))
+        key = load_audit_key(settings)
+        db = await prepare(settings, key, actor=actor)
+        pool = await open_pool(db, key, max_size=max(4, settings.inference_workers * 4))
         inference = InferencePool(settings.inference_workers)
         try:
             pack = await inference.run(resolve_model_pack, settings.model_dir)
@@ -69,7 +71,11 @@ class FaceFind(Enrollment):
                 FaceAnalyzer, pack, settings.limits, settings.onnx_threads
             )
             gallery = Gallery(
-                pool, ef_search=settings.search_ef, shortlist=settings.search_shortlist
+                pool,
+                audit_key=key,
+                owner_dsn=db.owner_url,
+                ef_search=settings.search_ef,
+                shortlist=settings.search_shortlist,
             )
             await gallery.register_model(pack.name, pack.detector_sha256, pack.recognizer_sha256)
             if check_embeddings:
@@ -246,7 +252,9 @@ class FaceFind(Enrollment):
         return await self.inference.run(_side_by_side, query_crop, face.crop_jpeg, labels)
 
     async def identity_crops(self, identity_id: int) -> list[bytes]:
-        return [f.crop_jpeg for f in await self.gallery.faces_of_identity(identity_id)]
+        """The pictures of an identity's active faces (imported faces may have none)."""
+        faces = await self.gallery.faces_of_identity(identity_id)
+        return [f.crop_jpeg for f in faces if f.crop_jpeg]
 
     # --- access and housekeeping --------------------------------------------------------
     async def lookups_in_last_hour(self, user_id: int) -> int:
@@ -254,26 +262,12 @@ class FaceFind(Enrollment):
             user_id, datetime.now(UTC) - timedelta(hours=1)
         )
 
-    async def purge_expired(self, retention_days: int, actor: str = "system") -> tuple[int, int]:
-        if retention_days <= 0:
-            return 0, 0
-        return await self.gallery.purge_before(
-            datetime.now(UTC) - timedelta(days=retention_days), actor
-        )
-
 
 def _side_by_side(
-    query_crop: np.ndarray | bytes, reference_jpeg: bytes, labels: tuple[str, str]
+    query_crop: np.ndarray | bytes, reference_jpeg: bytes | None, labels: tuple[str, str]
 ) -> bytes:
     query = decode_jpeg(query_crop) if isinstance(query_crop, bytes) else query_crop
     return side_by_side(query, reference_jpeg, *labels)
-
-
-async def database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the embedded server's URI (started on first use)."""
-    if settings.database_url:
-        return settings.database_url
-    return await asyncio.to_thread(start_embedded, settings.data_dir)
 
 
 async def check_gallery_embeddings(gallery: Gallery, model: str, recipe: str) -> None:

@@ -39,7 +39,10 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Settings:
+    # the application's runtime role; None: the embedded server
     database_url: str | None = None
+    # the role that owns the schema and runs migrations; None: DATABASE_URL does both
+    database_owner_url: str | None = None
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     model_dir: Path | None = None
     strong_threshold: float | None = None
@@ -62,6 +65,12 @@ class Settings:
     http_listen: str = "127.0.0.1:8080"
     rate_limit_per_hour: int = 30
     retention_days: int = 90
+    # days a forgotten identity can be restored before the purge erases it; 0: erased at once
+    forget_grace_days: int = 0
+    # access requests: at most one notification per admin in this many seconds, then a digest
+    request_digest_seconds: int = 60
+    # hex; None: audit.key in the data folder (created on first start)
+    audit_key: str | None = None
     log_level: str = "INFO"
 
     @property
@@ -103,6 +112,7 @@ class Settings:
         )
         return cls(
             database_url=e.text("DATABASE_URL"),
+            database_owner_url=e.text("DATABASE_OWNER_URL"),
             data_dir=Path(e.text("FACEFIND_DATA_DIR") or default_data_dir()).expanduser(),
             model_dir=_path(e.text("FACEFIND_MODEL_DIR")),
             strong_threshold=e.optional_number("FACEFIND_STRONG_THRESHOLD"),
@@ -123,6 +133,9 @@ class Settings:
             http_listen=e.text("FACEFIND_HTTP_LISTEN") or "127.0.0.1:8080",
             rate_limit_per_hour=e.integer("FACEFIND_RATE_LIMIT_PER_HOUR", 30, minimum=0),
             retention_days=e.integer("FACEFIND_RETENTION_DAYS", 90, minimum=0),
+            forget_grace_days=e.integer("FACEFIND_FORGET_GRACE_DAYS", 0, minimum=0),
+            request_digest_seconds=e.integer("FACEFIND_REQUEST_DIGEST_SECONDS", 60, minimum=0),
+            audit_key=e.text("FACEFIND_AUDIT_KEY"),
             log_level=(e.text("FACEFIND_LOG_LEVEL") or "INFO").upper(),
         )
 

@@ -1,9 +1,11 @@
 """PostgreSQL gallery: pool, migrations, every SQL statement, vector search, audit."""
 
+from gallery.checks import DatabaseCheckError, audit_rights, check_vector
 from gallery.db import MigrationError, create_pool, migrate
 from gallery.embedded import start_embedded
 from gallery.records import (
     AuditCheck,
+    AuditHead,
     CandidateRef,
     Face,
     Identity,
@@ -17,11 +19,18 @@ from gallery.records import (
     StoredLookupFace,
     User,
 )
+from gallery.roles import DEFAULT_RUNTIME_ROLE, RoleError, RuntimeRole
+from gallery.seal import AuditKey, AuditKeyMismatch, check_audit_key
 from gallery.store import Gallery, ModelMismatch
 
 __all__ = [
+    "DEFAULT_RUNTIME_ROLE",
     "AuditCheck",
+    "AuditHead",
+    "AuditKey",
+    "AuditKeyMismatch",
     "CandidateRef",
+    "DatabaseCheckError",
     "Face",
     "Gallery",
     "Identity",
@@ -33,9 +42,14 @@ __all__ = [
     "NewCandidate",
     "NewLookupFace",
     "PendingLookup",
+    "RoleError",
+    "RuntimeRole",
     "StoredCandidate",
     "StoredLookupFace",
     "User",
+    "audit_rights",
+    "check_audit_key",
+    "check_vector",
     "create_pool",
     "migrate",
     "start_embedded",

@@ -8,7 +8,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from gallery import queries as q
+from gallery.db import set_jsonb_codec
+from gallery.seal import AuditKey, append_sealed
 
 # a plain connection or one borrowed from the pool; both run the same queries
 Connection: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
@@ -18,15 +19,48 @@ class GalleryBase:
     """The pool and the helpers every area of the gallery shares. Methods take `con` to join a
     caller's transaction."""
 
-    def __init__(self, pool: asyncpg.Pool, *, ef_search: int = 200, shortlist: int = 200) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        audit_key: AuditKey | None = None,
+        owner_dsn: str | None = None,
+        ef_search: int = 200,
+        shortlist: int = 200,
+    ) -> None:
         self.pool = pool
+        self.audit_key = audit_key
+        # the schema owner's connection, for DDL at run time (index builds); None: the pool's
+        # role owns the schema itself, or the work waits for `facefind migrate`
+        self.owner_dsn = owner_dsn
         self.ef_search = ef_search
         self.shortlist = shortlist
+
+    def require_key(self) -> AuditKey:
+        if self.audit_key is None:
+            raise RuntimeError("this gallery was opened without the audit key: it cannot write")
+        return self.audit_key
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self.pool.acquire() as con, con.transaction():
             yield con
+
+    @asynccontextmanager
+    async def owner_transaction(self) -> AsyncIterator[Connection]:
+        """A transaction for DDL: as the owner when the roles are split, else on the pool (whose
+        role then raises InsufficientPrivilegeError if it does not own the schema)."""
+        if self.owner_dsn is None:
+            async with self.transaction() as con:
+                yield con
+            return
+        con = await asyncpg.connect(self.owner_dsn)
+        try:
+            await set_jsonb_codec(con)
+            async with con.transaction():
+                yield con
+        finally:
+            await con.close()
 
     def _c(self, con: Connection | None) -> Any:
         return con if con is not None else self.pool
@@ -44,7 +78,10 @@ class GalleryBase:
         *,
         con: Connection | None = None,
     ) -> None:
-        await self._c(con).execute(q.AUDIT_INSERT, actor, action, target, details or {})
+        """Append a sealed row, in the caller's transaction when `con` is given."""
+        key = self.require_key()
+        async with self._tx(con) as c:
+            await append_sealed(c, key, actor, action, target, details or {})
 
     @asynccontextmanager
     async def _tx(self, con: Connection | None) -> AsyncIterator[Connection]:

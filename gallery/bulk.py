@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import numpy as np
 
 from gallery import queries as q
@@ -59,7 +60,7 @@ class ExportSnapshot:
 
     async def face_crops(self) -> AsyncIterator[bytes]:
         async for r in self.con.cursor(q.EXPORT_FACES_CROPS, self.model, prefetch=self.batch):
-            yield bytes(r["crop_jpeg"])
+            yield bytes(r["crop_jpeg"] or b"")  # imported without a crop: none
 
     async def templates(self) -> AsyncIterator[tuple[str, np.ndarray, int]]:
         async for r in self.con.cursor(q.EXPORT_TEMPLATES, self.model, prefetch=self.batch):
@@ -123,7 +124,7 @@ class BulkStore(GalleryBase):
                 float(f.det_score),
                 f.quality,
                 [float(v) for v in f.bbox],
-                f.crop_jpeg,
+                f.crop_jpeg or None,  # no crop is NULL, as in import_faces
                 f.source_sha256,
                 actor,
                 recipe,
@@ -167,15 +168,25 @@ class BulkStore(GalleryBase):
             yield ExportSnapshot(con, model)
 
     async def defer_vector_indexes(self, actor: str) -> list[str]:
-        """Drop the HNSW indexes for a large load, keeping their definitions to rebuild."""
-        async with self.transaction() as con:
-            rows = await con.fetch(q.VECTOR_INDEXES)
-            for r in rows:
-                await con.execute(q.DEFERRED_INDEX_ADD, r["indexname"], r["indexdef"], actor)
-                await con.execute(q.drop_index(r["indexname"]))
-            if rows:
-                names = [r["indexname"] for r in rows]
-                await self.audit(actor, "index.defer", None, {"indexes": names}, con=con)
+        """Drop the HNSW indexes for a large load, keeping their definitions to rebuild.
+
+        Dropping is the schema owner's: without its connection (a runtime role alone) nothing
+        is dropped and the load goes into the indexes as they are, slower but complete."""
+        try:
+            async with self.owner_transaction() as con:
+                rows = await con.fetch(q.VECTOR_INDEXES)
+                for r in rows:
+                    await con.execute(q.DEFERRED_INDEX_ADD, r["indexname"], r["indexdef"], actor)
+                    await con.execute(q.drop_index(r["indexname"]))
+                if rows:
+                    names = [r["indexname"] for r in rows]
+                    await self.audit(actor, "index.defer", None, {"indexes": names}, con=con)
+        except asyncpg.InsufficientPrivilegeError:
+            logger.warning(
+                "this role may not drop the vector indexes: loading with them in place (slower; "
+                "set DATABASE_OWNER_URL for large loads)"
+            )
+            return []
         return [r["indexname"] for r in rows]
 
     async def deferred_indexes(self) -> list[str]:
@@ -186,10 +197,16 @@ class BulkStore(GalleryBase):
         built = []
         for r in await self.pool.fetch(q.DEFERRED_INDEXES):
             logger.info("building index %s", r["name"])
-            async with self.transaction() as con:
-                # the definition is the server's own (pg_indexes), kept when it was dropped
-                await con.execute(r["definition"])
-                await con.execute(q.DEFERRED_INDEX_DONE, r["name"])
-                await self.audit(actor, "index.build", None, {"index": r["name"]}, con=con)
+            try:
+                async with self.owner_transaction() as con:
+                    # the definition is the server's own (pg_indexes), kept when it was dropped
+                    await con.execute(r["definition"])
+                    await con.execute(q.DEFERRED_INDEX_DONE, r["name"])
+                    await self.audit(actor, "index.build", None, {"index": r["name"]}, con=con)
+            except asyncpg.InsufficientPrivilegeError:
+                logger.warning(
+                    "index %s waits to be built by its owner: run `facefind migrate`", r["name"]
+                )
+                continue
             built.append(r["name"])
         return built

@@ -15,6 +15,9 @@ import asyncpg
 from pgvector.asyncpg import register_vector
 
 from gallery import queries as q
+from gallery.checks import check_vector
+from gallery.roles import RuntimeRole, ensure_runtime_role, grant_runtime_privileges
+from gallery.seal import AuditKey, append_sealed, check_audit_key
 
 logger = logging.getLogger(__name__)
 
@@ -54,42 +57,76 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return found
 
 
-async def migrate(dsn: str, directory: Path | None = None, *, actor: str = "system") -> list[str]:
-    """Apply pending migrations in order; return the names applied. Safe to run concurrently."""
+async def migrate(
+    dsn: str,
+    directory: Path | None = None,
+    *,
+    audit_key: AuditKey,
+    actor: str = "system",
+    runtime_role: RuntimeRole | None = None,
+) -> list[str]:
+    """Apply pending migrations in order; return the names applied. Safe to run concurrently.
+
+    `dsn` is the owner's connection. With `runtime_role`, the role is created if missing and
+    given its privileges after the run (also when nothing was pending). Without one, a database
+    that is up to date is left untouched, so a role without DDL rights can call this too.
+    """
     migrations = load_migrations(directory)
     applied_now: list[str] = []
     con = await asyncpg.connect(dsn)
     try:
+        await set_jsonb_codec(con)
+        if runtime_role is None and not await _pending(con, migrations):
+            return []
+        await check_vector(con, need_installed=False)
         # session lock: a second process waits, then finds everything applied
-        await _set_jsonb_codec(con)
         await con.execute(q.MIGRATION_LOCK, q.MIGRATION_LOCK_ID)
         try:
             await con.execute(q.MIGRATIONS_TABLE)
-            applied = {r["version"]: r["checksum"] for r in await con.fetch(q.MIGRATIONS_APPLIED)}
-            for m in migrations:
-                if m.version in applied:
-                    if applied[m.version] != m.checksum:
-                        raise MigrationError(
-                            f"migration {m.version:04d}_{m.name} changed after it was applied"
-                        )
-                    continue
+            await check_audit_key(con, audit_key)
+            for m in await _pending(con, migrations):
                 async with con.transaction():
                     await con.execute(m.sql)
                     await con.execute(q.MIGRATION_RECORD, m.version, m.name, m.checksum)
-                    await con.execute(
-                        q.AUDIT_INSERT,
-                        actor,
-                        "migration.apply",
-                        f"{m.version:04d}_{m.name}",
-                        {"checksum": m.checksum},
-                    )
+                    await _audit_migration(con, m, actor, audit_key)
                 applied_now.append(f"{m.version:04d}_{m.name}")
                 logger.info("applied migration %04d_%s", m.version, m.name)
+            if runtime_role is not None:
+                await ensure_runtime_role(con, runtime_role)
+                await grant_runtime_privileges(con, runtime_role)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise MigrationError(
+                f"role {await con.fetchval('SELECT current_user')} cannot change the schema "
+                f"({exc}): run `facefind migrate` with DATABASE_OWNER_URL set to the owner's "
+                "connection"
+            ) from None
         finally:
             await con.execute(q.MIGRATION_UNLOCK, q.MIGRATION_LOCK_ID)
     finally:
         await con.close()
     return applied_now
+
+
+async def _pending(con: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+    """Migrations not applied yet; refuses a file that changed after it was applied."""
+    if not await con.fetchval(q.MIGRATIONS_TABLE_EXISTS):
+        return migrations
+    applied = {r["version"]: r["checksum"] for r in await con.fetch(q.MIGRATIONS_APPLIED)}
+    for m in migrations:
+        if m.version in applied and applied[m.version] != m.checksum:
+            raise MigrationError(f"migration {m.version:04d}_{m.name} changed after it was applied")
+    return [m for m in migrations if m.version not in applied]
+
+
+async def _audit_migration(
+    con: asyncpg.Connection, m: Migration, actor: str, audit_key: AuditKey
+) -> None:
+    """Record the migration in the audit log: sealed once migration 0004 made rows sealed."""
+    target, details = f"{m.version:04d}_{m.name}", {"checksum": m.checksum}
+    if await con.fetchval(q.AUDIT_SEALED_SCHEME):
+        await append_sealed(con, audit_key, actor, "migration.apply", target, details)
+    else:
+        await con.execute(q.AUDIT_INSERT_LEGACY, actor, "migration.apply", target, details)
 
 
 def _jsonb_encode(value: object) -> bytes:
@@ -100,7 +137,7 @@ def _jsonb_decode(data: bytes) -> object:
     return json.loads(data[1:])
 
 
-async def _set_jsonb_codec(con: asyncpg.Connection) -> None:
+async def set_jsonb_codec(con: asyncpg.Connection) -> None:
     # binary (version byte + text) so COPY works too; Python objects in and out
     await con.set_type_codec(
         "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
@@ -109,7 +146,7 @@ async def _set_jsonb_codec(con: asyncpg.Connection) -> None:
 
 async def _init_connection(con: asyncpg.Connection) -> None:
     await register_vector(con)
-    await _set_jsonb_codec(con)
+    await set_jsonb_codec(con)
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

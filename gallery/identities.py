@@ -1,8 +1,9 @@
-"""Identities and their reference faces: create, find, forget, add and bulk-import faces."""
+"""Identities and their reference faces: create, find, forget, restore, erase, add faces."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -47,26 +48,73 @@ class IdentityStore(GalleryBase):
         return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_BY_NAME, clean)]
 
     async def identities_like(self, text: str, limit: int = 10) -> list[Identity]:
-        return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_NAME_LIKE, text, limit)]
+        """Active identities whose name contains `text` literally: % and _ match themselves."""
+        pattern = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_NAME_LIKE, pattern, limit)]
 
     async def list_identities(self, *, include_deleted: bool = False) -> list[Identity]:
         return [_identity(r) for r in await self.pool.fetch(q.IDENTITY_LIST, include_deleted)]
 
-    async def forget_identity(self, identity_id: int, actor: str) -> bool:
-        """Soft-delete: the identity and its faces leave every future search."""
+    async def forget_identity(self, identity_id: int, actor: str, *, erase: bool) -> bool:
+        """The identity and its faces leave every future search; with `erase` its faces'
+        embeddings and pictures (and its name) are erased in the same transaction, otherwise
+        it can be restored until `erase_forgotten` runs for it."""
         async with self.transaction() as con:
             done = await con.fetchval(q.IDENTITY_SOFT_DELETE, identity_id, actor)
             if done is None:
                 return False
             faces = await con.execute(q.FACES_DEACTIVATE, identity_id)
-            await self.refresh_templates([identity_id], con=con)
             await self.audit(
                 actor,
                 "identity.forget",
                 f"identity:{identity_id}",
-                {"faces_deactivated": int(faces.split()[-1])},
+                {"faces_deactivated": _count(faces), "erase_now": erase},
                 con=con,
             )
+            if erase:
+                await self._erase(con, identity_id, actor)
+            await self.refresh_templates([identity_id], con=con)
+        return True
+
+    async def restore_identity(self, identity_id: int, actor: str) -> bool:
+        """Undo a forget that was not erased yet: the identity and its faces search again."""
+        async with self.transaction() as con:
+            done = await con.fetchval(q.IDENTITY_RESTORE, identity_id)
+            if done is None:
+                return False
+            faces = await con.execute(q.FACES_REACTIVATE, identity_id)
+            await self.audit(
+                actor,
+                "identity.restore",
+                f"identity:{identity_id}",
+                {"faces_reactivated": _count(faces)},
+                con=con,
+            )
+            await self.refresh_templates([identity_id], con=con)
+        return True
+
+    async def erase_forgotten(self, forgotten_before: datetime, actor: str) -> list[int]:
+        """Erase for good every identity forgotten before the cutoff (the end of the grace
+        period); returns their ids. One transaction per identity."""
+        erased: list[int] = []
+        for row in await self.pool.fetch(q.IDENTITIES_TO_ERASE, forgotten_before):
+            async with self.transaction() as con:
+                if await self._erase(con, row["id"], actor):
+                    await self.refresh_templates([row["id"]], con=con)
+                    erased.append(row["id"])
+        return erased
+
+    async def _erase(self, con: Connection, identity_id: int, actor: str) -> bool:
+        if await con.fetchval(q.IDENTITY_ERASE, identity_id) is None:
+            return False
+        faces = await con.execute(q.FACES_ERASE, identity_id)
+        await self.audit(
+            actor,
+            "identity.erase",
+            f"identity:{identity_id}",
+            {"faces_erased": _count(faces)},
+            con=con,
+        )
         return True
 
     # --- faces ----------------------------------------------------------------------------
@@ -131,7 +179,8 @@ class IdentityStore(GalleryBase):
     ) -> int:
         """Bulk-load faces with COPY (migrations between deployments, benchmarks).
 
-        Rows get no crop image; they take part in searches like any face.
+        Rows get no crop image (NULL): they take part in searches like any face, and a reply
+        that matches one shows the query face alone.
         """
         if len(identity_ids) != len(embeddings):
             raise ValueError("one identity id per embedding")
@@ -143,7 +192,7 @@ class IdentityStore(GalleryBase):
                 1.0,
                 {"imported": True},
                 [0.0, 0.0, 0.0, 0.0],
-                b"",
+                None,
                 f"{source}:{i}",
                 actor,
                 recipe,
@@ -176,7 +225,10 @@ class IdentityStore(GalleryBase):
     async def refresh_templates(
         self, identity_ids: Sequence[int], *, con: Connection | None = None
     ) -> None:
-        """Rebuild these identities' templates from their active references (none left: none)."""
+        """Rebuild these identities' templates from their active references (none left: none).
+
+        Called in the caller's transaction whenever an identity's references change: a face
+        added or re-embedded, the identity forgotten, restored or erased."""
         ids = [int(i) for i in identity_ids]
         async with self._tx(con) as c:
             await c.execute(q.TEMPLATES_DELETE, ids)
@@ -210,9 +262,10 @@ class IdentityStore(GalleryBase):
     async def faces_to_reembed(
         self, model: str, recipe: str, after_id: int, batch: int
     ) -> list[tuple[int, int, bytes]]:
-        """(face id, identity id, aligned crop JPEG) of faces made with another recipe."""
+        """(face id, identity id, aligned crop JPEG; b"" when imported without one) of faces
+        made with another recipe."""
         rows = await self.pool.fetch(q.FACES_TO_REEMBED, model, recipe, after_id, batch)
-        return [(int(r["id"]), int(r["identity_id"]), bytes(r["crop_jpeg"])) for r in rows]
+        return [(int(r["id"]), int(r["identity_id"]), bytes(r["crop_jpeg"] or b"")) for r in rows]
 
     async def set_embeddings(
         self,
@@ -255,6 +308,11 @@ class IdentityStore(GalleryBase):
 
     async def faces_of_identity(self, identity_id: int) -> list[Face]:
         return [_face(r) for r in await self.pool.fetch(q.FACES_OF_IDENTITY, identity_id)]
+
+
+def _count(status: str) -> int:
+    """Rows touched, from a command status such as 'UPDATE 3'."""
+    return int(status.split()[-1])
 
 
 def _identity(row: Any) -> Identity:

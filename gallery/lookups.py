@@ -118,6 +118,7 @@ class LookupStore(GalleryBase):
                     verdict=c["verdict"],
                     false_candidate_rate=c["false_candidate_rate"],
                     low_quality_ref=c["low_quality_ref"],
+                    identity_erased=c["erased_at"] is not None,
                 )
             )
         faces = [

@@ -13,6 +13,44 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 MIGRATIONS_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
 MIGRATION_RECORD = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+MIGRATIONS_TABLE_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+
+# --- start-up checks --------------------------------------------------------------------------
+VECTOR_VERSIONS = """
+SELECT default_version, installed_version FROM pg_available_extensions WHERE name = 'vector'"""
+SERVER_VERSION = "SELECT current_setting('server_version')"
+
+# --- roles ------------------------------------------------------------------------------------
+# Role names and passwords cannot be parameters of DDL: the server quotes them with format()
+# (%I: identifier, %L: literal) and the result is executed as it stands.
+ROLE_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
+ROLE_CREATE = "SELECT format('CREATE ROLE %I LOGIN', $1::text)"
+ROLE_CREATE_WITH_PASSWORD = "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)"
+ROLE_SET_PASSWORD = "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)"
+# What the application's runtime role may do, applied after every migration run (so tables a
+# later migration adds are covered) and as default privileges for tables the owner creates
+# outside the runner. The audit log: read and append, nothing else.
+RUNTIME_GRANTS = tuple(
+    f"SELECT format('{statement}', $1::text)"
+    for statement in (
+        "GRANT USAGE ON SCHEMA public TO %I",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I",
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I",
+        "REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM %I",
+        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON schema_migrations FROM %I",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO %I",
+    )
+)
+# Whether the connected role could rewrite the audit log unseen by the database's own guards.
+AUDIT_RIGHTS = """
+SELECT current_user AS role, r.rolsuper AS superuser,
+       pg_has_role(current_user, c.relowner, 'USAGE') AS owner,
+       has_table_privilege('audit_log', 'UPDATE') OR has_table_privilege('audit_log', 'DELETE')
+           OR has_table_privilege('audit_log', 'TRUNCATE') AS can_change
+FROM pg_roles r, pg_class c
+WHERE r.rolname = current_user AND c.oid = 'audit_log'::regclass"""
 
 
 # DDL takes no parameters; callers pass names checked against [a-z0-9_] (gallery.db).
@@ -59,7 +97,7 @@ SELECT {_USER_COLUMNS} FROM users WHERE role = 'admin' AND status = 'approved' O
 
 # --- identities -------------------------------------------------------------------------------
 _IDENTITY_COLUMNS = """i.id, i.display_name, i.external_ref, i.notes, i.created_by, i.created_at,
-    i.deleted_at,
+    i.deleted_at, i.erased_at,
     (SELECT count(*) FROM faces f WHERE f.identity_id = i.id AND f.active) AS face_count"""
 IDENTITY_INSERT = """
 INSERT INTO identities (display_name, external_ref, notes, created_by) VALUES ($1, $2, $3, $4)
@@ -71,7 +109,7 @@ WHERE i.deleted_at IS NULL AND lower(i.display_name) = lower($1)
 ORDER BY i.id"""
 IDENTITY_NAME_LIKE = f"""
 SELECT {_IDENTITY_COLUMNS} FROM identities i
-WHERE i.deleted_at IS NULL AND i.display_name ILIKE '%' || $1 || '%'
+WHERE i.deleted_at IS NULL AND i.display_name ILIKE '%' || $1 || '%' ESCAPE '!'
 ORDER BY i.display_name, i.id
 LIMIT $2"""
 IDENTITY_LIST = f"""
@@ -83,6 +121,27 @@ UPDATE identities SET deleted_at = now(), deleted_by = $2
 WHERE id = $1 AND deleted_at IS NULL
 RETURNING id"""
 FACES_DEACTIVATE = "UPDATE faces SET active = false WHERE identity_id = $1 AND active"
+IDENTITY_RESTORE = """
+UPDATE identities SET deleted_at = NULL, deleted_by = NULL
+WHERE id = $1 AND deleted_at IS NOT NULL AND erased_at IS NULL
+RETURNING id"""
+FACES_REACTIVATE = """
+UPDATE faces SET active = true WHERE identity_id = $1 AND NOT active AND embedding IS NOT NULL"""
+# Erasure keeps the rows (past lookups point at them: who, when, which identity) and drops
+# what identifies the person: embeddings, pictures, photo hashes, name, reference and notes.
+IDENTITY_ERASE = """
+UPDATE identities SET erased_at = now(), display_name = '(erased #' || id || ')',
+                      external_ref = NULL, notes = NULL
+WHERE id = $1 AND deleted_at IS NOT NULL AND erased_at IS NULL
+RETURNING id"""
+FACES_ERASE = """
+UPDATE faces SET embedding = NULL, crop_jpeg = NULL, source_sha256 = NULL, quality = '{}',
+                 active = false, erased_at = now()
+WHERE identity_id = $1 AND erased_at IS NULL"""
+IDENTITIES_TO_ERASE = """
+SELECT id FROM identities
+WHERE deleted_at IS NOT NULL AND erased_at IS NULL AND deleted_at <= $1
+ORDER BY id"""
 
 # --- faces ------------------------------------------------------------------------------------
 FACE_INSERT = """
@@ -193,7 +252,7 @@ WHERE f.model = $1 AND f.active AND i.deleted_at IS NULL
 ORDER BY f.id"""
 EXPORT_FACES_META = (
     """SELECT i.uid, f.det_score, f.quality, f.bbox, f.source_sha256, f.added_by, f.created_at,
-       f.recipe, f.low_quality, octet_length(f.crop_jpeg) AS crop_bytes"""
+       f.recipe, f.low_quality, coalesce(octet_length(f.crop_jpeg), 0) AS crop_bytes"""
     + _EXPORT_FACES_FROM
 )
 EXPORT_FACES_EMBEDDINGS = "SELECT f.embedding" + _EXPORT_FACES_FROM
@@ -269,6 +328,7 @@ WHERE lookup_id = $1 ORDER BY face_index"""
 LOOKUP_CANDIDATES = """
 SELECT c.id, c.lookup_face_id, c.rank, c.identity_id, c.face_id, c.similarity, c.band,
        c.false_candidate_rate, c.low_quality_ref, i.display_name, i.external_ref, i.deleted_at,
+       i.erased_at,
        (SELECT fb.verdict FROM feedback fb WHERE fb.candidate_id = c.id
         ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1) AS verdict
 FROM lookup_candidates c
@@ -316,8 +376,10 @@ RETENTION_PURGE_CROPS = """
 UPDATE lookup_faces lf SET crop_jpeg = NULL
 FROM lookups l
 WHERE l.id = lf.lookup_id AND lf.crop_jpeg IS NOT NULL AND l.created_at < $1"""
+# a lookup still waiting for its photo keeps the file id it will download it with
 RETENTION_PURGE_FILE_IDS = """
-UPDATE lookups SET file_id = NULL WHERE file_id IS NOT NULL AND created_at < $1"""
+UPDATE lookups SET file_id = NULL
+WHERE file_id IS NOT NULL AND created_at < $1 AND status <> 'pending'"""
 
 # --- feedback ---------------------------------------------------------------------------------
 CANDIDATE_GET = """
@@ -334,11 +396,37 @@ ON CONFLICT (candidate_id, actor) DO UPDATE SET verdict = EXCLUDED.verdict, crea
 RETURNING id"""
 
 # --- audit ------------------------------------------------------------------------------------
-AUDIT_INSERT = """
+# Before migration 0004 a trigger hashed rows itself; the migration runner still needs this
+# insert for the migrations that come before 0004 in a new database.
+AUDIT_INSERT_LEGACY = """
 INSERT INTO audit_log (actor, action, target, details) VALUES ($1, $2, $3, $4::jsonb)"""
-AUDIT_CHAIN = """
-SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_text, actor,
-       action, target, details::text AS details_text, prev_hash, hash
-FROM audit_log ORDER BY id"""
+AUDIT_SEALED_SCHEME = """
+SELECT EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = to_regclass('audit_log') AND attname = 'key_id'
+                 AND NOT attisdropped)"""
+# the lock the audit trigger takes too: one writer at a time, held to commit
+AUDIT_LOCK_ID = 7408331020245
+AUDIT_LOCK = "SELECT pg_advisory_xact_lock($1)"
+# the head to continue, the row's time, and the details as the database will render them
+AUDIT_NEXT = """
+SELECT clock_timestamp() AS now, $1::jsonb::text AS details_text,
+       (SELECT id FROM audit_log ORDER BY id DESC LIMIT 1) AS last_id,
+       (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS last_hash"""
+AUDIT_APPEND = """
+INSERT INTO audit_log (id, at, actor, action, target, details, prev_hash, hash, scheme, key_id)
+VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8, 'hmac-sha256', $9)"""
+_AUDIT_CHECKED = """id, at, actor, action, target, details::text AS details_text, prev_hash, hash,
+       scheme, key_id"""
+AUDIT_CHAIN_AFTER = f"""
+SELECT {_AUDIT_CHECKED} FROM audit_log WHERE id > $1 ORDER BY id"""
+AUDIT_FIRST = "SELECT id, hash FROM audit_log ORDER BY id LIMIT 1"
+AUDIT_LAST = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1"
+AUDIT_LAST_ID = "SELECT max(id) FROM audit_log"
+AUDIT_COUNT = "SELECT count(*) FROM audit_log"
+AUDIT_COUNT_UPTO = "SELECT count(*) FROM audit_log WHERE id <= $1"
+AUDIT_ROW = f"SELECT {_AUDIT_CHECKED} FROM audit_log WHERE id = $1"
+AUDIT_LAST_KEY_ID = """
+SELECT key_id FROM audit_log WHERE scheme = 'hmac-sha256' ORDER BY id DESC LIMIT 1"""
+AUDIT_LAST_OF_ACTION = "SELECT max(at) FROM audit_log WHERE action = $1"
 AUDIT_RECENT = """
 SELECT id, at, actor, action, target, details FROM audit_log ORDER BY id DESC LIMIT $1"""

@@ -49,10 +49,16 @@ class Identity:
     created_at: datetime
     deleted_at: datetime | None
     face_count: int
+    erased_at: datetime | None = None
 
     @property
     def deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def erased(self) -> bool:
+        """Forgotten for good: its faces have no embedding or picture left."""
+        return self.erased_at is not None
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,8 @@ class Face:
     det_score: float
     quality: dict[str, Any]
     bbox: list[float]
-    crop_jpeg: bytes
-    source_sha256: str
+    crop_jpeg: bytes | None  # None: imported without one, or erased
+    source_sha256: str | None
     added_by: str
     created_at: datetime
     active: bool
@@ -123,6 +129,7 @@ class StoredCandidate:
     verdict: str | None
     false_candidate_rate: float | None = None
     low_quality_ref: bool = False
+    identity_erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,11 +202,23 @@ class CandidateRef:
 
 
 @dataclass(frozen=True)
+class AuditHead:
+    """Where an audit chain stands: what a witness outside the database remembers."""
+
+    genesis: str  # the first row's hash: names the chain (one data folder may see several)
+    rows: int
+    last_id: int
+    last_hash: str
+
+
+@dataclass(frozen=True)
 class AuditCheck:
     ok: bool
     rows: int
     first_bad_id: int | None = None
     problem: str | None = None
+    head: AuditHead | None = None  # the chain as checked (None: empty, or broken early)
+    legacy_rows: int = 0  # rows hashed by the database before rows were sealed (migration 0004)
 
 
 @dataclass(frozen=True)

@@ -136,10 +136,16 @@ def _labelled_tile(face: np.ndarray, label: str, size: int) -> np.ndarray:
 
 
 def side_by_side(
-    query_crop: np.ndarray, reference_jpeg: bytes, left_label: str, right_label: str
+    query_crop: np.ndarray, reference_jpeg: bytes | None, left_label: str, right_label: str
 ) -> bytes:
-    """Return a JPEG with the query face and a reference face side by side, labelled below."""
-    reference = decode_jpeg(reference_jpeg)
+    """Return a JPEG with the query face and a reference face side by side, labelled below.
+
+    Without a reference picture (a face imported without one, or erased) the right tile is a
+    plain grey square: the reader sees at once that there is nothing to compare with."""
+    if reference_jpeg:
+        reference = decode_jpeg(reference_jpeg)
+    else:
+        reference = np.full((PAIR_FACE_PX, PAIR_FACE_PX, 3), 200, dtype=np.uint8)
     left = _labelled_tile(query_crop, left_label, PAIR_FACE_PX)
     right = _labelled_tile(reference, right_label, PAIR_FACE_PX)
     gap = np.full((left.shape[0], 8, 3), 255, dtype=np.uint8)

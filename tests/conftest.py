@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from gallery import Gallery, create_pool, migrate, start_embedded
+from facefind.database import with_user
+from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, create_pool, migrate, start_embedded
 from gallery.db import create_database
 
 
@@ -44,12 +46,25 @@ async def fresh_dsn(pg_server: str) -> AsyncIterator[str]:
     yield await new_database(pg_server)
 
 
+@pytest.fixture(scope="session")
+def audit_key() -> AuditKey:
+    """The key the test galleries seal their audit rows with (services make their own)."""
+    return AuditKey(secrets.token_bytes(32))
+
+
+def app_dsn(owner_dsn: str) -> str:
+    """The same database as the runtime role migrations create (facefind_app, no password: the
+    embedded server trusts its Unix socket)."""
+    return with_user(owner_dsn, DEFAULT_RUNTIME_ROLE)
+
+
 @pytest.fixture
-async def gallery(fresh_dsn: str) -> AsyncIterator[Gallery]:
-    await migrate(fresh_dsn, actor="test")
+async def gallery(fresh_dsn: str, audit_key: AuditKey) -> AsyncIterator[Gallery]:
+    """A migrated database, as its superuser (tests that play the administrator need that)."""
+    await migrate(fresh_dsn, audit_key=audit_key, actor="test")
     pool = await create_pool(fresh_dsn)
     try:
-        g = Gallery(pool)
+        g = Gallery(pool, audit_key=audit_key)
         await g.register_model("test-model", "d" * 64, "r" * 64)
         yield g
     finally:

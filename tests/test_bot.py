@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -30,6 +31,7 @@ from facefind.service import FaceFind
 from facefind.settings import Settings
 from recognition import Analysis
 from tests import images
+from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
 
 JSON = dict[str, Any]
@@ -100,8 +102,23 @@ class Gallery:
 
 
 @pytest.fixture(scope="module")
-async def service(module_dsn: str) -> AsyncIterator[FaceFind]:
-    svc = await FaceFind.open(Settings(database_url=module_dsn), actor="test")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bot's data folder: its audit key and witness."""
+    return tmp_path_factory.mktemp("bot-data")
+
+
+def db_settings(owner_dsn: str, data_dir: Path) -> dict[str, Any]:
+    """As deployed: migrations as the owner, the bot as the runtime role."""
+    return {
+        "database_url": app_dsn(owner_dsn),
+        "database_owner_url": owner_dsn,
+        "data_dir": data_dir,
+    }
+
+
+@pytest.fixture(scope="module")
+async def service(module_dsn: str, data_dir: Path) -> AsyncIterator[FaceFind]:
+    svc = await FaceFind.open(Settings(**db_settings(module_dsn, data_dir)), actor="test")
     try:
         yield svc
     finally:
@@ -147,14 +164,14 @@ StartBot = Callable[..., Awaitable[BotRunner]]
 
 @pytest.fixture
 async def start_bot(
-    fake: FakeBotApi, service: FaceFind, gallery: Gallery, module_dsn: str
+    fake: FakeBotApi, service: FaceFind, gallery: Gallery, module_dsn: str, data_dir: Path
 ) -> AsyncIterator[StartBot]:
     """Start a BotRunner in polling mode (or as the overrides say); stopped after the test."""
     runners: list[BotRunner] = []
 
     async def start(**overrides: Any) -> BotRunner:
         settings = Settings(
-            database_url=module_dsn,
+            **db_settings(module_dsn, data_dir),
             telegram_bot_token=fake.token,
             telegram_api_url=fake.url,
             admin_ids=(ADMIN,),
@@ -788,9 +805,9 @@ async def test_admin_lists_approves_and_revokes_users(
     await reply(fake, admin, f"User id: {user['id']}")
 
     pending = await send(fake, admin, "/pending", "Pending access requests:")
-    assert f"{user['id']} · Nadia Tester (@{user['username']}) · officer · pending" in body(pending)
+    assert f"{user['id']} · officer · pending · Nadia Tester (@{user['username']})" in body(pending)
     users = await send(fake, admin, "/users", "Users:")
-    assert f"{ADMIN} · Ada (@ada_admin) · admin · approved" in body(users)
+    assert f"{ADMIN} · 🛡 ADMIN · approved · Ada (@ada_admin)" in body(users)
 
     since = len(fake.sent)
     fake.push_message(admin, f"/approve {user['id']}")
@@ -1003,11 +1020,11 @@ async def test_a_long_user_list_arrives_whole_in_several_messages(
 
     since = len(fake.sent)
     fake.push_message(admin, "/users")
-    await reply(fake, admin, f"{many[-1]} · Officer Number {many[-1]}", since=since)
+    await reply(fake, admin, f"{many[-1]} · officer · approved · Officer Number", since=since)
 
     listing = "\n".join(body(m) for m in fake.messages_to(ADMIN)[-10:] if "Officer" in body(m))
     for uid in many:
-        assert f"{uid} · Officer Number {uid} (@officer_{uid}) · officer · approved" in listing
+        assert f"{uid} · officer · approved · Officer Number {uid} (@officer_{uid})" in listing
 
 
 def test_long_texts_are_cut_at_line_ends_within_telegrams_limit() -> None:
@@ -1021,10 +1038,10 @@ def test_long_texts_are_cut_at_line_ends_within_telegrams_limit() -> None:
 
 # --- 16. restarts -------------------------------------------------------------------------------
 async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
-    fake: FakeBotApi, fresh_dsn: str, gallery: Gallery
+    fake: FakeBotApi, fresh_dsn: str, gallery: Gallery, tmp_path: Path
 ) -> None:
     settings = Settings(
-        database_url=fresh_dsn,
+        **db_settings(fresh_dsn, tmp_path),
         telegram_bot_token=fake.token,
         telegram_api_url=fake.url,
         http_listen="127.0.0.1:0",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,9 +12,24 @@ import asyncpg
 import numpy as np
 import pytest
 
-from gallery import Gallery, MigrationError, ModelMismatch, NewCandidate, NewLookupFace, migrate
+from gallery import (
+    AuditKey,
+    Gallery,
+    MigrationError,
+    ModelMismatch,
+    NewCandidate,
+    NewLookupFace,
+    migrate,
+)
 from gallery import queries as q
-from gallery.db import default_migrations_dir, load_migrations
+from gallery.checks import (
+    PGVECTOR_MINIMUM,
+    DatabaseCheckError,
+    check_vector,
+    parse_version,
+    vector_problem,
+)
+from gallery.db import create_database, default_migrations_dir, load_migrations
 
 MODEL = "test-model"
 
@@ -28,34 +44,39 @@ async def make_identities(g: Gallery, n: int, prefix: str = "Person") -> list[in
 
 
 # --- migrations -----------------------------------------------------------------------------
-async def test_migrations_apply_once_and_twice_without_harm(fresh_dsn: str) -> None:
-    first = await migrate(fresh_dsn)
-    second = await migrate(fresh_dsn)
-    shipped = load_migrations()
-    assert first[:2] == ["0001_init", "0002_hnsw_build_quality"]
-    assert first == [f"{m.version:04d}_{m.name}" for m in shipped]
+async def test_migrations_apply_once_and_twice_without_harm(
+    fresh_dsn: str, audit_key: AuditKey
+) -> None:
+    every = [f"{m.version:04d}_{m.name}" for m in load_migrations()]
+    first = await migrate(fresh_dsn, audit_key=audit_key)
+    second = await migrate(fresh_dsn, audit_key=audit_key)
+    assert first == every and "0004_sealed_audit_and_erasure" in every
     assert second == []
     con = await asyncpg.connect(fresh_dsn)
     try:
-        versions = await con.fetch("SELECT version FROM schema_migrations ORDER BY version")
-        assert [r["version"] for r in versions] == [m.version for m in shipped]
+        versions = await con.fetch("SELECT version FROM schema_migrations")
+        assert [r["version"] for r in versions] == [m.version for m in load_migrations()]
     finally:
         await con.close()
 
 
-async def test_concurrent_migrations_apply_each_file_once(fresh_dsn: str) -> None:
-    results = await asyncio.gather(*(migrate(fresh_dsn) for _ in range(4)))
+async def test_concurrent_migrations_apply_each_file_once(
+    fresh_dsn: str, audit_key: AuditKey
+) -> None:
+    results = await asyncio.gather(*(migrate(fresh_dsn, audit_key=audit_key) for _ in range(4)))
     assert sorted(len(r) for r in results) == [0, 0, 0, len(load_migrations())]
 
 
-async def test_an_applied_migration_that_changed_is_refused(fresh_dsn: str, tmp_path: Path) -> None:
-    await migrate(fresh_dsn)
+async def test_an_applied_migration_that_changed_is_refused(
+    fresh_dsn: str, tmp_path: Path, audit_key: AuditKey
+) -> None:
+    await migrate(fresh_dsn, audit_key=audit_key)
     copy = tmp_path / "migrations"
     shutil.copytree(default_migrations_dir(), copy)
     path = copy / "0001_init.sql"
     path.write_text(path.read_text() + "\n-- edited after release\n")
     with pytest.raises(MigrationError, match="changed after it was applied"):
-        await migrate(fresh_dsn, copy)
+        await migrate(fresh_dsn, copy, audit_key=audit_key)
 
 
 async def test_a_model_name_cannot_change_its_files(gallery: Gallery) -> None:
@@ -110,7 +131,7 @@ async def test_filtered_search_is_not_silently_short(gallery: Gallery) -> None:
     assert "faces_embedding_hnsw" in plan
     assert len(await gallery.pool.fetch(naive_sql, query, MODEL)) < 50
 
-    small = Gallery(gallery.pool, shortlist=50)
+    small = Gallery(gallery.pool, audit_key=gallery.audit_key, shortlist=50)
     async with small.transaction() as con:
         await con.execute(q.SEARCH_SETTINGS, small.ef_search, 20000)
         plan = "\n".join(
@@ -130,8 +151,8 @@ async def test_forgotten_identity_leaves_every_search(gallery: Gallery) -> None:
     emb = unit(rng, 5)
     await gallery.import_faces(MODEL, ids, emb, actor="test", recipe="test")
     assert (await gallery.search(emb[2], MODEL, limit=1))[0].identity_id == ids[2]
-    assert await gallery.forget_identity(ids[2], "test")
-    assert not await gallery.forget_identity(ids[2], "test")
+    assert await gallery.forget_identity(ids[2], "test", erase=False)
+    assert not await gallery.forget_identity(ids[2], "test", erase=False)
     results = await gallery.search(emb[2], MODEL, limit=5)
     assert ids[2] not in [m.identity_id for m in results]
     assert len(results) == 4
@@ -254,3 +275,34 @@ async def test_lookup_round_trip_and_retention(gallery: Gallery) -> None:
     assert purged is not None and all(f.crop_jpeg is None for f in purged.faces)
     # the record itself stays: only the face images go
     assert purged.faces[0].candidates[0].identity_id == ids[0]
+
+
+# --- start-up checks ------------------------------------------------------------------------
+def test_an_old_or_missing_pgvector_is_refused_with_the_fix_named() -> None:
+    assert vector_problem("0.8.0", "0.8.0", need_installed=True) is None
+    assert vector_problem("0.8.6", None, need_installed=False) is None  # migrations create it
+    older_here = vector_problem("0.8.1", "0.7.4", need_installed=True)
+    assert older_here is not None
+    assert "pgvector 0.7.4" in older_here and "ALTER EXTENSION vector UPDATE" in older_here
+    old_server = vector_problem("0.7.4", "0.7.4", need_installed=True)
+    assert old_server is not None and "upgrade the pgvector package" in old_server
+    old_package = vector_problem("0.6.2", None, need_installed=False)
+    assert old_package is not None and "0.8.0 or later" in old_package
+    none = vector_problem(None, None, need_installed=False)
+    assert none is not None and "no pgvector extension" in none and "pgvector/pgvector" in none
+    assert parse_version("0.10.0") > parse_version("0.8.0") > parse_version("0.7.4-dev")
+
+
+async def test_the_real_server_passes_and_an_unmigrated_database_is_named(
+    gallery: Gallery, pg_server: str
+) -> None:
+    async with gallery.pool.acquire() as con:
+        version = await check_vector(con, need_installed=True)
+    assert parse_version(version) >= PGVECTOR_MINIMUM
+    empty = await create_database(pg_server, f"t_{uuid.uuid4().hex[:12]}")
+    con = await asyncpg.connect(empty)
+    try:
+        with pytest.raises(DatabaseCheckError, match="run `facefind migrate`"):
+            await check_vector(con, need_installed=True)
+    finally:
+        await con.close()

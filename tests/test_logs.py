@@ -6,9 +6,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from facefind.database import with_user
 from facefind.logs import REDACTED, RedactingFormatter, Redactor, secrets_of
 from facefind.settings import Settings
+from gallery import DEFAULT_RUNTIME_ROLE
 from tests import images
 from tests.fakebotapi import FakeBotApi
 from tests.test_run import facefind_run
@@ -17,17 +20,29 @@ from tests.test_run import facefind_run
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4"
 WEBHOOK_SECRET = "wh-Secret-9f8e7d6c5b4a"
 DB_PASSWORD = "Db-Pa55word-1a2b3c"
+OWNER_PASSWORD = "Owner-Pa55word-4d5e6f"
+AUDIT_KEY = "5eed" * 16
 
 
-def with_password(dsn: str) -> str:
+def with_password(dsn: str, password: str = DB_PASSWORD) -> str:
     """The embedded server's DSN ('postgres:@') with a password, which its socket ignores."""
     assert "postgres:@" in dsn
-    return dsn.replace("postgres:@", f"postgres:{DB_PASSWORD}@")
+    return dsn.replace("postgres:@", f"postgres:{password}@")
+
+
+def split_roles(dsn: str) -> dict[str, str]:
+    """The owner and the runtime role, both with passwords, and the audit key: all secret."""
+    return {
+        "DATABASE_URL": with_user(dsn, DEFAULT_RUNTIME_ROLE, DB_PASSWORD),
+        "DATABASE_OWNER_URL": with_password(dsn, OWNER_PASSWORD),
+        "FACEFIND_AUDIT_KEY": AUDIT_KEY,
+    }
 
 
 def leaked(log: str) -> list[str]:
     secret_half = TOKEN.split(":", 1)[1]
-    return [s for s in (TOKEN, secret_half, WEBHOOK_SECRET, DB_PASSWORD) if s in log]
+    secrets = (TOKEN, secret_half, WEBHOOK_SECRET, DB_PASSWORD, OWNER_PASSWORD, AUDIT_KEY)
+    return [s for s in secrets if s in log]
 
 
 def test_the_redactor_removes_known_and_token_shaped_secrets() -> None:
@@ -35,12 +50,15 @@ def test_the_redactor_removes_known_and_token_shaped_secrets() -> None:
         telegram_bot_token=TOKEN,
         webhook_secret=WEBHOOK_SECRET,
         database_url=f"postgresql://app:{DB_PASSWORD}@db:5432/facefind",
+        database_owner_url=f"postgresql://owner:{OWNER_PASSWORD}@db:5432/facefind",
+        audit_key=AUDIT_KEY,
     )
     redact = Redactor(secrets_of(settings))
     line = (
         f"POST https://api.telegram.org/bot{TOKEN}/getUpdates; "
         f"encoded {TOKEN.replace(':', '%3A')}; half {TOKEN.split(':')[1]}; "
         f"secret {WEBHOOK_SECRET}; dsn postgresql://app:{DB_PASSWORD}@db/facefind; "
+        f"owner {OWNER_PASSWORD}; key {AUDIT_KEY}; "
         "other bot 5123456789:AAFakeFakeFakeFakeFakeFakeFakeFake12; "
         "other dsn postgres://u:hunter2@10.0.0.1/x"
     )
@@ -65,9 +83,11 @@ def test_a_traceback_is_redacted_too() -> None:
 
 
 async def run_and_stop(
-    api: FakeBotApi, env: dict[str, str], drive: Callable[[], Awaitable[None]]
+    api: FakeBotApi, data_dir: Path, env: dict[str, str], drive: Callable[[], Awaitable[None]]
 ) -> str:
-    proc = await facefind_run(TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_URL=api.url, **env)
+    proc = await facefind_run(
+        data_dir, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_URL=api.url, **env
+    )
     try:
         await drive()
         proc.send_signal(signal.SIGTERM)
@@ -80,7 +100,7 @@ async def run_and_stop(
     return (await proc.stdout.read()).decode()
 
 
-async def test_a_full_bot_run_at_debug_level_logs_no_secret(fresh_dsn: str) -> None:
+async def test_a_full_bot_run_at_debug_level_logs_no_secret(fresh_dsn: str, tmp_path: Path) -> None:
     async with FakeBotApi(TOKEN) as api:
         admin = api.user(777, "Olena", username="olena")
 
@@ -99,8 +119,9 @@ async def test_a_full_bot_run_at_debug_level_logs_no_secret(fresh_dsn: str) -> N
 
         log = await run_and_stop(
             api,
+            tmp_path,
             {
-                "DATABASE_URL": with_password(fresh_dsn),
+                **split_roles(fresh_dsn),
                 "ADMIN_IDS": "777",
                 "FACEFIND_LOG_LEVEL": "DEBUG",
                 "WEBHOOK_SECRET": WEBHOOK_SECRET,  # set, though polling: it must not show either
@@ -112,7 +133,7 @@ async def test_a_full_bot_run_at_debug_level_logs_no_secret(fresh_dsn: str) -> N
     assert leaked(log) == [], [line for line in log.splitlines() if leaked(line)][:5]
 
 
-async def test_a_webhook_run_logs_no_secret(fresh_dsn: str) -> None:
+async def test_a_webhook_run_logs_no_secret(fresh_dsn: str, tmp_path: Path) -> None:
     from tests.test_bot import free_port
 
     port = free_port()
@@ -126,6 +147,7 @@ async def test_a_webhook_run_logs_no_secret(fresh_dsn: str) -> None:
 
         log = await run_and_stop(
             api,
+            tmp_path,
             {
                 "DATABASE_URL": with_password(fresh_dsn),
                 "ADMIN_IDS": "778",

@@ -6,26 +6,37 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
+from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
 
 
-async def facefind_run(**env: str) -> asyncio.subprocess.Process:
+async def facefind_run(data_dir: Path, **env: str) -> asyncio.subprocess.Process:
     """`python -m facefind run` with these settings added to the environment."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "facefind", "run",
-        env={**os.environ, "FACEFIND_HTTP_LISTEN": "127.0.0.1:0", **env},
+        env={
+            **os.environ,
+            "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
+            "FACEFIND_DATA_DIR": str(data_dir),
+            **env,
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
 
 
-async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_dsn: str) -> None:
+async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
     async with FakeBotApi() as api:
         proc = await facefind_run(
+            tmp_path,
             TELEGRAM_BOT_TOKEN=api.token,
             TELEGRAM_API_URL=api.url,
-            DATABASE_URL=fresh_dsn,
+            DATABASE_URL=app_dsn(fresh_dsn),
+            DATABASE_OWNER_URL=fresh_dsn,
             ADMIN_IDS="777",
         )
         try:
@@ -37,7 +48,9 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_ds
             assert {"history", "pending", "enroll", "export"} <= set(admins)
             admin = api.user(777, "Olena", username="olena", language_code="uk")
             api.push_message(admin, "/start")
-            reply = await api.wait_for(lambda m: m["chat"]["id"] == 777, timeout=60)
+            reply = await api.wait_for(
+                lambda m: m["chat"]["id"] == 777 and "Olena" in m["text"], timeout=60
+            )
             assert reply["text"].startswith("Вітаємо, Olena")
             assert "/pending" in reply["text"]  # the admin help
             proc.send_signal(signal.SIGTERM)
@@ -51,10 +64,15 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(fresh_ds
         assert "stopping" in output
 
 
-async def test_facefind_run_says_clearly_when_the_token_is_refused(fresh_dsn: str) -> None:
+async def test_facefind_run_says_clearly_when_the_token_is_refused(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
     async with FakeBotApi() as api:
         proc = await facefind_run(
-            TELEGRAM_BOT_TOKEN="999:NOT-THE-TOKEN", TELEGRAM_API_URL=api.url, DATABASE_URL=fresh_dsn
+            tmp_path,
+            TELEGRAM_BOT_TOKEN="999:NOT-THE-TOKEN",
+            TELEGRAM_API_URL=api.url,
+            DATABASE_URL=fresh_dsn,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 1

@@ -162,7 +162,7 @@ async def test_enrollment_is_idempotent_and_warns_of_duplicates(
         ACTOR,
     )
     assert [d.identity_id for d in other.duplicates] == [ids[1]]
-    await service.gallery.forget_identity(other.identity.id, "test")
+    await service.gallery.forget_identity(other.identity.id, "test", erase=True)
 
 
 async def test_enrollment_refuses_tiny_faces_and_tied_group_photos(
@@ -191,7 +191,7 @@ async def test_a_forgotten_identity_is_no_longer_found(
         )
         query = images.to_jpeg(images.crop_around(t1, box, 0.4))
         assert (await service.identify(query, ACTOR)).faces[0].candidates
-        await service.gallery.forget_identity(enrolled.identity.id, "test")
+        await service.gallery.forget_identity(enrolled.identity.id, "test", erase=True)
         assert (await service.identify(query, ACTOR)).faces[0].candidates == []
     finally:
         await service.close()
