@@ -6,7 +6,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 
-RUN useradd --create-home --uid 10001 facefind
+RUN useradd --create-home --uid 10001 facefind \
+    && mkdir /data && chown facefind:facefind /data && chmod 700 /data
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY facefind ./facefind
@@ -17,7 +18,10 @@ COPY migrations ./migrations
 RUN pip install --no-cache-dir .
 
 USER facefind
+# the audit key and the audit witness live here: mount a volume, and back it up
+VOLUME /data
 ENV PYTHONUNBUFFERED=1 \
+    FACEFIND_DATA_DIR=/data \
     FACEFIND_HTTP_LISTEN=0.0.0.0:8080
 EXPOSE 8080 8443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
