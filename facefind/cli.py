@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a check-point from the bot's daily message: that row must still carry that seal",
     )
     al = asub.add_parser("list", help="show the most recent audit rows")
-    al.add_argument("-n", "--limit", type=int, default=50)
+    al.add_argument("-n", "--limit", type=db_id, default=50)
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser(

@@ -47,7 +47,9 @@ def db_id(text: str) -> int:
     """An id argument, range-checked like every id a person types (PostgreSQL bigint)."""
     value = parse_id(text)
     if value is None:
-        raise argparse.ArgumentTypeError(f"not an id (a whole number 1 to {BIGINT_MAX}): {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {BIGINT_MAX}, got {text!r}"
+        )
     return value
 
 

@@ -315,7 +315,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "another model pack with --from-model)",
     )
     p.add_argument("--from-model", help="embed this model pack's faces with the loaded one")
-    p.add_argument("--batch", type=int, default=64, help="faces per batch (default 64)")
+    p.add_argument("--batch", type=db_id, default=64, help="faces per batch (default 64)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reembed)
 
