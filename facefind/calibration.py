@@ -1,159 +1,449 @@
-"""A model's calibration: how often an identity of someone else scores at least s, and the
-thresholds that keep false candidates at a target rate for a gallery of a given size."""
+"""Per-model score calibration: false match rates, the bands that follow the gallery's size."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
+import logging
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+logger = logging.getLogger(__name__)
+
+_NUMBER_LIST = re.compile(r"\[((?:\s*-?[0-9][0-9.e+-]*,?)+)\s*\]")
 
 FORMAT_VERSION = 1
+# Identities are calibrated for 1, 2 and "3 or more" references: a fourth reference changes the
+# fused score's distributions little, and few labelled people have enough photos to measure it.
+MAX_REFERENCES = 3
+# The default targets: the share of people who are NOT enrolled that get any candidate.
+POSSIBLE_TARGET = 0.005
+STRONG_TARGET = 0.0005
+# capacity(): the gallery is too large once fewer than this share of enrolled people's photos
+# (one reference each) reach `possible`.
+MIN_FOUND = 0.90
 
 
 @dataclass(frozen=True)
 class GallerySize:
-    """Identities by their number of references (3 means 3 or more)."""
+    """Active identities by their number of references: {1: n1, 2: n2, 3: n3 or more}."""
 
     by_references: Mapping[int, int]
 
+    def __post_init__(self) -> None:
+        for refs, count in self.by_references.items():
+            if refs < 1 or count < 0:
+                raise ValueError(f"bad gallery size entry {refs}: {count}")
+
+    @classmethod
+    def single(cls, identities: int) -> GallerySize:
+        """A gallery of identities with one reference each."""
+        return cls({1: identities})
+
     @property
     def identities(self) -> int:
-        return int(sum(self.by_references.values()))
+        return sum(self.by_references.values())
+
+    def scaled(self, factor: float) -> dict[int, float]:
+        return {k: n * factor for k, n in self.by_references.items() if n > 0}
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The impostor tail above `start`: strangers (an exponential) plus look-alike relatives.
+
+    FMR(s) = strangers_rate * exp(-(s - start) / strangers_scale) + relatives * found(s)
+    Relatives (twins, siblings) score like the person does, so their part follows the genuine
+    curve `found(s)` for the same number of references, scaled by their prevalence per
+    comparison. At `start` the two parts add up to the measured rate.
+    """
+
+    start: float
+    strangers_rate: float
+    strangers_scale: float
+    exceedances: int  # impostor comparisons at or above `start` that the fit used
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Measured curves for identities with one number of references, on ascending grids."""
+
+    references: int
+    comparisons: int  # impostor comparisons measured
+    fmr_similarity: tuple[float, ...]  # up to tail.start
+    fmr: tuple[float, ...]  # share of impostor comparisons >= similarity
+    tail: Tail
+    probes: int  # genuine probe photos measured
+    people: int
+    found_similarity: tuple[float, ...]
+    found: tuple[float, ...]  # weighted share of genuine probes whose own identity >= similarity
+
+    def found_at(self, similarity: float) -> float:
+        """NaN when the calibration holds no genuine curve (one made from tables alone)."""
+        if not self.found:
+            return math.nan
+        return _interpolate(self.found_similarity, self.found, similarity, log=False)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Per-comparison false match rates (fmr[k][i] at similarity >= grid[i], for identities
-    with k references) and measured found rates of enrolled people, for one model pack."""
+    """Score distributions of one model pack and recipe, measured on labelled photos."""
 
     model: str
     recognizer_sha256: str
     recipe: str
     fusion: str
     source: str
-    grid: tuple[float, ...]
-    fmr: Mapping[int, tuple[float, ...]]
-    found: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
-    floor: float = 0.30
+    created: str
+    floor: float  # lowest `possible` band (see bands_for)
+    relatives: float  # prevalence of look-alike relatives per impostor comparison
+    curves: Mapping[int, Curves]
+    detector_sha256: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def fmr_at(self, similarity: float, references: int = 1) -> float:
-        """Interpolated on a log scale; beyond the grid the last slope continues."""
-        table = self.fmr.get(min(max(references, 1), 3)) or self.fmr[1]
-        grid = np.asarray(self.grid)
-        logs = np.log10(np.maximum(np.asarray(table), 1e-300))
-        if similarity <= grid[0]:
-            return float(table[0])
-        if similarity >= grid[-1]:
-            slope = (logs[-1] - logs[-2]) / (grid[-1] - grid[-2])
-            return float(10 ** (logs[-1] + slope * (similarity - grid[-1])))
-        return float(10 ** np.interp(similarity, grid, logs))
+    def _curves(self, references: int) -> Curves:
+        key = max(1, min(int(references), max(self.curves)))
+        while key not in self.curves:
+            key -= 1
+        return self.curves[key]
+
+    def fmr(self, similarity: float, references: int = 1) -> float:
+        """Share of impostor comparisons with an identity of that many references (3: 3 or
+        more) that score >= similarity: the measured curve (log-interpolated), and above the
+        tail's start the fitted tail model."""
+        c = self._curves(references)
+        if similarity < c.tail.start:
+            return _interpolate(c.fmr_similarity, c.fmr, similarity, log=True)
+        t = c.tail
+        strangers = t.strangers_rate * math.exp(-(similarity - t.start) / t.strangers_scale)
+        relatives = self.relatives * c.found_at(similarity) if self.relatives else 0.0
+        return min(1.0, strangers + relatives)
 
     def false_candidate_rate(self, similarity: float, size: GallerySize) -> float:
-        miss = 0.0  # log of the chance that no identity scores this high
-        for refs, n in size.by_references.items():
-            if n:
-                miss += n * math.log1p(-min(self.fmr_at(similarity, refs), 1 - 1e-15))
-        return -math.expm1(miss)
+        """Chance that a person who is not enrolled scores >= similarity against at least one
+        identity of the gallery: 1 - prod_k (1 - fmr(s, k)) ** n_k."""
+        return _false_candidate_rate(self, similarity, size.scaled(1.0))
 
     def threshold_for(self, target: float, size: GallerySize) -> float:
-        lo, hi = -1.0, 1.0
-        if self.false_candidate_rate(lo, size) <= target:
-            return lo
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            if self.false_candidate_rate(mid, size) <= target:
-                hi = mid
-            else:
-                lo = mid
-        return hi
+        """The lowest similarity whose false-candidate rate is <= target (1.0 when none)."""
+        return _threshold(self, target, size.scaled(1.0))
 
     def found_rate(self, threshold: float, references: int = 1) -> float:
-        table = self.found.get(min(max(references, 1), 3)) or self.found.get(1)
-        if not table:
-            return float("nan")
-        return float(np.interp(threshold, np.asarray(self.grid), np.asarray(table)))
+        """Measured share of photos of enrolled people whose own identity scores >= threshold
+        (NaN without genuine curves)."""
+        return self._curves(references).found_at(threshold)
+
+    @classmethod
+    def from_tables(
+        cls,
+        *,
+        model: str,
+        recognizer_sha256: str,
+        recipe: str,
+        fusion: str,
+        source: str,
+        grid: Sequence[float],
+        fmr: Mapping[int, Sequence[float]],
+        found: Mapping[int, Sequence[float]] | None = None,
+        floor: float = 0.30,
+    ) -> Calibration:
+        """A calibration from plain tables on one ascending grid (tests, hand-made files):
+        beyond the grid the last segment's slope (in log FMR) continues; no relatives' term."""
+        curves: dict[int, Curves] = {}
+        xs = _ascending(grid)
+        for refs, values in fmr.items():
+            ys = tuple(float(v) for v in values)
+            if len(ys) != len(xs) or len(xs) < 2:
+                raise ValueError("each FMR table needs one value per grid point (two or more)")
+            scale = (xs[-1] - xs[-2]) / math.log(ys[-2] / ys[-1])
+            genuine = tuple(float(v) for v in (found or {}).get(refs, ()))
+            curves[int(refs)] = Curves(
+                references=int(refs),
+                comparisons=0,
+                fmr_similarity=xs,
+                fmr=ys,
+                tail=Tail(
+                    start=xs[-1], strangers_rate=ys[-1], strangers_scale=scale, exceedances=0
+                ),
+                probes=0,
+                people=0,
+                found_similarity=xs if genuine else (),
+                found=genuine,
+            )
+        return cls(
+            model=model,
+            recognizer_sha256=recognizer_sha256,
+            recipe=recipe,
+            fusion=fusion,
+            source=source,
+            created="",
+            floor=floor,
+            relatives=0.0,
+            curves=curves,
+        )
+
+
+def _false_candidate_rate(
+    cal: Calibration, similarity: float, counts: Mapping[int, float]
+) -> float:
+    log_miss = 0.0
+    for refs, n in counts.items():
+        f = cal.fmr(similarity, refs)
+        if f >= 1.0:
+            return 1.0
+        log_miss += n * math.log1p(-f)
+    return -math.expm1(log_miss)
+
+
+def _threshold(cal: Calibration, target: float, counts: Mapping[int, float]) -> float:
+    if not 0 < target < 1:
+        raise ValueError(f"target must be between 0 and 1, got {target}")
+    if not any(n > 0 for n in counts.values()):
+        counts = {1: 1.0}
+    lo, hi = -1.0, 1.0
+    if _false_candidate_rate(cal, hi, counts) > target:
+        return 1.0
+    # The rate never rises with the similarity: bisect to well below the bands' precision.
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if _false_candidate_rate(cal, mid, counts) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def bands_for(
     cal: Calibration,
     size: GallerySize,
-    possible_target: float = 0.005,
-    strong_target: float = 0.0005,
+    possible_target: float = POSSIBLE_TARGET,
+    strong_target: float = STRONG_TARGET,
+    floor: float | None = None,
 ) -> tuple[float, float]:
-    """(strong, possible) for this gallery, never below the calibration's floor."""
-    possible = max(cal.threshold_for(possible_target, size), cal.floor)
-    strong = max(cal.threshold_for(strong_target, size), possible)
+    """(strong, possible) for this gallery: the lowest similarities at which at most
+    `strong_target` / `possible_target` of people not enrolled get a candidate.
+
+    `possible` never goes below `floor` (default: the calibration's, the similarity at which
+    99% of enrolled people's photos already score, so a lower band finds almost no one more).
+    A gallery so small that the math would go lower gets the bands of the smallest gallery of
+    the same make-up whose `possible` is the floor: strong stays above possible by as much.
+    """
+    if not 0 < strong_target <= possible_target < 1:
+        raise ValueError("targets must satisfy 0 < strong_target <= possible_target < 1")
+    floor = cal.floor if floor is None else floor
+    counts = size.scaled(1.0) or {1: 1.0}
+    possible = _threshold(cal, possible_target, counts)
+    if possible < floor:
+        # The rate at the floor is 1 - exp(sum n_k log(1 - fmr_k)): the gallery (same make-up)
+        # that meets the target exactly at the floor is this one times `factor`.
+        log_miss = sum(n * math.log1p(-cal.fmr(floor, k)) for k, n in counts.items())
+        factor = math.log1p(-possible_target) / log_miss if log_miss < 0 else 1.0
+        counts = _scale(counts, max(1.0, factor))
+        possible = floor
+    strong = max(possible, _threshold(cal, strong_target, counts))
     return strong, possible
 
 
+def _scale(counts: Mapping[int, float], factor: float) -> dict[int, float]:
+    return {k: n * factor for k, n in counts.items()}
+
+
 def capacity(
-    cal: Calibration, possible_target: float, strong_target: float, min_found: float = 0.90
+    cal: Calibration,
+    possible_target: float = POSSIBLE_TARGET,
+    strong_target: float = STRONG_TARGET,
+    min_found: float = MIN_FOUND,
+    references: int = 1,
 ) -> int | None:
-    """The most 1-reference identities at which `possible` still finds `min_found` of the
-    enrolled people (None when the calibration holds no found rates)."""
-    if not cal.found:
+    """The largest number of identities (with `references` references each) at which at least
+    `min_found` of enrolled people's photos still reach `possible`; 0 when not even one does,
+    None when the calibration holds no found rates."""
+    if not cal._curves(references).found:
         return None
-    n = 1
-    while n < 10**9:
-        nxt = n * 2
-        _, possible = bands_for(cal, GallerySize({1: nxt}), possible_target, strong_target)
-        if cal.found_rate(possible) < min_found:
-            break
-        n = nxt
-    return n
+
+    def enough(n: int) -> bool:
+        size = GallerySize({references: n})
+        _, possible = bands_for(cal, size, possible_target, strong_target)
+        return cal.found_rate(possible, references) >= min_found
+
+    if not enough(1):
+        return 0
+    lo, hi = 1, 2
+    while enough(hi):
+        if hi >= 10**12:
+            return hi
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if enough(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
-def _from_dict(d: Mapping[str, Any]) -> Calibration:
+# --- files ------------------------------------------------------------------------------------
+def calibration_to_dict(cal: Calibration) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "model": cal.model,
+        "recognizer_sha256": cal.recognizer_sha256,
+        "detector_sha256": cal.detector_sha256,
+        "recipe": cal.recipe,
+        "fusion": cal.fusion,
+        "source": cal.source,
+        "created": cal.created,
+        "floor": round(cal.floor, 4),
+        "relatives": float(f"{cal.relatives:.4g}"),
+        "notes": list(cal.notes),
+        "references": {
+            str(k): {
+                "impostor": {
+                    "comparisons": c.comparisons,
+                    "similarity": [round(s, 4) for s in c.fmr_similarity],
+                    "fmr": [float(f"{f:.4g}") for f in c.fmr],
+                    "tail": {
+                        "start": round(c.tail.start, 4),
+                        "strangers_rate": float(f"{c.tail.strangers_rate:.4g}"),
+                        "strangers_scale": float(f"{c.tail.strangers_scale:.4g}"),
+                        "exceedances": c.tail.exceedances,
+                    },
+                },
+                "genuine": {
+                    "probes": c.probes,
+                    "people": c.people,
+                    "similarity": [round(s, 4) for s in c.found_similarity],
+                    "found": [round(f, 5) for f in c.found],
+                },
+            }
+            for k, c in sorted(cal.curves.items())
+        },
+    }
+
+
+def calibration_from_dict(data: Mapping[str, Any]) -> Calibration:
+    if data.get("format") != FORMAT_VERSION:
+        raise ValueError(f"unsupported calibration format {data.get('format')!r}")
+    curves: dict[int, Curves] = {}
+    for key, entry in data["references"].items():
+        imp, gen, tail = entry["impostor"], entry["genuine"], entry["impostor"]["tail"]
+        curves[int(key)] = Curves(
+            references=int(key),
+            comparisons=int(imp["comparisons"]),
+            fmr_similarity=_ascending(imp["similarity"]),
+            fmr=tuple(float(v) for v in imp["fmr"]),
+            tail=Tail(
+                start=float(tail["start"]),
+                strangers_rate=float(tail["strangers_rate"]),
+                strangers_scale=float(tail["strangers_scale"]),
+                exceedances=int(tail["exceedances"]),
+            ),
+            probes=int(gen["probes"]),
+            people=int(gen["people"]),
+            found_similarity=_ascending(gen["similarity"]) if gen["found"] else (),
+            found=tuple(float(v) for v in gen["found"]),
+        )
+    if 1 not in curves:
+        raise ValueError("a calibration needs the curves for one reference")
     return Calibration(
-        model=d["model"],
-        recognizer_sha256=d["recognizer_sha256"],
-        recipe=d["recipe"],
-        fusion=d["fusion"],
-        source=d.get("source", ""),
-        grid=tuple(d["grid"]),
-        fmr={int(k): tuple(v) for k, v in d["fmr"].items()},
-        found={int(k): tuple(v) for k, v in d.get("found", {}).items()},
-        floor=float(d.get("floor", 0.30)),
+        model=str(data["model"]),
+        recognizer_sha256=str(data["recognizer_sha256"]),
+        detector_sha256=str(data.get("detector_sha256", "")),
+        recipe=str(data["recipe"]),
+        fusion=str(data["fusion"]),
+        source=str(data["source"]),
+        created=str(data["created"]),
+        floor=float(data["floor"]),
+        relatives=float(data["relatives"]),
+        notes=tuple(str(n) for n in data.get("notes", ())),
+        curves=curves,
     )
 
 
 def save_calibration(cal: Calibration, path: Path) -> None:
+    """Write the calibration as JSON (curves and metadata only: no embeddings, no names)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "format": FORMAT_VERSION,
-        "model": cal.model,
-        "recognizer_sha256": cal.recognizer_sha256,
-        "recipe": cal.recipe,
-        "fusion": cal.fusion,
-        "source": cal.source,
-        "floor": cal.floor,
-        "grid": list(cal.grid),
-        "fmr": {str(k): list(v) for k, v in cal.fmr.items()},
-        "found": {str(k): list(v) for k, v in cal.found.items()},
-    }
-    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    text = json.dumps(calibration_to_dict(cal), indent=1, ensure_ascii=False)
+    # One line per curve, not per number: the file stays readable and its diffs small.
+    text = _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m[1].split()).replace(",,", ",") + "]", text)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_calibration(path: Path) -> Calibration:
+    return calibration_from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def operator_calibration_path(data_dir: Path, model: str) -> Path:
+    """Where `facefind eval --calibrate` writes, and where an operator's file wins."""
+    return data_dir / "calibrations" / f"{model}.json"
 
 
 def load_calibration(
-    model: str, recognizer_sha256: str, data_dir: Path | None
+    model: str,
+    recognizer_sha256: str,
+    data_dir: Path | None,
+    *,
+    recipe: str | None = None,
 ) -> Calibration | None:
-    """The operator's calibration (data dir) or the packaged one, when it fits this model."""
-    candidates: list[str] = []
+    """The operator's calibration for this model (<data_dir>/calibrations/<model>.json), else
+    the one shipped in the package; None when neither matches the model name and recognizer
+    hash (and the embedding recipe, when given)."""
+    candidates: list[tuple[str, Any]] = []
     if data_dir is not None:
-        own = data_dir / "calibrations" / f"{model}.json"
-        if own.is_file():
-            candidates.append(own.read_text(encoding="utf-8"))
-    packaged = resources.files("facefind") / "calibrations" / f"{model}.json"
-    if packaged.is_file():
-        candidates.append(packaged.read_text(encoding="utf-8"))
-    for text in candidates:
-        cal = _from_dict(json.loads(text))
-        if cal.model == model and cal.recognizer_sha256 == recognizer_sha256:
-            return cal
+        candidates.append(("operator", operator_calibration_path(data_dir, model)))
+    if "/" not in model and "\\" not in model and not model.startswith("."):
+        candidates.append(
+            ("package", resources.files("facefind") / "calibrations" / f"{model}.json")
+        )
+    for origin, path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            cal = calibration_from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("ignoring the %s calibration %s: %s", origin, path, exc)
+            continue
+        problems = []
+        if cal.model != model:
+            problems.append(f"it is for model {cal.model}")
+        if cal.recognizer_sha256.lower() != recognizer_sha256.lower():
+            problems.append("its recognizer hash differs")
+        if recipe is not None and cal.recipe != recipe:
+            problems.append(f"its embedding recipe is {cal.recipe}, not {recipe}")
+        if problems:
+            logger.warning("ignoring the %s calibration %s: %s", origin, path, "; ".join(problems))
+            continue
+        return cal
     return None
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _ascending(values: Sequence[float]) -> tuple[float, ...]:
+    out = tuple(float(v) for v in values)
+    if any(b <= a for a, b in itertools.pairwise(out)):
+        raise ValueError("similarity grid must be strictly ascending")
+    if not out:
+        raise ValueError("empty similarity grid")
+    return out
+
+
+def _interpolate(xs: Sequence[float], ys: Sequence[float], x: float, *, log: bool) -> float:
+    """ys at x, linear between grid points (in log ys when `log`), flat beyond the ends."""
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    i = bisect.bisect_right(xs, x)
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    t = (x - x0) / (x1 - x0)
+    if log and y0 > 0 and y1 > 0:
+        return math.exp(math.log(y0) + t * (math.log(y1) - math.log(y0)))
+    return y0 + t * (y1 - y0)

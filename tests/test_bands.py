@@ -18,7 +18,7 @@ def synthetic_calibration(floor: float = 0.2) -> Calibration:
     one = tuple(10 ** (-2 - i) for i in range(13))
     three = tuple(3 * v for v in one)
     found = tuple(max(0.0, 1.0 - 0.1 * i) for i in range(13))
-    return Calibration(
+    return Calibration.from_tables(
         model="m", recognizer_sha256="r", recipe="flip-mean", fusion="max", source="test",
         grid=grid, fmr={1: one, 3: three}, found={1: found}, floor=floor,
     )  # fmt: skip
@@ -48,7 +48,7 @@ def test_thresholds_rise_as_the_gallery_grows() -> None:
 
 def test_a_false_candidate_rate_is_one_minus_no_match_against_every_identity() -> None:
     cal = synthetic_calibration()
-    fmr = cal.fmr_at(0.5)
+    fmr = cal.fmr(0.5)
     assert fmr == pytest.approx(1e-8)
     n = 547
     assert cal.false_candidate_rate(0.5, GallerySize({1: n})) == pytest.approx(1 - (1 - fmr) ** n)

@@ -189,7 +189,7 @@ def steep_calibration() -> Calibration:
     pack = resolve_model_pack(None)
     grid = tuple(round(0.1 + 0.05 * i, 2) for i in range(15))
     fmr = tuple(10 ** (-1 - i) for i in range(15))
-    return Calibration(
+    return Calibration.from_tables(
         model=pack.name, recognizer_sha256=pack.recognizer_sha256, recipe="flip-mean",
         fusion="max", source="test", grid=grid, fmr={1: fmr}, found={}, floor=0.1,
     )  # fmt: skip
@@ -212,7 +212,7 @@ async def test_the_bands_move_with_the_number_of_identities(
         assert possibles == sorted(possibles) and possibles[-1] > possibles[0]
         result = await service.identify(images.to_jpeg(head(t1, boxes[0], 1.3)), ACTOR)
         top = result.faces[0].candidates[0]
-        expected = 1 - (1 - steep_calibration().fmr_at(top.similarity)) ** 6
+        expected = 1 - (1 - steep_calibration().fmr(top.similarity)) ** 6
         assert top.false_candidate_rate == pytest.approx(expected)
         stored = await service.gallery.get_lookup(result.lookup_id)
         assert stored is not None and stored.bands["identities"] == 6
