@@ -1,0 +1,265 @@
+"""`facefind eval`: an accuracy check on the operator's labelled photos, in a scratch database.
+
+The first K photos of each person with more than K photos are enrolled through the service's
+own enrollment; every other photo is identified, and people with K photos or fewer stand for
+people who are not enrolled. Nothing touches the operator's gallery: the scratch database is
+created on the configured server and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facefind import eval_report
+from facefind.actors import Requester
+from facefind.calibration import (
+    load_calibration,
+    operator_calibration_path,
+    save_calibration,
+)
+from facefind.enrollment import choose_face
+from facefind.errors import AmbiguousFaces, NoFaceFound
+from facefind.eval_report import ProbeResult
+from facefind.folders import scan_folder
+from facefind.service import FaceFind, database_url
+from facefind.settings import Settings
+from gallery.db import create_database, drop_database
+from recognition import Analysis, DetectedFace, ImageError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FUSION = "max"
+SEARCH_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    photos: list[Path]
+
+
+def filed_face(analysis: Analysis) -> tuple[DetectedFace | None, str]:
+    """The face a photo is filed for, by the enrollment rule; where that rule sees a tie, the
+    face nearest the image centre (the labelled-photo convention), so a tie is still measured."""
+    try:
+        face, chosen_by = choose_face(analysis)
+    except NoFaceFound:
+        return None, "none"
+    except AmbiguousFaces:
+        width, height = analysis.width, analysis.height
+        centre = min(
+            analysis.faces,
+            key=lambda f: math.hypot(
+                (f.bbox[0] + f.bbox[2] - width) / 2, (f.bbox[1] + f.bbox[3] - height) / 2
+            ),
+        )
+        return centre, "centre"
+    return face, chosen_by
+
+
+def read_people(root: Path) -> list[Person]:
+    """One person per subfolder, photos in name order (as `facefind enroll` reads them)."""
+    people = [Person(name, photos) for name, _ref, _notes, photos in scan_folder(root)]
+    names = [p.name.lower() for p in people]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ValueError("several folders give the same identity name: " + ", ".join(clashes))
+    return people
+
+
+async def _scratch_settings(settings: Settings) -> tuple[Settings, str, str]:
+    server = await database_url(settings)
+    name = f"facefind_eval_{uuid.uuid4().hex[:12]}"
+    dsn = await create_database(server, name)
+    return dataclasses.replace(settings, database_url=dsn), server, name
+
+
+async def evaluate(
+    settings: Settings,
+    root: Path,
+    *,
+    references: int,
+    out: Path,
+    calibrate: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the check; return report.json's content (also written to `out`, with the plots).
+
+    `on_total` hears how many photos will be read, `progress` each one done.
+    """
+    if references < 1:
+        raise ValueError("--refs must be at least 1")
+    people = await asyncio.to_thread(read_people, root)
+    if on_total:
+        enrolled = sum(len(p.photos) > references for p in people)
+        total = sum(len(p.photos) for p in people)
+        on_total(total + (enrolled * references if calibrate else 0))
+    scratch, server, db_name = await _scratch_settings(settings)
+    requester = Requester.cli()
+    try:
+        service = await FaceFind.open(scratch, actor=requester.actor)
+        try:
+            report = await _run(
+                service, settings, root, people, references, out, calibrate, progress
+            )
+        finally:
+            await service.close()
+    finally:
+        await drop_database(server, db_name)
+    return report
+
+
+async def _run(
+    service: FaceFind,
+    settings: Settings,
+    root: Path,
+    people: list[Person],
+    k: int,
+    out: Path,
+    calibrate: bool,
+    progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    requester = Requester.cli()
+    to_enroll = [p for p in people if len(p.photos) > k]
+    plan: list[tuple[str, str | None, str | None, list[Path]]] = [
+        (p.name, None, None, p.photos[:k]) for p in to_enroll
+    ]
+    folder = await service.enroll_plan(
+        plan, requester, progress=(lambda _p: progress(1)) if progress else None
+    )
+    identities = {
+        i.display_name.lower(): i for i in await service.gallery.list_identities() if i.face_count
+    }
+    truth = {
+        p.name: identities[p.name.lower()].id for p in to_enroll if p.name.lower() in identities
+    }
+
+    jobs: list[tuple[Person, Path, bool]] = []
+    for p in people:
+        meant = len(p.photos) > k
+        jobs.extend((p, photo, meant) for photo in (p.photos[k:] if meant else p.photos))
+    references = [(p, photo) for p in to_enroll for photo in p.photos[:k]] if calibrate else []
+    slots = asyncio.Semaphore(max(2, 2 * settings.inference_workers))
+    embeddings: dict[Path, tuple[str, np.ndarray]] = {}
+
+    async def probe(person: Person, photo: Path, meant: bool, search: bool = True) -> ProbeResult:
+        async with slots:
+            result = ProbeResult(
+                str(photo.relative_to(root)), person.name, meant, truth.get(person.name), "none"
+            )
+            try:
+                data = await asyncio.to_thread(photo.read_bytes)
+                analysis, _crops = await service.analyze(data)
+            except (ImageError, OSError) as exc:
+                result.chosen_by = f"error:{getattr(exc, 'code', 'unreadable')}"
+                return result
+            finally:
+                if progress:
+                    progress(1)
+            face, result.chosen_by = filed_face(analysis)
+            if face is None:
+                return result
+            if calibrate:
+                embeddings[photo] = (person.name, face.embedding)
+            if not search:
+                return result
+            matches = await service.gallery.search(
+                face.embedding, service.model, limit=SEARCH_LIMIT
+            )
+            result.scores = [(m.identity_id, float(m.similarity)) for m in matches]
+            return result
+
+    probes = await asyncio.gather(*(probe(*job) for job in jobs))
+    # Reference photos: only their embeddings, for --calibrate.
+    await asyncio.gather(*(probe(p, photo, True, search=False) for p, photo in references))
+
+    service.gallery_changed()  # the bands follow the gallery just enrolled
+    bands = await service.current_bands()
+    thresholds = bands.thresholds
+    shown = service.candidates_per_face
+    report: dict[str, Any] = {
+        "folder": str(root),
+        "references": k,
+        "model": service.model,
+        "recipe": service.analyzer.embedding_recipe,
+        "thresholds": {
+            **bands.as_dict(),
+            "predicted_false_candidate": bands.false_candidate_rate(thresholds.possible),
+            "predicted_false_strong": bands.false_candidate_rate(thresholds.strong),
+        },
+        "candidates_shown": shown,
+        "gallery": {
+            "people": len(people),
+            "people_to_enroll": len(to_enroll),
+            "identities_enrolled": len(truth),
+            "faces_enrolled": folder.enrolled,
+            "people_refused": sorted(p.name for p in to_enroll if p.name not in truth),
+            "skipped": [[path, reason] for path, reason in folder.skipped],
+            "enrollment": folder.as_dict(),
+        },
+        "probes": eval_report.describe(probes),
+        "at_bands": eval_report.rates(probes, thresholds, shown).as_dict(),
+        "sweep": eval_report.sweep(probes, shown),
+        "calibration": None,
+    }
+    title = (
+        f"{service.model}: {len(truth)} identities, {k} reference(s); "
+        f"bands {thresholds.possible:.3f} / {thresholds.strong:.3f}"
+    )
+    plots = await asyncio.to_thread(eval_report.write_plots, out, probes, thresholds, shown, title)
+    report["plots"] = [p.name for p in plots]
+    if calibrate:
+        report["calibration"] = await asyncio.to_thread(
+            _calibrate, service, settings, root, list(embeddings.values())
+        )
+    eval_report.write_report(out, report)
+    return report
+
+
+def _calibrate(
+    service: FaceFind, settings: Settings, root: Path, labelled: list[tuple[str, np.ndarray]]
+) -> dict[str, Any]:
+    """Write <data dir>/calibrations/<pack>.json from every photo's filed face."""
+    from facefind.calibration_fit import build_calibration
+
+    pack = service.analyzer.pack
+    shipped = load_calibration(pack.name, pack.recognizer_sha256, None)
+    fusion = shipped.fusion if shipped is not None else DEFAULT_FUSION
+    names = np.array([name for name, _ in labelled])
+    _, labels = np.unique(names, return_inverse=True)
+    vectors = np.stack([v for _, v in labelled]).astype(np.float32)
+    path = operator_calibration_path(settings.data_dir, pack.name)
+    try:
+        cal = build_calibration(
+            vectors,
+            labels,
+            model=pack.name,
+            recognizer_sha256=pack.recognizer_sha256,
+            detector_sha256=pack.detector_sha256,
+            recipe=service.analyzer.embedding_recipe,
+            fusion=fusion,
+            source=f"facefind eval --calibrate on {len(set(names))} people, {len(names)} photos",
+        )
+    except ValueError as exc:
+        print(f"not calibrated: {exc}", file=sys.stderr)
+        return {"path": None, "error": str(exc)}
+    save_calibration(cal, path)
+    return {
+        "path": str(path),
+        "floor": cal.floor,
+        "references": sorted(cal.curves),
+        "comparisons": cal.curves[1].comparisons,
+        "fusion": cal.fusion,
+    }
