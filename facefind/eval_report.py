@@ -184,6 +184,21 @@ def print_summary(report: dict[str, Any]) -> None:
     }
     for key, label in labels.items():
         print(f"  {label}: {Rate(at[key]['count'], at[key]['of'])}")
+    cal = report.get("calibrated_bands")
+    if cal:
+
+        def measured(key: str) -> Rate:
+            return Rate(cal["rates"][key]["count"], cal["rates"][key]["of"])
+
+        print(
+            f"calibrated bands for this gallery: strong {cal['strong']:.3f}, possible "
+            f"{cal['possible']:.3f} (predicted false-candidate rate "
+            f"{100 * cal['predicted_false_candidate']:.2f}%, strong "
+            f"{100 * cal['predicted_false_strong']:.3f}%); measured there: found "
+            f"{measured('found')}, strong {measured('strong')}, false candidates "
+            f"{measured('false_candidate')}, not enrolled given a strong candidate "
+            f"{measured('wrong_strong_not_enrolled')}"
+        )
     print("sweep (possible at t): t, found, false-candidate rate, enrolled shown someone else")
     for row in report["sweep"][::5]:
         print(
@@ -200,6 +215,23 @@ def write_report(out: Path, report: dict[str, Any]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.json"
     path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_probes(out: Path, probes: Sequence[ProbeResult]) -> Path:
+    """Every probe with its scores, one JSON object per line (for the operator's own analysis)."""
+    path = out / "probes.jsonl"
+    with path.open("w", encoding="utf-8") as stream:
+        for p in probes:
+            row = {
+                "path": p.path,
+                "person": p.person,
+                "enrolled": p.enrolled,
+                "identity": p.truth,
+                "face": p.chosen_by,
+                "scores": [[i, round(s, 5)] for i, s in p.scores],
+            }
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
 

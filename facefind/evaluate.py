@@ -14,7 +14,7 @@ import logging
 import math
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ import numpy as np
 from facefind import eval_report
 from facefind.actors import Requester
 from facefind.calibration import (
+    MAX_REFERENCES,
+    GallerySize,
+    bands_for,
     load_calibration,
     operator_calibration_path,
     save_calibration,
@@ -33,7 +36,8 @@ from facefind.errors import AmbiguousFaces, NoFaceFound
 from facefind.eval_report import ProbeResult
 from facefind.folders import scan_folder
 from facefind.service import FaceFind, database_url
-from facefind.settings import Settings
+from facefind.settings import Settings, Thresholds
+from gallery import Identity
 from gallery.db import create_database, drop_database
 from recognition import Analysis, DetectedFace, ImageError
 
@@ -212,6 +216,7 @@ async def _run(
         "probes": eval_report.describe(probes),
         "at_bands": eval_report.rates(probes, thresholds, shown).as_dict(),
         "sweep": eval_report.sweep(probes, shown),
+        "calibrated_bands": _calibrated_bands(service, settings, identities, probes),
         "calibration": None,
     }
     title = (
@@ -225,7 +230,46 @@ async def _run(
             _calibrate, service, settings, root, list(embeddings.values())
         )
     eval_report.write_report(out, report)
+    await asyncio.to_thread(eval_report.write_probes, out, probes)
     return report
+
+
+def _calibrated_bands(
+    service: FaceFind,
+    settings: Settings,
+    identities: Mapping[str, Identity],
+    probes: list[ProbeResult],
+) -> dict[str, Any] | None:
+    """The bands the calibration for this pack (the operator's, else the shipped one) gives this
+    gallery, what it predicts there, and what was measured at them; None without one."""
+    pack = service.analyzer.pack
+    cal = load_calibration(
+        pack.name,
+        pack.recognizer_sha256,
+        settings.data_dir,
+        recipe=service.analyzer.embedding_recipe,
+    )
+    if cal is None:
+        return None
+    counts: dict[int, int] = {}
+    for identity in identities.values():
+        refs = min(identity.face_count, MAX_REFERENCES)
+        counts[refs] = counts.get(refs, 0) + 1
+    size = GallerySize(counts)
+    strong, possible = bands_for(cal, size)
+    measured = eval_report.rates(
+        probes, Thresholds(strong=strong, possible=possible), service.candidates_per_face
+    )
+    return {
+        "source": cal.source,
+        "created": cal.created,
+        "gallery": {str(k): n for k, n in sorted(counts.items())},
+        "strong": round(strong, 4),
+        "possible": round(possible, 4),
+        "predicted_false_candidate": cal.false_candidate_rate(possible, size),
+        "predicted_false_strong": cal.false_candidate_rate(strong, size),
+        "rates": measured.as_dict(),
+    }
 
 
 def _calibrate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 from pathlib import Path
@@ -19,7 +20,6 @@ from facefind.calibration import (
     capacity,
     load_calibration,
     operator_calibration_path,
-    read_calibration,
     save_calibration,
 )
 from facefind.calibration_fit import (
@@ -38,7 +38,7 @@ HASH = "ab" * 32
 
 def synthetic_curves(references: int, scale: float = 0.03, start: float = 0.3) -> Curves:
     """Impostor FMR(s) = 0.02 exp(-s / scale) up to `start`; found(s) a logistic around 0.55."""
-    grid = [round(-0.5 + 0.005 * i, 4) for i in range(int(round((start + 0.5) / 0.005)) + 1)]
+    grid = [round(-0.5 + 0.005 * i, 4) for i in range(round((start + 0.5) / 0.005) + 1)]
     fmr = [min(1.0, 0.02 * math.exp(-s / scale) * references) for s in grid]
     found_grid = [round(-0.5 + 0.005 * i, 4) for i in range(301)]
     shift = 0.03 * (references - 1)
@@ -103,7 +103,7 @@ def test_fmr_is_continuous_at_the_tail_start_and_never_rises() -> None:
         start = cal.curves[k].tail.start
         assert cal.fmr(start - 1e-9, k) == pytest.approx(cal.fmr(start, k), rel=1e-6)
         values = [cal.fmr(s, k) for s in np.arange(-0.6, 1.0, 0.001)]
-        assert all(b <= a * (1 + 1e-12) for a, b in zip(values, values[1:], strict=False))
+        assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(values))
 
 
 def test_beyond_the_measured_range_fmr_is_strangers_plus_relatives() -> None:

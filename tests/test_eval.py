@@ -89,6 +89,15 @@ async def test_eval_finds_every_derived_photo_and_reports_sane_numbers(
     assert {"operating-curve.png", "score-histograms.png"} <= set(report["plots"])
     assert "found (right identity first, >= possible): 100.00% (18 of 18)" in done.stdout
 
+    # The shipped calibration's bands for this six-identity gallery, and what they measured.
+    calibrated = report["calibrated_bands"]
+    assert calibrated["gallery"] == {"1": 6}
+    assert 0.3 <= calibrated["possible"] < calibrated["strong"] < report["thresholds"]["strong"]
+    assert calibrated["predicted_false_candidate"] <= 0.005
+    assert calibrated["rates"]["found"]["count"] == 18
+    lines = (out / "probes.jsonl").read_text().splitlines()
+    assert len(lines) == 19 and all(json.loads(line)["scores"] for line in lines)
+
     # --calibrate: a calibration of the pack in use, from these photos, in the data folder.
     pack = resolve_model_pack(None)
     written = load_calibration(pack.name, pack.recognizer_sha256, tmp_path)
@@ -98,7 +107,9 @@ async def test_eval_finds_every_derived_photo_and_reports_sane_numbers(
     # The scratch database is gone; the operator's gallery was never touched.
     con = await asyncpg.connect(pg_server)
     try:
-        left = await con.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'facefind_eval_%'")
+        left = await con.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'facefind_eval_%'"
+        )
     finally:
         await con.close()
     assert left == []
