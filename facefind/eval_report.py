@@ -184,21 +184,6 @@ def print_summary(report: dict[str, Any]) -> None:
     }
     for key, label in labels.items():
         print(f"  {label}: {Rate(at[key]['count'], at[key]['of'])}")
-    cal = report.get("calibrated_bands")
-    if cal:
-
-        def measured(key: str) -> Rate:
-            return Rate(cal["rates"][key]["count"], cal["rates"][key]["of"])
-
-        print(
-            f"calibrated bands for this gallery: strong {cal['strong']:.3f}, possible "
-            f"{cal['possible']:.3f} (predicted false-candidate rate "
-            f"{100 * cal['predicted_false_candidate']:.2f}%, strong "
-            f"{100 * cal['predicted_false_strong']:.3f}%); measured there: found "
-            f"{measured('found')}, strong {measured('strong')}, false candidates "
-            f"{measured('false_candidate')}, not enrolled given a strong candidate "
-            f"{measured('wrong_strong_not_enrolled')}"
-        )
     print("sweep (possible at t): t, found, false-candidate rate, enrolled shown someone else")
     for row in report["sweep"][::5]:
         print(

@@ -14,7 +14,7 @@ import logging
 import math
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,27 +23,18 @@ import numpy as np
 
 from facefind import eval_report
 from facefind.actors import Requester
-from facefind.calibration import (
-    MAX_REFERENCES,
-    GallerySize,
-    bands_for,
-    load_calibration,
-    operator_calibration_path,
-    save_calibration,
-)
+from facefind.calibration import operator_calibration_path, save_calibration
 from facefind.enrollment import choose_face
 from facefind.errors import AmbiguousFaces, NoFaceFound
 from facefind.eval_report import ProbeResult
 from facefind.folders import scan_folder
 from facefind.service import FaceFind, database_url
-from facefind.settings import Settings, Thresholds
-from gallery import Identity
+from facefind.settings import Settings
 from gallery.db import create_database, drop_database
 from recognition import Analysis, DetectedFace, ImageError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_FUSION = "max"
 SEARCH_LIMIT = 10
 
 
@@ -216,7 +207,6 @@ async def _run(
         "probes": eval_report.describe(probes),
         "at_bands": eval_report.rates(probes, thresholds, shown).as_dict(),
         "sweep": eval_report.sweep(probes, shown),
-        "calibrated_bands": _calibrated_bands(service, settings, identities, probes),
         "calibration": None,
     }
     title = (
@@ -234,44 +224,6 @@ async def _run(
     return report
 
 
-def _calibrated_bands(
-    service: FaceFind,
-    settings: Settings,
-    identities: Mapping[str, Identity],
-    probes: list[ProbeResult],
-) -> dict[str, Any] | None:
-    """The bands the calibration for this pack (the operator's, else the shipped one) gives this
-    gallery, what it predicts there, and what was measured at them; None without one."""
-    pack = service.analyzer.pack
-    cal = load_calibration(
-        pack.name,
-        pack.recognizer_sha256,
-        settings.data_dir,
-        recipe=service.analyzer.embedding_recipe,
-    )
-    if cal is None:
-        return None
-    counts: dict[int, int] = {}
-    for identity in identities.values():
-        refs = min(identity.face_count, MAX_REFERENCES)
-        counts[refs] = counts.get(refs, 0) + 1
-    size = GallerySize(counts)
-    strong, possible = bands_for(cal, size)
-    measured = eval_report.rates(
-        probes, Thresholds(strong=strong, possible=possible), service.candidates_per_face
-    )
-    return {
-        "source": cal.source,
-        "created": cal.created,
-        "gallery": {str(k): n for k, n in sorted(counts.items())},
-        "strong": round(strong, 4),
-        "possible": round(possible, 4),
-        "predicted_false_candidate": cal.false_candidate_rate(possible, size),
-        "predicted_false_strong": cal.false_candidate_rate(strong, size),
-        "rates": measured.as_dict(),
-    }
-
-
 def _calibrate(
     service: FaceFind, settings: Settings, root: Path, labelled: list[tuple[str, np.ndarray]]
 ) -> dict[str, Any]:
@@ -279,8 +231,6 @@ def _calibrate(
     from facefind.calibration_fit import build_calibration
 
     pack = service.analyzer.pack
-    shipped = load_calibration(pack.name, pack.recognizer_sha256, None)
-    fusion = shipped.fusion if shipped is not None else DEFAULT_FUSION
     names = np.array([name for name, _ in labelled])
     _, labels = np.unique(names, return_inverse=True)
     vectors = np.stack([v for _, v in labelled]).astype(np.float32)
@@ -293,7 +243,7 @@ def _calibrate(
             recognizer_sha256=pack.recognizer_sha256,
             detector_sha256=pack.detector_sha256,
             recipe=service.analyzer.embedding_recipe,
-            fusion=fusion,
+            fusion=service.gallery.fusion,  # how this service scores identities
             source=f"facefind eval --calibrate on {len(set(names))} people, {len(names)} photos",
         )
     except ValueError as exc:

@@ -147,14 +147,37 @@ def test_bands_follow_the_gallery_and_stop_at_the_floor() -> None:
 def test_capacity_is_the_largest_gallery_that_still_finds_enough() -> None:
     cal = synthetic()
     n = capacity(cal, min_found=0.9)
-    assert n > 0
+    assert n is not None and n > 0
 
     def found(size: int) -> float:
         return cal.found_rate(bands_for(cal, GallerySize.single(size))[1])
 
     assert found(n) >= 0.9 > found(n + 1)
-    assert capacity(cal, min_found=0.99) < n
+    stricter = capacity(cal, min_found=0.99)
+    assert stricter is not None and stricter < n
     assert capacity(cal, min_found=1.01) == 0
+    # More references find more at the same bands: the gallery can grow further.
+    three = capacity(cal, min_found=0.9, references=3)
+    assert three is not None and three > n
+
+
+def test_a_calibration_from_plain_tables_extends_the_last_slope(tmp_path: Path) -> None:
+    grid = [0.2, 0.3, 0.4]
+    cal = Calibration.from_tables(
+        model="testpack",
+        recognizer_sha256=HASH,
+        recipe=EMBEDDING_RECIPE,
+        fusion="max",
+        source="tables",
+        grid=grid,
+        fmr={1: [1e-2, 1e-3, 1e-4]},
+    )
+    assert cal.fmr(0.35) == pytest.approx(10**-3.5)
+    assert cal.fmr(0.6) == pytest.approx(1e-6)  # tenfold per 0.1 beyond the grid, too
+    assert capacity(cal) is None  # no found rates: nothing to say about capacity
+    save_calibration(cal, operator_calibration_path(tmp_path, "testpack"))
+    loaded = load_calibration("testpack", HASH, tmp_path)
+    assert loaded is not None and loaded.fmr(0.6) == pytest.approx(1e-6, rel=1e-3)
 
 
 def test_the_calibration_measures_the_fusion_the_gallery_scores_with() -> None:

@@ -89,12 +89,11 @@ async def test_eval_finds_every_derived_photo_and_reports_sane_numbers(
     assert {"operating-curve.png", "score-histograms.png"} <= set(report["plots"])
     assert "found (right identity first, >= possible): 100.00% (18 of 18)" in done.stdout
 
-    # The shipped calibration's bands for this six-identity gallery, and what they measured.
-    calibrated = report["calibrated_bands"]
-    assert calibrated["gallery"] == {"1": 6}
-    assert 0.3 <= calibrated["possible"] < calibrated["strong"] < report["thresholds"]["strong"]
-    assert calibrated["predicted_false_candidate"] <= 0.005
-    assert calibrated["rates"]["found"]["count"] == 18
+    # The bands in force come from the shipped calibration and this six-identity gallery.
+    bands = report["thresholds"]
+    assert bands["source"] == "calibrated" and bands["identities"] == 6
+    # At most the target: a gallery this small sits on the floor, below it.
+    assert 0 < bands["predicted_false_candidate"] <= 0.005 * 1.001
     lines = (out / "probes.jsonl").read_text().splitlines()
     assert len(lines) == 19 and all(json.loads(line)["scores"] for line in lines)
 
