@@ -39,24 +39,40 @@ TAIL_MIN_EXCEEDANCES = 100
 
 @dataclass
 class ImpostorCounts:
-    """Impostor scores as counts in fixed bins over [-1, 1]."""
+    """Impostor scores in fixed bins over [-1, 1]: how many comparisons (events) and their
+    weight. Each pair of people weighs 1 in all, shared by their photo pairs, so that the rate
+    is the one for a person against an identity: counting photo pairs alone would let people
+    with hundreds of photos make the impostor distribution theirs, and dilute relatives."""
 
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(len(_EDGES) - 1, np.int64))
+    events: np.ndarray = field(default_factory=lambda: np.zeros(len(_EDGES) - 1, np.int64))
+    weight: np.ndarray = field(default_factory=lambda: np.zeros(len(_EDGES) - 1, np.float64))
 
-    def add(self, values: np.ndarray) -> None:
+    def add(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
         clipped = np.clip(np.asarray(values, dtype=np.float64).ravel(), -1.0, 1.0 - 1e-12)
-        self.counts += np.bincount(
-            ((clipped + 1.0) / BIN).astype(np.int64), minlength=len(self.counts)
-        )
+        bins = ((clipped + 1.0) / BIN).astype(np.int64)
+        self.events += np.bincount(bins, minlength=len(self.events))
+        w = None if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+        self.weight += np.bincount(bins, weights=w, minlength=len(self.weight))
 
     @property
-    def total(self) -> int:
-        return int(self.counts.sum())
+    def comparisons(self) -> int:
+        return int(self.events.sum())
 
-    def at_or_above(self, similarity: float) -> int:
+    @property
+    def total(self) -> float:
+        """The total weight: the number of pairs of people compared."""
+        return float(self.weight.sum())
+
+    def _first_bin(self, similarity: float) -> int:
+        return max(0, math.floor((similarity + 1.0) / BIN + 1e-9))
+
+    def events_at_or_above(self, similarity: float) -> int:
         """Comparisons in the bins from the one holding `similarity` up (bin-edge exact)."""
-        i = math.floor((similarity + 1.0) / BIN + 1e-9)
-        return int(self.counts[max(0, i) :].sum())
+        return int(self.events[self._first_bin(similarity) :].sum())
+
+    def rate_at_or_above(self, similarity: float) -> float:
+        """The weighted share of comparisons scoring `similarity` or more: the measured FMR."""
+        return float(self.weight[self._first_bin(similarity) :].sum()) / self.total
 
 
 @dataclass
@@ -101,16 +117,19 @@ def _identity_scores(probes: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray, 
 def all_pair_impostors(
     vectors: np.ndarray, labels: np.ndarray, block: int = 1024
 ) -> ImpostorCounts:
-    """Every cross-identity pair once: the one-reference impostor distribution."""
+    """Every cross-identity photo pair once, each pair of people weighing 1 in all: the
+    one-reference impostor distribution."""
     v = unit_rows(vectors)
     counts = ImpostorCounts()
     n = len(v)
+    per_photo = 1.0 / np.bincount(labels)[labels]  # 1 / (photos of this photo's person)
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
         sims = v[rows] @ v[start:].T
         cols = np.arange(start, n)
         keep = (cols[None, :] > rows[:, None]) & (labels[rows][:, None] != labels[cols][None, :])
-        counts.add(sims[keep])
+        weights = per_photo[rows][:, None] * per_photo[cols][None, :]
+        counts.add(sims[keep], weights[keep])
     return counts
 
 
@@ -180,12 +199,15 @@ def score_references(
     elif enrolled:
         refs_all = np.stack([v[s] for s in enrolled])  # (I, k, d)
         owner = np.array([labels[s[0]] for s in enrolled])
+        # Each identity against each other person weighs 1, shared by that person's photos.
+        per_photo = 1.0 / np.bincount(labels)[labels]
         for start in range(0, len(v), 2048):
             block = slice(start, start + 2048)
             best, template = _identity_scores(v[block], refs_all)
             other = labels[block][:, None] != owner[None, :]
+            pair_weight = np.broadcast_to(per_photo[block][:, None], other.shape)[other]
             for f in fusions:
-                counts[f].add(fused(best, template, f)[other])
+                counts[f].add(fused(best, template, f)[other], pair_weight)
     w = np.concatenate(weights) if weights else np.zeros(0)
     return {
         f: ReferenceScores(
@@ -223,14 +245,15 @@ def _genuine_density(scores: np.ndarray, weights: np.ndarray, at: np.ndarray) ->
 
 def tail_start(impostor: ImpostorCounts) -> float:
     """The highest grid point with at least the wanted number of comparisons at or above it."""
-    wanted = max(TAIL_MIN_EXCEEDANCES, min(TAIL_EXCEEDANCES, round(impostor.total * TAIL_RATE)))
-    if impostor.at_or_above(FMR_GRID_FROM) < wanted:
+    n = impostor.comparisons
+    wanted = max(TAIL_MIN_EXCEEDANCES, min(TAIL_EXCEEDANCES, round(n * TAIL_RATE)))
+    if impostor.events_at_or_above(FMR_GRID_FROM) < wanted:
         raise ValueError(
-            f"{impostor.total} impostor comparisons are too few to calibrate on "
+            f"{n} impostor comparisons are too few to calibrate on "
             f"(the tail fit needs {wanted} at its start)"
         )
     s = FMR_GRID_FROM
-    while impostor.at_or_above(s + GRID_STEP) >= wanted and s < 1.0:
+    while impostor.events_at_or_above(s + GRID_STEP) >= wanted and s < 1.0:
         s = round(s + GRID_STEP, 4)
     return s
 
@@ -247,10 +270,10 @@ def fit_tail(
     imp = scores.impostor
     start = tail_start(imp)
     first = math.floor((start + 1.0) / BIN + 1e-9)
-    counts = imp.counts[first:].astype(np.float64)
+    counts = imp.weight[first:]  # the likelihood of each bin's comparisons, by their weight
     centres = (_EDGES[first:-1] + _EDGES[first + 1 :]) / 2
     y = centres - start
-    rate_at_start = counts.sum() / imp.total
+    rate_at_start = imp.rate_at_or_above(start)
     grid, found = found_curve(scores.genuine, scores.weights)
     found_at_start = float(np.interp(start, grid, found))
     g = _genuine_density(scores.genuine, scores.weights, centres)
@@ -273,7 +296,7 @@ def fit_tail(
         start=start,
         strangers_rate=rate_at_start * (1 - share),
         strangers_scale=scale,
-        exceedances=int(counts.sum()),
+        exceedances=imp.events_at_or_above(start),
     )
     return tail, (prevalence if relatives is None else relatives)
 
@@ -283,12 +306,12 @@ def curves_from(scores: ReferenceScores, relatives: float | None = None) -> tupl
     tail, prevalence = fit_tail(scores, relatives)
     imp = scores.impostor
     fmr_grid = np.round(np.arange(FMR_GRID_FROM, tail.start + GRID_STEP / 2, GRID_STEP), 4)
-    fmr = [imp.at_or_above(float(s)) / imp.total for s in fmr_grid]
+    fmr = [imp.rate_at_or_above(float(s)) for s in fmr_grid]
     grid, found = found_curve(scores.genuine, scores.weights)
     return (
         Curves(
             references=scores.references,
-            comparisons=imp.total,
+            comparisons=imp.comparisons,
             fmr_similarity=tuple(float(s) for s in fmr_grid),
             fmr=tuple(fmr),
             tail=tail,
@@ -337,7 +360,7 @@ def build_calibration(
     curves = {1: curves1}
     for k in range(2, MAX_REFERENCES + 1):
         scores = score_references(vectors, labels, k, [fusion], seed=seed)[fusion]
-        if scores.people == 0 or scores.impostor.total == 0:
+        if scores.people == 0 or scores.impostor.comparisons == 0:
             break
         try:
             curves[k], _ = curves_from(scores, prevalence)
