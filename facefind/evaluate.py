@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import secrets
 import sys
 import uuid
 from collections.abc import Callable
@@ -24,13 +25,14 @@ import numpy as np
 from facefind import eval_report
 from facefind.actors import Requester
 from facefind.calibration import operator_calibration_path, save_calibration
+from facefind.database import locate
 from facefind.enrollment import choose_face
 from facefind.errors import AmbiguousFaces, NoFaceFound
 from facefind.eval_report import ProbeResult
 from facefind.folders import scan_folder
-from facefind.service import FaceFind, database_url
+from facefind.service import FaceFind
 from facefind.settings import Settings
-from gallery.db import create_database, drop_database
+from gallery.db import create_database, database_dsn, drop_database
 from recognition import Analysis, DetectedFace, ImageError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ def filed_face(analysis: Analysis) -> tuple[DetectedFace | None, str]:
     """The face a photo is filed for, by the enrollment rule; where that rule sees a tie, the
     face nearest the image centre (the labelled-photo convention), so a tie is still measured."""
     try:
-        face, chosen_by = choose_face(analysis)
+        face, chosen_by = choose_face(analysis.faces, analysis.width, analysis.height)
     except NoFaceFound:
         return None, "none"
     except AmbiguousFaces:
@@ -74,10 +76,21 @@ def read_people(root: Path) -> list[Person]:
 
 
 async def _scratch_settings(settings: Settings) -> tuple[Settings, str, str]:
-    server = await database_url(settings)
+    """Settings for a new, empty database on the configured server, with the same split of
+    roles (the owner migrates, the runtime role runs), sealed with a throwaway audit key; and
+    the connection and name to drop it with."""
+    db = await locate(settings)
+    admin = db.owner_url or db.app_url  # who may create (and drop) a database
     name = f"facefind_eval_{uuid.uuid4().hex[:12]}"
-    dsn = await create_database(server, name)
-    return dataclasses.replace(settings, database_url=dsn), server, name
+    owner_dsn = await create_database(admin, name)
+    if db.owner_url is None:
+        scratch = dataclasses.replace(settings, database_url=owner_dsn)
+    else:
+        scratch = dataclasses.replace(
+            settings, database_url=database_dsn(db.app_url, name), database_owner_url=owner_dsn
+        )
+    # The scratch log is dropped with the database; the operator's audit key is not needed.
+    return dataclasses.replace(scratch, audit_key=secrets.token_hex(32)), admin, name
 
 
 async def evaluate(
