@@ -26,6 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # interrupted run loses at most one batch.
 SAVE_EVERY = 1000
 CACHE_VERSION = 3
+# Modules of recognition/ that cannot change an embedding: a change there keeps the cache.
+_NOT_EMBEDDING = {"render.py"}
 
 
 # --- embedding (worker processes) -----------------------------------------------------------------
@@ -133,6 +135,8 @@ def recognition_source_sha256() -> str:
     """Hash of the recognition package's code: detection, alignment and quality rules."""
     digest = hashlib.sha256()
     for path in sorted(Path(recognition.__file__).parent.glob("*.py")):
+        if path.name in _NOT_EMBEDDING:
+            continue
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
