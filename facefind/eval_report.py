@@ -280,7 +280,7 @@ def write_plots(
     ax.axvline(thresholds.strong, color="C3", ls="--", label=f"strong {thresholds.strong:.3f}")
     ax.set_xlabel("similarity")
     ax.set_ylabel("photos")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     hist = out / "score-histograms.png"
