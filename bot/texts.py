@@ -241,9 +241,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "reason_pose": {"en": "turned away from the camera", "uk": "повернуте від камери"},
     "summary": {
         "en": "Lookup #{id} · faces: {n}.\n"
-        "Candidates are possibilities for a person to check, not identifications.",
+        "Candidates are possibilities for a person to check, not identifications. Close "
+        "relatives (twins, siblings) can score like the person.",
         "uk": "Пошук №{id} · облич: {n}.\n"
-        "Кандидати — це можливості для перевірки людиною, а не встановлення особи.",
+        "Кандидати — це можливості для перевірки людиною, а не встановлення особи. Близькі "
+        "родичі (близнюки, брати й сестри) можуть мати таку саму схожість.",
     },
     "no_face": {
         "en": "No face found in this photo (lookup #{id}). Try: come closer so the face fills "

@@ -3,6 +3,7 @@ of enrolled identities, and what a candidate's score means for a gallery of that
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,9 +71,20 @@ class BandPolicy:
     from the model's calibration and the target rates, else the fallback values."""
 
     def __init__(self, settings: Settings, calibration: Any | None, model: str) -> None:
+        from facefind.calibration import capacity
+
         self.settings = settings
+        if calibration is not None and settings.relatives_prevalence is not None:
+            # the people searched are not LFW's families of public figures unless the operator
+            # says so (docs/calibration.md: look-alike relatives)
+            calibration = dataclasses.replace(calibration, relatives=settings.relatives_prevalence)
         self.calibration = calibration
         self.model = model
+        self.capacity = (
+            capacity(calibration, settings.possible_target, settings.strong_target)
+            if calibration is not None
+            else None
+        )
         if calibration is None and not settings.fixed_thresholds:
             logger.warning(
                 "no calibration for model pack %s: using the fallback thresholds %.2f / %.2f; "
@@ -82,7 +94,7 @@ class BandPolicy:
             )
 
     def bands_for(self, by_references: Mapping[int, int]) -> Bands:
-        from facefind.calibration import GallerySize, bands_for, capacity
+        from facefind.calibration import GallerySize, bands_for
 
         refs = {int(k): int(v) for k, v in by_references.items() if v}
         size = GallerySize(by_references=refs)
@@ -97,7 +109,7 @@ class BandPolicy:
             common |= {
                 "possible_target": s.possible_target,
                 "strong_target": s.strong_target,
-                "capacity": capacity(self.calibration, s.possible_target, s.strong_target),
+                "capacity": self.capacity,
             }
         if self.calibration is None:
             derived, source = Thresholds(*FALLBACK_THRESHOLDS), "uncalibrated"

@@ -56,14 +56,16 @@ class ServiceBase:
             by_refs = await self.gallery.gallery_size(self.model)
             bands = self.policy.bands_for(by_refs)
             if self._bands is None or bands.thresholds != self._bands.thresholds:
-                logger.info(
+                # once at start for the operator; as the gallery grows, for debugging only
+                logger.log(
+                    logging.INFO if self._bands is None else logging.DEBUG,
                     "bands for %d identities: strong %.3f, possible %.3f (%s)",
                     bands.identities,
                     bands.thresholds.strong,
                     bands.thresholds.possible,
                     bands.source,
                 )
-                if bands.over_capacity:
+                if bands.over_capacity and not (self._bands and self._bands.over_capacity):
                     logger.warning(
                         "the gallery holds %d identities, more than model pack %s serves at the "
                         "target rates (about %d): fewer enrolled people will be found; consider "

@@ -28,6 +28,10 @@ STRONG_TARGET = 0.0005
 # capacity(): the gallery is too large once fewer than this share of enrolled people's photos
 # (one reference each) reach `possible`.
 MIN_FOUND = 0.90
+# `strong` is never below the score this share of enrolled people's photos reach with one
+# reference: a strong label should mean a match as good as most true ones. For buffalo_s on LFW
+# that is 0.556, above which most of LFW's twins and siblings stay `possible` (docs/calibration.md).
+STRONG_FOUND = 0.70
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,22 @@ class Calibration:
         (NaN without genuine curves)."""
         return self._curves(references).found_at(threshold)
 
+    @property
+    def strong_floor(self) -> float:
+        """The lowest `strong` band: the score STRONG_FOUND of enrolled people's photos reach
+        with one reference (0 without genuine curves)."""
+        c = self._curves(1)
+        if not c.found or c.found[0] < STRONG_FOUND:
+            return 0.0
+        # found falls with the similarity: the last grid point still at or above the share,
+        # then linear to the next one
+        xs, ys = c.found_similarity, c.found
+        i = max(j for j, y in enumerate(ys) if y >= STRONG_FOUND)
+        if i == len(xs) - 1:
+            return xs[-1]
+        x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
+        return x0 + (x1 - x0) * (y0 - STRONG_FOUND) / (y0 - y1) if y0 != y1 else x0
+
     @classmethod
     def from_tables(
         cls,
@@ -230,7 +250,8 @@ def bands_for(
     `strong_target` / `possible_target` of people not enrolled get a candidate.
 
     `possible` never goes below `floor` (default: the calibration's, the similarity at which
-    99% of enrolled people's photos already score, so a lower band finds almost no one more).
+    99% of enrolled people's photos already score, so a lower band finds almost no one more);
+    `strong` never below the calibration's `strong_floor`.
     A gallery so small that the math would go lower gets the bands of the smallest gallery of
     the same make-up whose `possible` is the floor: strong stays above possible by as much.
     """
@@ -246,7 +267,7 @@ def bands_for(
         factor = math.log1p(-possible_target) / log_miss if log_miss < 0 else 1.0
         counts = _scale(counts, max(1.0, factor))
         possible = floor
-    strong = max(possible, _threshold(cal, strong_target, counts))
+    strong = max(possible, _threshold(cal, strong_target, counts), cal.strong_floor)
     return strong, possible
 
 

@@ -120,7 +120,10 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
             if c.low_quality_ref:
                 print("      matched through a LOW-QUALITY reference photo: weaker evidence")
     if any(fr.candidates for fr in result.faces):
-        print("  candidates are leads for a person to verify, not identifications")
+        print(
+            "  candidates are leads for a person to verify, not identifications; close "
+            "relatives (twins, siblings) can score like the person"
+        )
 
 
 async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:

@@ -49,6 +49,9 @@ class Settings:
     possible_threshold: float | None = None
     possible_target: float = POSSIBLE_TARGET
     strong_target: float = STRONG_TARGET
+    # look-alike relatives (twins, siblings) per pair of people among those searched; None: the
+    # value the calibration measured on its own photos (see docs/calibration.md)
+    relatives_prevalence: float | None = 0.0
     limits: Limits = field(default_factory=Limits)
     inference_workers: int = 2
     onnx_threads: int = 1
@@ -119,6 +122,7 @@ class Settings:
             possible_threshold=e.optional_number("FACEFIND_POSSIBLE_THRESHOLD"),
             possible_target=e.rate("FACEFIND_POSSIBLE_TARGET", POSSIBLE_TARGET),
             strong_target=e.rate("FACEFIND_STRONG_TARGET", STRONG_TARGET),
+            relatives_prevalence=e.prevalence("FACEFIND_RELATIVES_PREVALENCE"),
             limits=limits,
             inference_workers=e.integer("FACEFIND_INFERENCE_WORKERS", 2, minimum=1),
             onnx_threads=e.integer("FACEFIND_ONNX_THREADS", 1, minimum=1),
@@ -186,6 +190,16 @@ class _Env:
         value = self.number(name, default)
         if not 0 < value < 1:
             raise SettingsError(f"{name} must be a rate between 0 and 1, got {value}")
+        return value
+
+    def prevalence(self, name: str) -> float | None:
+        """A rate >= 0 (default 0), or 'calibrated' for the calibration's own (None)."""
+        raw = self.text(name)
+        if raw is not None and raw.lower() == "calibrated":
+            return None
+        value = self.number(name, 0.0)
+        if not 0 <= value < 1:
+            raise SettingsError(f"{name} must be 'calibrated' or a rate from 0 to 1, got {raw}")
         return value
 
     def optional_number(self, name: str) -> float | None:

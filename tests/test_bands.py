@@ -8,7 +8,7 @@ import pytest
 
 from facefind.bands import BandPolicy, one_in
 from facefind.calibration import Calibration, GallerySize
-from facefind.settings import Settings, Thresholds
+from facefind.settings import Settings, SettingsError, Thresholds
 
 
 def synthetic_calibration(floor: float = 0.2) -> Calibration:
@@ -39,10 +39,14 @@ def test_thresholds_rise_as_the_gallery_grows() -> None:
     assert all(b.thresholds.possible < b.thresholds.strong for b in bands)
     assert all(b.source == "calibrated" for b in bands)
     # at each size the possible band meets its target: 0.5% of people not enrolled
+    strong_floor = synthetic_calibration().strong_floor
+    assert strong_floor == pytest.approx(0.35)  # where 70% of the genuine scores still reach
     for n, b in zip(sizes, bands, strict=True):
         if b.thresholds.possible > 0.2:  # above the floor
             assert b.false_candidate_rate(b.thresholds.possible) == pytest.approx(0.005, rel=1e-3)
+        if b.thresholds.strong > strong_floor + 1e-9:  # above the strong floor
             assert b.false_candidate_rate(b.thresholds.strong) == pytest.approx(0.0005, rel=1e-3)
+        assert b.thresholds.strong >= strong_floor
         assert b.identities == n
 
 
@@ -98,3 +102,27 @@ def test_rates_read_as_one_in_n_with_two_significant_figures() -> None:
     assert one_in(0.5) == 2
     assert one_in(1 / 547.3) == 550
     assert math.isclose(one_in(1e-7), 10_000_000)
+
+
+def test_look_alike_relatives_count_only_when_the_operator_says_so() -> None:
+    import dataclasses
+
+    # a short grid: the fitted tail, where relatives count, starts at 0.45
+    grid = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
+    short = Calibration.from_tables(
+        model="m", recognizer_sha256="r", recipe="flip-mean", fusion="max", source="test",
+        grid=grid, fmr={1: tuple(10 ** (-2 - i) for i in range(6))},
+        found={1: (1.0, 0.95, 0.9, 0.85, 0.8, 0.75)}, floor=0.2,
+    )  # fmt: skip
+    measured = dataclasses.replace(short, relatives=1e-6)
+    # by default the people searched are not assumed to be families of public figures
+    default = BandPolicy(Settings(), measured, "m").bands_for({1: 100_000})
+    own = BandPolicy(Settings(relatives_prevalence=None), measured, "m").bands_for({1: 100_000})
+    assert own.thresholds.possible > default.thresholds.possible
+    assert (
+        Settings.from_env({"FACEFIND_RELATIVES_PREVALENCE": "calibrated"}).relatives_prevalence
+        is None
+    )
+    assert Settings.from_env({}).relatives_prevalence == 0.0
+    with pytest.raises(SettingsError):
+        Settings.from_env({"FACEFIND_RELATIVES_PREVALENCE": "-1"})
