@@ -151,7 +151,7 @@ def rate_text(lang: str, rate: float | None, identities: int | None) -> str | No
         return t(
             lang,
             "candidate_rate_rare",
-            n=number(lang, int(1 / RARE_RATE)),
+            n=number(lang, round(1 / RARE_RATE)),
             identities=number(lang, identities),
         )
     return t(

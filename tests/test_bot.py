@@ -343,6 +343,18 @@ async def test_a_photo_of_an_enrolled_person_gets_a_strong_candidate_with_eviden
     pct = re.search(r"Similarity (\d+)% — strong match", text)
     assert pct is not None and int(pct[1]) >= 50
     assert "not an identification" in text
+    # what the score means for this gallery, in plain words, from the shipped calibration: a
+    # 98% match is rarer among strangers than anything a calibration can vouch for
+    stored_first = (await service.gallery.get_lookup(lookup_id)).faces[0].candidates[0]  # type: ignore[union-attr]
+    assert (
+        stored_first.false_candidate_rate is not None and stored_first.false_candidate_rate < 1e-9
+    )
+    identities = (await service.current_bands()).identities
+    assert (
+        "Fewer than 1 in 1,000,000,000 people who are not in the gallery would score this high "
+        f"against its {identities:,} identities." in text
+    )
+    assert "Close relatives (twins, siblings) can score like the person." in body(replies[-1])
     # the comparison picture is a real image the bot uploaded
     width, height = decodes_as_image(first["_file"])
     assert width > height > 0
@@ -957,6 +969,9 @@ async def test_a_ukrainian_user_is_answered_in_ukrainian(
     summary = await reply(fake, user, "Пошук №", since=since, timeout=60)
     found = [m for m in fake.sent[since:] if m["chat"]["id"] == user["id"] and "photo" in m]
     assert "Схожість" in body(found[0]) and "сильний збіг" in body(found[0])
+    assert "Менше ніж 1 з 1\u00a0000\u00a0000\u00a0000 людей, яких немає в галереї" in body(
+        found[0]
+    )
     assert [label for label, _ in buttons(found[0])] == ["✅ Підтвердити", "❌ Це не ця людина"]
     assert "облич: 1" in body(summary)
     # the command menus speak Ukrainian to readers whose Telegram does
@@ -964,6 +979,20 @@ async def test_a_ukrainian_user_is_answered_in_ukrainian(
     assert menu["history"] == "Мої останні пошуки"
     english = {c["command"]: c["description"] for c in fake.commands_for({"type": "default"})}
     assert english["history"] == "My last lookups"
+
+
+def test_a_candidates_rate_reads_as_one_in_n_people_in_both_languages() -> None:
+    from bot.replies import rate_text
+
+    assert rate_text("en", 1 / 19_873, 547) == (
+        "About 1 in 20,000 people who are not in the gallery would score this high against its "
+        "547 identities."
+    )
+    assert rate_text("uk", 1 / 19_873, 12_000) == (
+        "Приблизно 1 з 20\u00a0000 людей, яких немає в галереї, отримали б таку схожість з "
+        "однією з її 12\u00a0000 осіб."
+    )
+    assert rate_text("en", None, 547) is None  # no calibration: no number is made up
 
 
 def test_picture_labels_in_ukrainian_are_drawn_not_question_marks() -> None:
