@@ -133,11 +133,18 @@ class TracedFaceFind(FaceFind):
         self.spans: list[Span] = []
 
     async def identify(
-        self, data: bytes, requester: Requester, *, lookup_id: int | None = None
+        self,
+        data: bytes,
+        requester: Requester,
+        *,
+        lookup_id: int | None = None,
+        reply_owed: bool = False,
     ) -> IdentifyResult:
         started = time.perf_counter()
         try:
-            return await super().identify(data, requester, lookup_id=lookup_id)
+            return await super().identify(
+                data, requester, lookup_id=lookup_id, reply_owed=reply_owed
+            )
         finally:
             self.spans.append(Span("identify", requester.user_id, started, time.perf_counter()))
 

@@ -43,8 +43,8 @@ def admin_only(handler: Handler) -> Handler:
 # --- commands menu ----------------------------------------------------------------------------
 OFFICER_COMMANDS = ["start", "help", "history"]
 ADMIN_COMMANDS = [
-    "pending", "users", "approve", "reject", "revoke", "promote", "demote", "enroll", "identity",
-    "forget", "restore", "lookups", "lookup", "export",
+    "status", "pending", "users", "approve", "reject", "revoke", "promote", "demote", "enroll",
+    "identity", "forget", "restore", "lookups", "lookup", "export",
 ]  # fmt: skip
 # the menu is published in the default language and, for readers whose Telegram speaks it, in
 # each other language (language_code)
@@ -150,6 +150,24 @@ async def _tell_user(bot: Bot, user: User) -> None:
         await bot.send_message(user.id, t(language_of(user.language), key))
     except TelegramError as exc:
         logger.warning("could not tell user %s about the decision: %s", user.id, exc)
+
+
+# --- service status ---------------------------------------------------------------------------
+@admin_only
+async def status(update: Update, context: BotContext) -> None:
+    """Show what waits: open lookups, undelivered replies, unhandled updates, access requests."""
+    gallery = context.service.gallery
+    await reply(
+        update,
+        t(
+            context.lang,
+            "status_text",
+            open=await gallery.count_open_lookups(),
+            undelivered=await gallery.count_undelivered(),
+            inbox=await gallery.count_unhandled(),
+            pending=len(await gallery.list_users("pending")),
+        ),
+    )
 
 
 # --- user management --------------------------------------------------------------------------

@@ -25,19 +25,18 @@ from telegram.ext import (
 
 from bot import admin, admin_gallery, admin_lookups, handlers
 from bot.context import STATE_KEY, BotContext, BotState
+from bot.inbox import Inbox
+from bot.lookup_jobs import CONTEXT_KEY, LookupJobs, register_lookup_task
 from bot.notify import RequestNotifier
-from bot.replies import Target
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
-from bot.texts import language_of
-from facefind.actors import Requester
 from facefind.audit import Witness
 from facefind.erasure import purge
 from facefind.logs import add_secrets
+from facefind.queue import QueueWorker, open_queue
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
 from facefind.users import USER_ACTIONS
-from gallery import PendingLookup
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +45,8 @@ RETENTION_EVERY = 24 * 3600.0
 # the log's end unseen by the file (the daily check-point to admins covers the file itself).
 WITNESS_EVERY = 60.0
 CHECKPOINT_EVERY = timedelta(hours=24)
+# handled updates hold message texts and file ids: gone a day after they were handled
+INBOX_KEPT_FOR = timedelta(days=1)
 
 
 def build_application(settings: Settings, state: BotState) -> Application:
@@ -63,15 +64,14 @@ def build_application(settings: Settings, state: BotState) -> Application:
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=BotContext))
         .rate_limiter(RetryingRateLimiter())
-        # many users and many photos at once: inference itself is bounded by the InferencePool
-        .concurrent_updates(64)
         .read_timeout(30)
         .write_timeout(60)
         .media_write_timeout(60)
         .get_updates_read_timeout(30)
+        # no Updater: it confirms updates before they are handled; bot/inbox.py polls instead,
+        # and hands each stored update to process_update, `updates_in_flight` at a time
+        .updater(None)
     )
-    if settings.webhook_url:
-        builder = builder.updater(None)
     app = builder.build()
     app.bot_data[STATE_KEY] = state
 
@@ -81,6 +81,7 @@ def build_application(settings: Settings, state: BotState) -> Application:
     app.add_handler(CommandHandler("history", handlers.history))
     app.add_handler(CommandHandler("pending", admin.pending))
     app.add_handler(CommandHandler("users", admin.users))
+    app.add_handler(CommandHandler("status", admin.status))
     app.add_handler(CommandHandler(list(USER_ACTIONS), admin.user_command))
     app.add_handler(CommandHandler("enroll", admin_gallery.enroll))
     app.add_handler(CommandHandler("identity", admin_gallery.identity))
@@ -119,6 +120,21 @@ class BotRunner:
         self.witness = Witness.of(settings)
         self._alarms: set[str] = set()
         self._checking = asyncio.Lock()  # one check at a time: a check-point is sent once
+        assert service.dsn is not None, "open the service with FaceFind.open"
+        self.queue = open_queue(
+            service.dsn,
+            # the worker's jobs, its listener and heartbeat, and the handlers queueing jobs
+            max_connections=settings.lookups_at_once + 4,
+            acquire_timeout=settings.db_acquire_timeout,
+        )
+        register_lookup_task(self.queue, settings)
+        self.inbox = Inbox(
+            self.app, service.gallery, self.state.metrics, in_flight=settings.updates_in_flight
+        )
+        self.state.queue = self.queue
+        self.state.inbox = self.inbox
+        self.worker: QueueWorker | None = None
+        self._queue_open = False
         self.http_port: int | None = None
         self.webhook_port: int | None = None
         self._runners: list[web.AppRunner] = []
@@ -133,11 +149,23 @@ class BotRunner:
         runner, self.http_port = await start_site(health_app(self.state), host, port)
         self._runners.append(runner)
         await self.app.initialize()
+        await self.queue.open_async()
+        self._queue_open = True
         await self._ensure_admins()
-        # taken before updates flow, so a lookup this run creates is never resumed as well
-        unfinished = await self.service.gallery.pending_lookups()
         await admin.publish_commands(self.app.bot, await self.service.gallery.admins())
         await self.app.start()
+        # the in-process worker: it answers lookups, and resumes those a previous run left
+        jobs = LookupJobs(
+            self.service, self.app.bot, self.state.metrics, attempts=settings.reply_attempts
+        )
+        self.worker = QueueWorker(
+            self.queue,
+            self.service.gallery,
+            concurrency=settings.lookups_at_once,
+            heartbeat=settings.job_heartbeat,
+            context={CONTEXT_KEY: jobs},
+        )
+        self.worker.start()
         if settings.webhook_url:
             assert settings.telegram_bot_token is not None
             path = webhook_path(settings.telegram_bot_token)
@@ -152,14 +180,10 @@ class BotRunner:
             )
             logger.info("webhook mode: listening on %s:%s", whost, self.webhook_port)
         else:
-            assert self.app.updater is not None
             await self.app.bot.delete_webhook()
-            await self.app.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, poll_interval=0.0
-            )
             logger.info("polling mode")
+        self.inbox.start(polling=not settings.webhook_url)
         self.state.ready = True
-        self._tasks.append(asyncio.create_task(self._resume_pending(unfinished)))
         self._tasks.append(asyncio.create_task(self._retention_loop()))
         self._tasks.append(asyncio.create_task(self._audit_loop()))
         me = self.app.bot.username
@@ -168,25 +192,34 @@ class BotRunner:
     async def stop(self) -> None:
         """Stop taking updates, let running lookups finish and answer, then close."""
         self.state.ready = False
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        await self.inbox.stop_taking()
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
+            self._webhook_runner = None
+        await self.inbox.drain()
+        if self.worker is not None:
+            await self.worker.stop()  # waits for the lookups it is running
+            self.worker = None
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks = []
         if self.app.running:
-            await self.app.stop()  # waits for handlers in progress
+            await self.app.stop()
         if self.state.requests is not None:
             await self.state.requests.close()
         await self.app.shutdown()
+        if self._queue_open:
+            await self.queue.close_async()
+            self._queue_open = False
         try:  # the witness learns this run's last rows
             await self.witness.advance(self.service.gallery)
         except Exception as exc:
             logger.warning("could not update the audit witness at stop: %s", exc)
         for runner in self._runners:
             await runner.cleanup()
+        self._runners = []
 
     async def _ensure_admins(self) -> None:
         gallery = self.service.gallery
@@ -196,26 +229,6 @@ class BotRunner:
                 continue
             await gallery.set_user_role(admin_id, "admin", "config:ADMIN_IDS", create=True)
             await gallery.set_user_status(admin_id, "approved", "config:ADMIN_IDS")
-
-    async def _resume_pending(self, unfinished: list[PendingLookup]) -> None:
-        """Answer lookups that a previous run recorded but did not finish."""
-        gallery = self.service.gallery
-        for pending in unfinished:
-            if pending.user_id is None or pending.chat_id is None or pending.file_id is None:
-                continue
-            user = await gallery.get_user(pending.user_id)
-            requester = Requester.telegram(pending.user_id)
-            if user is None or not user.is_approved:
-                await self.service.fail_lookup(pending.id, requester, "access_withdrawn")
-                continue
-            logger.info("resuming lookup %s", pending.id)
-            target = Target(pending.chat_id, pending.message_id, language_of(user.language))
-            try:
-                await handlers.run_lookup(
-                    self.app.bot, self.state, requester, target, pending.id, pending.file_id, None
-                )
-            except Exception:
-                logger.exception("resuming lookup %s failed", pending.id)
 
     async def _retention_loop(self) -> None:
         settings = self.settings
@@ -234,6 +247,9 @@ class BotRunner:
                         report.file_ids,
                         len(report.erased),
                     )
+                gone = await self.service.gallery.purge_handled(datetime.now(UTC) - INBOX_KEPT_FOR)
+                if gone:
+                    logger.info("inbox: deleted %d handled update(s)", gone)
             except Exception:
                 logger.exception("retention purge failed")
             await asyncio.sleep(RETENTION_EVERY)

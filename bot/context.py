@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import procrastinate
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.metrics import Metrics
@@ -12,6 +14,9 @@ from bot.notify import RequestNotifier
 from facefind.service import FaceFind
 from facefind.settings import Settings
 from gallery import User
+
+if TYPE_CHECKING:
+    from bot.inbox import Inbox
 
 STATE_KEY = "facefind"
 
@@ -28,6 +33,9 @@ class BotState:
     ready: bool = False
     # access-request notifications to admins, throttled (set once the bot exists)
     requests: RequestNotifier | None = None
+    # set by BotRunner before any update is handled
+    inbox: Inbox = field(init=False)
+    queue: procrastinate.App = field(init=False)
 
     def user_lock(self, user_id: int) -> asyncio.Lock:
         return self.user_locks.setdefault(user_id, asyncio.Lock())

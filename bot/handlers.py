@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import PurePath
 
-from telegram import Bot, Message, Update
-from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram import Message, Update
+from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.context import BotContext, BotState
+from bot.context import BotContext
 from bot.notify import user_label
-from bot.replies import FEEDBACK_SEPARATOR, Target, chat_action, send_lookup_result, send_text
-from bot.telegram_io import FileTooBig, download
+from bot.replies import FEEDBACK_SEPARATOR
+from bot.telegram_io import TELEGRAM_DOWNLOAD_LIMIT
 from bot.texts import language_of, t
 from facefind.actors import Requester
 from facefind.inputs import NAME_MAX, parse_id, strip_unsafe
-from gallery import User
-from recognition import ImageError
+from facefind.queue import defer_lookup
+from gallery import User, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +39,21 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
         # lookups show gallery data: only in private chats with vetted users
         raise ApplicationHandlerStop
     context.lang = language_of(tg_user.language_code)
-    # names are shown to admins: stored without control or bidi-override characters
-    user, new = await context.service.gallery.user_seen(
-        tg_user.id,
-        strip_unsafe(tg_user.first_name)[:NAME_MAX],
-        _optional(tg_user.last_name),
-        _optional(tg_user.username),
-        _optional(tg_user.language_code),
-    )
+    try:
+        # names are shown to admins: stored without control or bidi-override characters
+        user, new = await context.service.gallery.user_seen(
+            tg_user.id,
+            strip_unsafe(tg_user.first_name)[:NAME_MAX],
+            _optional(tg_user.last_name),
+            _optional(tg_user.username),
+            _optional(tg_user.language_code),
+        )
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        # nobody may pass a gate that could not check them: the update is kept for later
+        await state.inbox.hold(update)
+        raise ApplicationHandlerStop from exc
     context.sender = user
     if user.is_approved:
         return
@@ -121,27 +127,44 @@ async def photo(update: Update, context: BotContext) -> None:
         return
     file_id, size = found
     state = context.state
+    gallery = context.service.gallery
     requester = Requester.telegram(context.sender.id)
     async with state.user_lock(context.sender.id):
-        limit = state.settings.rate_limit_per_hour
-        if limit and await context.service.lookups_in_last_hour(context.sender.id) >= limit:
-            state.metrics.refused.labels("rate_limited").inc()
-            await reply(update, t(context.lang, "rate_limited", limit=limit))
-            return
-        lookup_id = await context.service.begin_lookup(
-            requester,
-            source="telegram",
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            file_id=file_id,
-        )
-    if lookup_id is None:
-        logger.info(
-            "message %s in chat %s already has a lookup", message.message_id, message.chat_id
-        )
-        return
-    target = Target(message.chat_id, message.message_id, context.lang)
-    await run_lookup(context.bot, state, requester, target, lookup_id, file_id, size)
+        existing = await gallery.lookup_for_message(message.chat_id, message.message_id)
+        if existing is None:
+            limit = state.settings.rate_limit_per_hour
+            if limit and await context.service.lookups_in_last_hour(context.sender.id) >= limit:
+                state.metrics.refused.labels("rate_limited").inc()
+                await reply(update, t(context.lang, "rate_limited", limit=limit))
+                return
+            lookup_id = await context.service.begin_lookup(
+                requester,
+                source="telegram",
+                chat_id=message.chat_id,
+                message_id=message.message_id,
+                file_id=file_id,
+                update_id=update.update_id,
+                language=context.lang,
+            )
+            assert lookup_id is not None  # under the user's lock nobody else creates it
+            if size is not None and size > TELEGRAM_DOWNLOAD_LIMIT:
+                # Telegram will not give it to us: refused without trying (the job tells them)
+                await context.service.fail_lookup(
+                    lookup_id, requester, "file_too_big", reply_owed=True
+                )
+        else:
+            lookup_id, status = existing
+            if status not in ("pending", "replying"):
+                logger.info(
+                    "message %s in chat %s already has a lookup",
+                    message.message_id,
+                    message.chat_id,
+                )
+                return
+    # the lookup is recorded: from here on its job answers it, in this process or another;
+    # queueing twice is harmless (the queueing lock), and a lookup left without a job by a
+    # crash here gets one from the queue's housekeeping
+    await defer_lookup(state.queue, lookup_id)
 
 
 def image_of(message: Message) -> tuple[str, int | None] | None:
@@ -156,44 +179,6 @@ def image_of(message: Message) -> tuple[str, int | None] | None:
     if (doc.mime_type or "").startswith("image/") or suffix in IMAGE_SUFFIXES:
         return doc.file_id, doc.file_size
     return None
-
-
-async def run_lookup(
-    bot: Bot,
-    state: BotState,
-    requester: Requester,
-    target: Target,
-    lookup_id: int,
-    file_id: str,
-    size: int | None,
-) -> None:
-    """Download, identify and answer one recorded lookup (also used to resume after a restart)."""
-    service = state.service
-    started = time.perf_counter()
-    status = "error"
-    try:
-        async with chat_action(bot, target.chat_id, ChatAction.TYPING):
-            try:
-                data = await download(bot, file_id, size)
-            except FileTooBig:
-                await service.fail_lookup(lookup_id, requester, "file_too_big")
-                await send_text(bot, target, t(target.lang, "file_too_big"))
-                return
-            except TelegramError as exc:
-                logger.warning("download of lookup %s failed: %s", lookup_id, exc)
-                await service.fail_lookup(lookup_id, requester, "download_failed")
-                await send_text(bot, target, t(target.lang, "download_failed"))
-                return
-            try:
-                result = await service.identify(data, requester, lookup_id=lookup_id)
-            except ImageError as exc:
-                await send_text(bot, target, t(target.lang, f"image_{exc.code}"))
-                return
-            status = "done" if result.faces else "no_face"
-            await send_lookup_result(bot, service, target, result)
-    finally:
-        state.metrics.lookups.labels(status).inc()
-        state.metrics.lookup_seconds.observe(time.perf_counter() - started)
 
 
 # --- feedback ---------------------------------------------------------------------------------
@@ -275,7 +260,12 @@ def lookup_outcome(lang: str, status: str, top: str | None) -> str:
 
 # --- errors -----------------------------------------------------------------------------------
 async def error_handler(update: object, context: BotContext) -> None:
-    """Log every unexpected error with its traceback and tell the user something went wrong."""
+    """Log every unexpected error with its traceback and tell the user something went wrong;
+    a database outage is not an error of the update: it is kept and handled again later."""
+    if context.error is not None and database_unavailable(context.error):
+        logger.warning("database unavailable while handling an update: %s", context.error)
+        await context.state.inbox.hold(update)
+        raise ApplicationHandlerStop
     logger.error("error while handling an update", exc_info=context.error)
     try:
         context.state.metrics.errors.inc()
@@ -290,6 +280,9 @@ async def error_handler(update: object, context: BotContext) -> None:
                 await context.bot.send_message(update.effective_chat.id, t(lang, "error_generic"))
         except TelegramError:
             logger.warning("could not tell the user about the error")
+    # no handler of a later group runs after an error (the gate's error would let one run
+    # without a checked sender)
+    raise ApplicationHandlerStop
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> None:

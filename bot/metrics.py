@@ -31,6 +31,16 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.undelivered = Counter(
+            "facefind_replies_undelivered_total",
+            "Lookup replies given up after the last delivery attempt",
+            registry=self.registry,
+        )
+        self.held = Counter(
+            "facefind_updates_held_total",
+            "Updates kept for later because the database could not be reached",
+            registry=self.registry,
+        )
         self.enrollments = Counter(
             "facefind_enrollments_total", "Faces enrolled through the bot", registry=self.registry
         )

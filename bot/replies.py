@@ -1,4 +1,4 @@
-"""Compose and send lookup results: boxes, one picture per candidate, feedback buttons."""
+"""Reply pieces for lookups: captions, buttons, chat actions, stored lookups shown again."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from telegram.constants import ChatAction
 
 from bot.texts import number, t
 from facefind.bands import one_in
-from facefind.service import FaceFind, IdentifyResult
+from facefind.service import FaceFind
 from gallery import Lookup
 
 logger = logging.getLogger(__name__)
@@ -195,63 +195,6 @@ def candidate_caption(
     if verdict_line:
         text += FEEDBACK_SEPARATOR + verdict_line
     return text
-
-
-async def send_lookup_result(
-    bot: Bot, service: FaceFind, target: Target, result: IdentifyResult
-) -> None:
-    """The reply to a photo, in as few messages as Telegram allows: numbered boxes (several
-    faces), one picture per candidate, then the faces without a match and the lookup number
-    (in the last picture's caption when every face has a candidate)."""
-    lang = target.lang
-    summary = t(lang, "summary", id=result.lookup_id, n=len(result.faces))
-    if not result.faces:
-        await send_text(bot, target, t(lang, "no_face", id=result.lookup_id))
-        return
-    # render every picture at once (off the event loop), then send them in order
-    overview_job = (
-        asyncio.ensure_future(service.overview_picture(result.analysis))
-        if len(result.faces) > 1
-        else None
-    )
-    pictures = await asyncio.gather(
-        *(
-            service.comparison_picture(fr.face.crop, cand.face_id, labels(lang, cand.face_id))
-            for fr in result.faces
-            for cand in fr.candidates
-        )
-    )
-    shown: list[tuple[bytes, str, InlineKeyboardMarkup]] = []
-    unmatched: list[str] = []
-    for fr in result.faces:
-        face = fr.face
-        reasons = () if face.quality.ok else face.quality.reasons
-        if not fr.candidates:
-            unmatched.append(no_match_text(lang, face.index, reasons))
-            continue
-        for cand, cand_id in zip(fr.candidates, fr.candidate_ids, strict=True):
-            caption = candidate_caption(
-                lang,
-                cand,
-                index=face.index,
-                total=len(fr.candidates),
-                quality_reasons=reasons,
-                identities=result.bands.identities,
-            )
-            shown.append((pictures[len(shown)], caption, feedback_keyboard(lang, cand_id)))
-    if overview_job is not None:
-        await bot.send_photo(
-            target.chat_id,
-            await overview_job,
-            caption=t(lang, "faces_found", n=len(result.faces)),
-            reply_parameters=target.reply_parameters(),
-        )
-    for position, (picture, caption, keyboard) in enumerate(shown, 1):
-        if position == len(shown) and not unmatched:
-            caption += "\n\n" + summary
-        await send_picture(bot, target, picture, caption, keyboard)
-    if unmatched:
-        await send_text(bot, target, "\n\n".join([*unmatched, summary]))
 
 
 async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:

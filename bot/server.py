@@ -37,6 +37,10 @@ async def healthz(request: web.Request) -> web.Response:
         "models": models,
         "model": state.service.model,
         "bot": state.ready,
+        # the outbox and the inbox: None while the database does not answer
+        "lookups_open": None,
+        "undelivered": None,
+        "inbox_unhandled": None,
     }
     if database:
         # the gallery's size and the bands in force for it (they follow the size)
@@ -44,6 +48,13 @@ async def healthz(request: web.Request) -> web.Response:
             body["gallery"] = (await state.service.current_bands()).as_dict()
         except Exception as exc:
             logger.warning("health check: cannot read the gallery's size: %s", exc)
+        gallery = state.service.gallery
+        try:
+            body["lookups_open"] = await gallery.count_open_lookups()
+            body["undelivered"] = await gallery.count_undelivered()
+            body["inbox_unhandled"] = await gallery.count_unhandled()
+        except Exception as exc:
+            logger.warning("health check: counts unavailable: %s", exc)
     return web.json_response(body, status=200 if ok else 503)
 
 
@@ -61,7 +72,8 @@ def health_app(state: BotState) -> web.Application:
 
 
 async def webhook(request: web.Request) -> web.Response:
-    """Check the secret header, then hand the update to PTB's queue."""
+    """Check the secret header, store the update, then answer 200; 503 when it cannot be
+    stored, so that Telegram delivers it again."""
     expected = request.app[SECRET]
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -73,7 +85,12 @@ async def webhook(request: web.Request) -> web.Response:
         return web.Response(status=400, text="bad request")
     ptb = request.app[PTB_APP]
     update = Update.de_json(data, ptb.bot)
-    await ptb.update_queue.put(update)
+    inbox = request.app[STATE].inbox
+    try:
+        await inbox.receive([update])
+    except Exception as exc:
+        await inbox.refuse([update], exc)
+        return web.Response(status=503, text="unavailable")
     return web.Response(text="ok")
 
 

@@ -1,10 +1,13 @@
-"""Talking to Telegram reliably: retries for flood limits and network errors, safe downloads."""
+"""Talking to Telegram reliably: one retry policy for every Bot API call, safe downloads."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from telegram import Bot
@@ -19,7 +22,7 @@ T = TypeVar("T")
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
-def _transient(exc: BaseException) -> bool:
+def transient(exc: BaseException) -> bool:
     """Network trouble worth retrying; BadRequest and Forbidden are NetworkError subclasses in
     PTB but retrying them cannot help."""
     return isinstance(exc, NetworkError) and not isinstance(
@@ -27,18 +30,69 @@ def _transient(exc: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The one retry policy for a Bot API call (and a file download): at most `attempts` tries
+    in all, whatever failed; after a network error wait `backoff` seconds, doubling; after a
+    flood limit (RetryAfter) wait what Telegram asks, unless that is over `max_flood_wait`.
+
+    It covers seconds. A longer outage is the outbox's business: a lookup's reply is retried
+    by its job with a backoff of minutes (bot/lookup_jobs.py), and nothing retries inside
+    another retry.
+    """
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_flood_wait: float = 60.0
+
+    def delay(self, attempt: int, exc: BaseException) -> float | None:
+        """Seconds to wait before try `attempt + 1`, or None to give up."""
+        if attempt >= self.attempts:
+            return None
+        if isinstance(exc, RetryAfter):
+            seconds = flood_wait(exc)
+            return seconds if seconds <= self.max_flood_wait else None
+        if transient(exc):
+            return self.backoff * 2 ** (attempt - 1)
+        return None
+
+    async def run(self, op: Callable[[], Awaitable[T]], what: str) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await op()
+            except Exception as exc:
+                wait = self.delay(attempt, exc)
+                if wait is None:
+                    raise
+                logger.warning("%s failed (%s); retry %d in %.1fs", what, exc, attempt, wait)
+                await asyncio.sleep(wait)
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def flood_wait(exc: RetryAfter) -> float:
+    """Seconds Telegram asks us to wait, and a little more."""
+    with warnings.catch_warnings():
+        # PTB 22 warns that retry_after becomes a timedelta; both are handled here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value: float | timedelta = exc.retry_after
+    return (value.total_seconds() if isinstance(value, timedelta) else float(value)) + 0.1
+
+
 class RetryingRateLimiter(AIORateLimiter):
-    """PTB's limiter (which retries RetryAfter) plus retries for transient network errors.
+    """PTB's limiter for Telegram's message rates, with `RetryPolicy` as its only retry loop.
 
     A reply that fails on a network error is sent again, so it is not lost; on a timeout
     Telegram may already have it, and a rare duplicate is the lesser harm.
     """
 
-    def __init__(self, *, network_retries: int = 4, backoff: float = 0.5, **kwargs: Any) -> None:
-        kwargs.setdefault("max_retries", 5)
+    def __init__(self, policy: RetryPolicy = DEFAULT_POLICY, **kwargs: Any) -> None:
+        kwargs["max_retries"] = 0  # the policy retries, not the parent
         super().__init__(**kwargs)
-        self.network_retries = network_retries
-        self.backoff = backoff
+        self.policy = policy
 
     async def process_request(
         self,
@@ -53,65 +107,45 @@ class RetryingRateLimiter(AIORateLimiter):
             # "typing..." is not a message and must not use the 30-per-second message budget
             # of the lookups it decorates; if it fails, nothing is lost
             return await callback(*args, **kwargs)
-        attempt = 0
-        while True:
+        if endpoint == "getUpdates":
+            # the polling loop backs off by itself and must not hold updates back
+            return await callback(*args, **kwargs)
+
+        async def once() -> Any:
             try:
-                return await super().process_request(
+                return await super(RetryingRateLimiter, self).process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
                 )
-            except RetryAfter:
-                raise  # the parent already retried max_retries times
-            except Exception as exc:
-                if (
-                    not _transient(exc)
-                    or endpoint == "getUpdates"
-                    or attempt >= self.network_retries
-                ):
-                    raise
-                attempt += 1
-                delay = self.backoff * 2 ** (attempt - 1)
-                logger.warning("%s failed (%s); retry %d in %.1fs", endpoint, exc, attempt, delay)
-                await asyncio.sleep(delay)
-
-
-async def with_retries(
-    op: Callable[[], Awaitable[T]], *, attempts: int = 4, backoff: float = 0.5
-) -> T:
-    """Retry an operation outside the rate limiter (file downloads) on transient errors."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await op()
-        except RetryAfter as exc:
-            if attempt == attempts:
+            except RetryAfter as exc:
+                # hold every other request back while Telegram asks us to wait, as the parent
+                # class does when it retries by itself
+                self._retry_after_event.clear()
+                asyncio.get_running_loop().call_later(flood_wait(exc), self._retry_after_event.set)
                 raise
-            retry_after = exc.retry_after
-            seconds = (
-                retry_after.total_seconds()
-                if hasattr(retry_after, "total_seconds")
-                else retry_after
-            )
-            await asyncio.sleep(float(seconds))
-        except Exception as exc:
-            if not _transient(exc) or attempt == attempts:
-                raise
-            await asyncio.sleep(backoff * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+
+        return await self.policy.run(once, endpoint)
 
 
 class FileTooBig(Exception):
     """Over Telegram's bot download limit."""
 
 
-async def download(bot: Bot, file_id: str, size_hint: int | None) -> bytes:
-    """The bytes of a Telegram file; FileTooBig when Telegram will not give them to a bot."""
+async def download(
+    bot: Bot, file_id: str, size_hint: int | None, policy: RetryPolicy = DEFAULT_POLICY
+) -> bytes:
+    """The bytes of a Telegram file; FileTooBig when Telegram will not give them to a bot.
+
+    getFile goes through the rate limiter (and so the policy); the download itself does not,
+    so the policy is applied to it here, once.
+    """
     if size_hint is not None and size_hint > TELEGRAM_DOWNLOAD_LIMIT:
         raise FileTooBig(size_hint)
     try:
-        tg_file = await with_retries(lambda: bot.get_file(file_id))
+        tg_file = await bot.get_file(file_id)
     except BadRequest as exc:
         if "too big" in str(exc).lower():
             raise FileTooBig(size_hint) from exc
         raise
     if tg_file.file_size is not None and tg_file.file_size > TELEGRAM_DOWNLOAD_LIMIT:
         raise FileTooBig(tg_file.file_size)
-    return bytes(await with_retries(tg_file.download_as_bytearray))
+    return bytes(await policy.run(tg_file.download_as_bytearray, "file download"))

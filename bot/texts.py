@@ -30,6 +30,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "cmd_start": {"en": "Start", "uk": "Почати"},
     "cmd_help": {"en": "How to use the bot", "uk": "Як користуватися ботом"},
     "cmd_history": {"en": "My last lookups", "uk": "Мої останні пошуки"},
+    "cmd_status": {
+        "en": "Waiting and undelivered replies",
+        "uk": "Черга та недоставлені відповіді",
+    },
     "cmd_pending": {"en": "Access requests", "uk": "Запити на доступ"},
     "cmd_users": {"en": "All users", "uk": "Усі користувачі"},
     "cmd_approve": {"en": "Approve a user: /approve ID", "uk": "Схвалити: /approve ID"},
@@ -306,6 +310,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "❌ Позначено «це не ця людина»: {who}.",
     },
     "feedback_saved": {"en": "Saved.", "uk": "Збережено."},
+    "temporarily_unavailable": {
+        "en": "The service is temporarily unavailable. Your message is kept and will be "
+        "answered as soon as it is back; there is no need to send it again.",
+        "uk": "Сервіс тимчасово недоступний. Ваше повідомлення збережено, і на нього буде "
+        "відповідь, щойно сервіс відновиться; надсилати його ще раз не потрібно.",
+    },
+    "lookup_failed": {
+        "en": "Lookup #{id} could not be completed because of an error on our side. "
+        "The error has been logged; please send the photo again.",
+        "uk": "Пошук №{id} не вдалося завершити через помилку на нашому боці. "
+        "Її записано; надішліть фото ще раз.",
+    },
     "error_generic": {
         "en": "Something went wrong on our side. The error has been logged; please try again.",
         "uk": "Сталася помилка на нашому боці. Її записано; спробуйте ще раз.",
@@ -505,6 +521,19 @@ TEXTS: dict[str, dict[str, str]] = {
     "lookup_status_error": {"en": "error", "uk": "помилка"},
     "lookup_status_pending": {"en": "in progress", "uk": "виконується"},
     "lookup_status_no_face": {"en": "no face", "uk": "немає обличчя"},
+    "lookup_status_replying": {"en": "answering", "uk": "надсилається відповідь"},
+    "lookup_status_undelivered": {
+        "en": "answer could not be delivered",
+        "uk": "відповідь не вдалося доставити",
+    },
+    "status_text": {
+        "en": "Service status:\n· lookups waiting or being answered: {open}\n"
+        "· replies given up as undelivered: {undelivered}\n"
+        "· messages waiting to be handled: {inbox}\n· pending access requests: {pending}",
+        "uk": "Стан сервісу:\n· пошуки в черзі або з відповіддю, що надсилається: {open}\n"
+        "· відповіді, які не вдалося доставити: {undelivered}\n"
+        "· повідомлення, що очікують обробки: {inbox}\n· запити на доступ: {pending}",
+    },
     "lookups_usage": {
         "en": "Usage: /lookups [user id] [YYYY-MM-DD] (a day from 2000-01-01 to tomorrow)",
         "uk": "Використання: /lookups [ID користувача] [РРРР-ММ-ДД] (день від 2000-01-01 до "

@@ -44,6 +44,7 @@ class ServiceBase:
         self.model = analyzer.model_name
         self._bands: Bands | None = None
         self._bands_read_at = 0.0
+        self.dsn: str | None = None  # set by FaceFind.open: the task queue connects with it
 
     @property
     def limits(self) -> Limits:

@@ -83,10 +83,12 @@ async def prepare(settings: Settings, key: AuditKey, *, actor: str) -> Database:
     return replace(db, applied=tuple(applied))
 
 
-async def open_pool(db: Database, key: AuditKey, *, max_size: int) -> asyncpg.Pool:
+async def open_pool(
+    db: Database, key: AuditKey, *, max_size: int, acquire_timeout: float = 10.0
+) -> asyncpg.Pool:
     """The application's pool, after checking what it connects to: pgvector, the audit key
     and whether this role could rewrite the audit log."""
-    pool = await create_pool(db.app_url, max_size=max_size)
+    pool = await create_pool(db.app_url, max_size=max_size, acquire_timeout=acquire_timeout)
     try:
         async with pool.acquire() as con:
             await check_vector(con, need_installed=True)

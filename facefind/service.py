@@ -63,7 +63,9 @@ class FaceFind(Enrollment):
         embeddings made by this model and recipe (else StaleEmbeddings: run facefind reembed)."""
         key = load_audit_key(settings)
         db = await prepare(settings, key, actor=actor)
-        pool = await open_pool(db, key, max_size=max(4, settings.inference_workers * 4))
+        pool = await open_pool(
+            db, key, max_size=settings.db_pool_size, acquire_timeout=settings.db_acquire_timeout
+        )
         inference = InferencePool(settings.inference_workers)
         try:
             pack = await inference.run(resolve_model_pack, settings.model_dir)
@@ -108,6 +110,7 @@ class FaceFind(Enrollment):
             await pool.close()
             inference.shutdown()
             raise
+        service.dsn = db.app_url  # the task queue connects as the same (runtime) role
         return service
 
     async def close(self) -> None:
@@ -122,6 +125,8 @@ class FaceFind(Enrollment):
         chat_id: int | None = None,
         message_id: int | None = None,
         file_id: str | None = None,
+        update_id: int | None = None,
+        language: str | None = None,
     ) -> int | None:
         """Record a lookup before any work; None when this message already has one."""
         return await self.gallery.create_lookup(
@@ -131,19 +136,35 @@ class FaceFind(Enrollment):
             chat_id=chat_id,
             message_id=message_id,
             file_id=file_id,
+            update_id=update_id,
+            language=language,
         )
 
-    async def fail_lookup(self, lookup_id: int, requester: Requester, error: str) -> None:
+    async def fail_lookup(
+        self, lookup_id: int, requester: Requester, error: str, *, reply_owed: bool = False
+    ) -> None:
         await self.gallery.finish_lookup(
-            lookup_id, actor=requester.actor, status="error", error=error, model=self.model
+            lookup_id,
+            actor=requester.actor,
+            status="error",
+            error=error,
+            model=self.model,
+            reply_owed=reply_owed,
         )
 
     async def identify(
-        self, data: bytes, requester: Requester, *, lookup_id: int | None = None
+        self,
+        data: bytes,
+        requester: Requester,
+        *,
+        lookup_id: int | None = None,
+        reply_owed: bool = False,
     ) -> IdentifyResult:
         """Find every face, search the gallery, record the lookup with its candidates.
 
-        Raises ImageError (recorded on the lookup) for input that is not a usable image.
+        Raises ImageError (recorded on the lookup) for input that is not a usable image. When a
+        reply is owed (Telegram), the lookup waits in `replying` for the outbox, and the photo
+        with numbered boxes (several faces) is stored for it.
         """
         started = time.perf_counter()
         if lookup_id is None:
@@ -152,8 +173,9 @@ class FaceFind(Enrollment):
         try:
             analysis, crops = await self.analyze(data)
         except Exception as exc:
-            # a lookup that failed in this process is closed here; only a crash leaves one
-            # pending, to be resumed at the next start
+            if reply_owed and not isinstance(exc, ImageError):
+                raise  # the lookup job retries it, or closes it as an error on its last attempt
+            # a lookup that failed in this process is closed here
             code = exc.code if isinstance(exc, ImageError) else "internal_error"
             photo_sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
             await self.gallery.finish_lookup(
@@ -163,6 +185,7 @@ class FaceFind(Enrollment):
                 error=code,
                 photo_sha256=photo_sha256,
                 model=self.model,
+                reply_owed=reply_owed,
             )
             raise
         searched = time.perf_counter()
@@ -198,6 +221,11 @@ class FaceFind(Enrollment):
             )
             for f, crop, cands in zip(analysis.faces, crops, assigned, strict=True)
         ]
+        overview = (
+            await self.overview_picture(analysis)
+            if reply_owed and len(analysis.faces) > 1
+            else None
+        )
         timings["total"] = (time.perf_counter() - started) * 1000
         ids = await self.gallery.finish_lookup(
             lookup_id,
@@ -208,6 +236,8 @@ class FaceFind(Enrollment):
             faces=new_faces,
             timings={k: round(v, 1) for k, v in timings.items()},
             bands=bands.as_dict(),
+            reply_owed=reply_owed,
+            overview_jpeg=overview,
         )
         results = [
             FaceResult(f, cands, [ids[(f.index, c.rank)] for c in cands])

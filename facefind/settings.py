@@ -75,6 +75,28 @@ class Settings:
     # hex; None: audit.key in the data folder (created on first start)
     audit_key: str | None = None
     log_level: str = "INFO"
+    # load and delivery (docs/operations.md): the pools are sized from these together
+    updates_in_flight: int = 16
+    lookup_concurrency: int | None = None  # None: inference_workers + 2
+    db_acquire_timeout: float = 10.0
+    reply_attempts: int = 12
+    reply_backoff: float = 2.0
+    reply_backoff_max: float = 600.0
+    job_heartbeat: float = 10.0
+
+    @property
+    def lookups_at_once(self) -> int:
+        """Lookups one worker runs at once: enough to download the next photos while the
+        inference pool is busy, few enough that decoded photos do not pile up in memory."""
+        if self.lookup_concurrency is not None:
+            return self.lookup_concurrency
+        return self.inference_workers + 2
+
+    @property
+    def db_pool_size(self) -> int:
+        """Connections the service needs: one per update in flight and per running lookup,
+        plus housekeeping (health checks, retention)."""
+        return self.updates_in_flight + self.lookups_at_once + 2
 
     @property
     def fixed_thresholds(self) -> bool:
@@ -141,6 +163,13 @@ class Settings:
             request_digest_seconds=e.integer("FACEFIND_REQUEST_DIGEST_SECONDS", 60, minimum=0),
             audit_key=e.text("FACEFIND_AUDIT_KEY"),
             log_level=(e.text("FACEFIND_LOG_LEVEL") or "INFO").upper(),
+            updates_in_flight=e.integer("FACEFIND_UPDATES_IN_FLIGHT", 16, minimum=1),
+            lookup_concurrency=e.optional_integer("FACEFIND_LOOKUP_CONCURRENCY", minimum=1),
+            db_acquire_timeout=e.number("FACEFIND_DB_ACQUIRE_TIMEOUT", 10.0),
+            reply_attempts=e.integer("FACEFIND_REPLY_ATTEMPTS", 12, minimum=1),
+            reply_backoff=e.number("FACEFIND_REPLY_BACKOFF_SECONDS", 2.0),
+            reply_backoff_max=e.number("FACEFIND_REPLY_BACKOFF_MAX_SECONDS", 600.0),
+            job_heartbeat=e.number("FACEFIND_JOB_HEARTBEAT_SECONDS", 10.0),
         )
 
 
@@ -181,6 +210,11 @@ class _Env:
         if minimum is not None and value < minimum:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         return value
+
+    def optional_integer(self, name: str, *, minimum: int | None = None) -> int | None:
+        if self.text(name) is None:
+            return None
+        return self.integer(name, 0, minimum=minimum)
 
     def number(self, name: str, default: float) -> float:
         value = self.optional_number(name)

@@ -1,7 +1,7 @@
 """PostgreSQL gallery: pool, migrations, every SQL statement, vector search, audit."""
 
 from gallery.checks import DatabaseCheckError, audit_rights, check_vector
-from gallery.db import MigrationError, create_pool, migrate
+from gallery.db import MigrationError, create_pool, database_unavailable, migrate
 from gallery.embedded import start_embedded
 from gallery.records import (
     AuditCheck,
@@ -14,7 +14,6 @@ from gallery.records import (
     Match,
     NewCandidate,
     NewLookupFace,
-    PendingLookup,
     StoredCandidate,
     StoredLookupFace,
     User,
@@ -41,7 +40,6 @@ __all__ = [
     "ModelMismatch",
     "NewCandidate",
     "NewLookupFace",
-    "PendingLookup",
     "RoleError",
     "RuntimeRole",
     "StoredCandidate",
@@ -51,6 +49,7 @@ __all__ = [
     "check_audit_key",
     "check_vector",
     "create_pool",
+    "database_unavailable",
     "migrate",
     "start_embedded",
 ]

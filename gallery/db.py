@@ -9,10 +9,13 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import procrastinate
 from pgvector.asyncpg import register_vector
+from procrastinate.schema import SchemaManager
 
 from gallery import queries as q
 from gallery.checks import check_vector
@@ -76,7 +79,11 @@ async def migrate(
     con = await asyncpg.connect(dsn)
     try:
         await set_jsonb_codec(con)
-        if runtime_role is None and not await _pending(con, migrations):
+        if (
+            runtime_role is None
+            and not await _pending(con, migrations)
+            and not await _queue_schema_pending(con)
+        ):
             return []
         await check_vector(con, need_installed=False)
         # session lock: a second process waits, then finds everything applied
@@ -91,6 +98,7 @@ async def migrate(
                     await _audit_migration(con, m, actor, audit_key)
                 applied_now.append(f"{m.version:04d}_{m.name}")
                 logger.info("applied migration %04d_%s", m.version, m.name)
+            applied_now.extend(await _apply_queue_schema(con, actor, audit_key))
             if runtime_role is not None:
                 await ensure_runtime_role(con, runtime_role)
                 await grant_runtime_privileges(con, runtime_role)
@@ -122,11 +130,100 @@ async def _audit_migration(
     con: asyncpg.Connection, m: Migration, actor: str, audit_key: AuditKey
 ) -> None:
     """Record the migration in the audit log: sealed once migration 0004 made rows sealed."""
-    target, details = f"{m.version:04d}_{m.name}", {"checksum": m.checksum}
+    await _audit(con, audit_key, actor, f"{m.version:04d}_{m.name}", {"checksum": m.checksum})
+
+
+async def _audit(
+    con: asyncpg.Connection, audit_key: AuditKey, actor: str, target: str, details: dict[str, Any]
+) -> None:
     if await con.fetchval(q.AUDIT_SEALED_SCHEME):
         await append_sealed(con, audit_key, actor, "migration.apply", target, details)
     else:
         await con.execute(q.AUDIT_INSERT_LEGACY, actor, "migration.apply", target, details)
+
+
+QUEUE_COMPONENT = "procrastinate"
+_QUEUE_MIGRATION = re.compile(r"^(\d+)\.(\d+)\.(\d+)_\d+_[a-z0-9_]+\.sql$")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+async def _apply_queue_schema(
+    con: asyncpg.Connection, actor: str, audit_key: AuditKey
+) -> list[str]:
+    """The task queue's tables and functions, owned by whoever runs the migrations.
+
+    procrastinate is pinned in pyproject.toml; its full schema is applied once and the version
+    recorded. After an upgrade of the pin, procrastinate's own migration files between the
+    recorded and the installed version are applied in order.
+    """
+    installed = procrastinate.__version__
+    if await con.fetchval(q.TABLE_EXISTS, "queue_schema") is None:
+        return []  # a migrations folder without 0005 (tests of the runner itself)
+    recorded = await con.fetchval(q.QUEUE_SCHEMA_VERSION, QUEUE_COMPONENT)
+    if recorded == installed:
+        return []
+    if recorded is None:
+        sql = [SchemaManager.get_schema()]
+        done = f"{QUEUE_COMPONENT} {installed}"
+    else:
+        if _version(recorded) > _version(installed):
+            raise MigrationError(
+                f"the task queue schema is procrastinate {recorded}, newer than the installed "
+                f"{installed}: install facefind's pinned version"
+            )
+        sql = _queue_migrations(recorded, installed)
+        done = f"{QUEUE_COMPONENT} {recorded} -> {installed}"
+    async with con.transaction():
+        for statement in sql:
+            await con.execute(statement)
+        await con.execute(q.QUEUE_SCHEMA_RECORD, QUEUE_COMPONENT, installed)
+        await _audit(con, audit_key, actor, done, {"version": installed})
+    logger.info("applied the task queue schema: %s", done)
+    return [done]
+
+
+async def _queue_schema_pending(con: asyncpg.Connection) -> bool:
+    """Whether the task queue's schema is missing or of another procrastinate version."""
+    if await con.fetchval(q.TABLE_EXISTS, "queue_schema") is None:
+        return False  # the numbered migrations create its table: they are pending then
+    recorded = await con.fetchval(q.QUEUE_SCHEMA_VERSION, QUEUE_COMPONENT)
+    return bool(recorded != procrastinate.__version__)
+
+
+def _queue_migrations(after: str, upto: str) -> list[str]:
+    """procrastinate's migration files for versions in (after, upto], in order."""
+    return [
+        path.read_text(encoding="utf-8")
+        for path in sorted(Path(SchemaManager.get_migrations_path()).glob("*.sql"))
+        if (match := _QUEUE_MIGRATION.match(path.name))
+        and _version(after) < _version(".".join(match.groups())) <= _version(upto)
+    ]
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached right now" (down, restarting,
+    no free connection in time), as opposed to a query that is wrong: the work is kept and
+    retried instead of being reported as a failure."""
+    import psycopg
+    from procrastinate.exceptions import ConnectorException
+
+    if isinstance(exc, ConnectorException):
+        cause = exc.__cause__
+        return cause is None or database_unavailable(cause)
+    return isinstance(
+        exc,
+        OSError  # refused, socket gone
+        | TimeoutError  # no pool connection within the acquire timeout
+        | asyncpg.exceptions.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError  # shutdown, cannot connect now
+        | asyncpg.exceptions.TooManyConnectionsError
+        | asyncpg.exceptions.InterfaceError  # connection closed mid-query
+        | psycopg.OperationalError
+        | psycopg.InterfaceError,
+    )
 
 
 def _jsonb_encode(value: object) -> bytes:
@@ -149,12 +246,38 @@ async def _init_connection(con: asyncpg.Connection) -> None:
     await set_jsonb_codec(con)
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+class TimedPool(asyncpg.Pool):
+    """asyncpg's pool, where taking a connection gives up after `acquire_timeout` seconds
+    (TimeoutError) instead of waiting forever when every connection is busy or the server is
+    gone; pool.fetch() and friends use it too."""
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, acquire_timeout: float = 10.0
+) -> asyncpg.Pool:
     """A pool whose connections know `vector` and `jsonb`; migrate first (the extension)."""
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    pool = TimedPool(
+        dsn,
+        acquire_timeout=acquire_timeout,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        # connecting must not hang on a server that is going away either
+        timeout=acquire_timeout,
     )
-    assert pool is not None
+    await pool
     return pool
 
 

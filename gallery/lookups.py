@@ -13,7 +13,6 @@ from gallery.records import (
     Lookup,
     LookupSummary,
     NewLookupFace,
-    PendingLookup,
     StoredCandidate,
     StoredLookupFace,
 )
@@ -29,12 +28,38 @@ class LookupStore(GalleryBase):
         chat_id: int | None = None,
         message_id: int | None = None,
         file_id: str | None = None,
+        update_id: int | None = None,
+        language: str | None = None,
     ) -> int | None:
-        """A new pending lookup; None when this chat message already has one (a re-delivery)."""
-        lookup_id = await self.pool.fetchval(
-            q.LOOKUP_CREATE, user_id, actor, source, chat_id, message_id, file_id
-        )
-        return int(lookup_id) if lookup_id is not None else None
+        """A new pending lookup, audited as received; None when this chat message already has
+        one (a re-delivery)."""
+        async with self.transaction() as con:
+            lookup_id = await con.fetchval(
+                q.LOOKUP_CREATE,
+                user_id,
+                actor,
+                source,
+                chat_id,
+                message_id,
+                file_id,
+                update_id,
+                language,
+            )
+            if lookup_id is None:
+                return None
+            await self.audit(
+                actor,
+                "lookup.receive",
+                f"lookup:{lookup_id}",
+                {"source": source, "chat_id": chat_id, "message_id": message_id},
+                con=con,
+            )
+        return int(lookup_id)
+
+    async def lookup_for_message(self, chat_id: int, message_id: int) -> tuple[int, str] | None:
+        """(id, status) of the lookup this chat message already has, if any."""
+        row = await self.pool.fetchrow(q.LOOKUP_BY_MESSAGE, chat_id, message_id)
+        return (int(row["id"]), str(row["status"])) if row else None
 
     async def finish_lookup(
         self,
@@ -48,8 +73,14 @@ class LookupStore(GalleryBase):
         faces: Iterable[NewLookupFace] = (),
         timings: dict[str, Any] | None = None,
         bands: dict[str, Any] | None = None,
+        reply_owed: bool = False,
+        overview_jpeg: bytes | None = None,
     ) -> dict[tuple[int, int], int]:
-        """Store a lookup's faces and candidates; returns candidate ids by (face index, rank)."""
+        """Store a lookup's faces and candidates; returns candidate ids by (face index, rank).
+
+        `status` is the outcome (done, no_face, error). When a reply is owed (Telegram), the
+        lookup is `replying` until the outbox has delivered it.
+        """
         ids: dict[tuple[int, int], int] = {}
         face_list = list(faces)
         async with self.transaction() as con:
@@ -80,11 +111,13 @@ class LookupStore(GalleryBase):
                 lookup_id,
                 photo_sha256,
                 model,
-                status,
+                "replying" if reply_owed else status,
                 error,
                 len(face_list),
                 timings or {},
                 bands or {},
+                status,
+                overview_jpeg,
             )
             await self.audit(
                 actor,
@@ -146,8 +179,41 @@ class LookupStore(GalleryBase):
         rows = await self.pool.fetch(q.LOOKUP_LIST, user_id, since, until, limit)
         return [LookupSummary(**dict(r)) for r in rows]
 
-    async def pending_lookups(self) -> list[PendingLookup]:
-        return [PendingLookup(**dict(r)) for r in await self.pool.fetch(q.LOOKUP_PENDING)]
+    async def lookup_overview(self, lookup_id: int) -> bytes | None:
+        """The stored photo with numbered boxes, if there is one (several faces)."""
+        data = await self.pool.fetchval(q.LOOKUP_OVERVIEW, lookup_id)
+        return bytes(data) if data is not None else None
+
+    # --- the outbox -----------------------------------------------------------------------
+    async def reply_progress(self, lookup_id: int, sent: int) -> None:
+        """Record that the first `sent` messages of the reply arrived."""
+        await self.pool.execute(q.LOOKUP_REPLY_PROGRESS, lookup_id, sent)
+
+    async def reply_delivered(self, lookup_id: int) -> str | None:
+        """The whole reply arrived: the lookup takes its outcome as status (None if it was not
+        waiting for its reply)."""
+        status = await self.pool.fetchval(q.LOOKUP_REPLY_DELIVERED, lookup_id)
+        return str(status) if status is not None else None
+
+    async def reply_undelivered(self, lookup_id: int, actor: str, error: str) -> bool:
+        """Delivery was given up: audited, counted, visible to admins."""
+        async with self.transaction() as con:
+            done = await con.fetchval(q.LOOKUP_REPLY_UNDELIVERED, lookup_id, error)
+            if done is None:
+                return False
+            await self.audit(
+                actor, "lookup.undelivered", f"lookup:{lookup_id}", {"error": error}, con=con
+            )
+        return True
+
+    async def count_undelivered(self) -> int:
+        return int(await self.pool.fetchval(q.LOOKUP_COUNT_UNDELIVERED))
+
+    async def count_open_lookups(self) -> int:
+        return int(await self.pool.fetchval(q.LOOKUP_COUNT_OPEN))
+
+    async def open_lookups_without_job(self, task_name: str) -> list[int]:
+        return [int(r["id"]) for r in await self.pool.fetch(q.LOOKUP_OPEN_WITHOUT_JOB, task_name)]
 
     async def count_lookups_since(self, user_id: int, since: datetime) -> int:
         return int(await self.pool.fetchval(q.LOOKUP_COUNT_SINCE, user_id, since))
@@ -159,6 +225,8 @@ class LookupStore(GalleryBase):
         """Retention: drop query face crops and Telegram file ids of lookups older than cutoff."""
         async with self.transaction() as con:
             crops = int((await con.execute(q.RETENTION_PURGE_CROPS, cutoff)).split()[-1])
+            # the overview picture is the user's photo with boxes: a face image too
+            crops += int((await con.execute(q.RETENTION_PURGE_OVERVIEWS, cutoff)).split()[-1])
             files = int((await con.execute(q.RETENTION_PURGE_FILE_IDS, cutoff)).split()[-1])
             if crops or files:
                 await self.audit(

@@ -51,6 +51,11 @@ SELECT current_user AS role, r.rolsuper AS superuser,
            OR has_table_privilege('audit_log', 'TRUNCATE') AS can_change
 FROM pg_roles r, pg_class c
 WHERE r.rolname = current_user AND c.oid = 'audit_log'::regclass"""
+TABLE_EXISTS = "SELECT to_regclass($1)"
+QUEUE_SCHEMA_VERSION = "SELECT version FROM queue_schema WHERE component = $1"
+QUEUE_SCHEMA_RECORD = """
+INSERT INTO queue_schema (component, version) VALUES ($1, $2)
+ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version, applied_at = now()"""
 
 
 # DDL takes no parameters; callers pass names checked against [a-z0-9_] (gallery.db).
@@ -301,13 +306,15 @@ def drop_index(name: str) -> str:
 
 # --- lookups ----------------------------------------------------------------------------------
 LOOKUP_CREATE = """
-INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id, update_id, language)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (chat_id, message_id) DO NOTHING
 RETURNING id"""
+LOOKUP_BY_MESSAGE = "SELECT id, status FROM lookups WHERE chat_id = $1 AND message_id = $2"
 LOOKUP_FINISH = """
 UPDATE lookups SET photo_sha256 = $2, model = $3, status = $4, error = $5, face_count = $6,
-                   timings = $7, bands = $8, finished_at = now()
+                   timings = $7, bands = $8, outcome = $9, overview_jpeg = $10,
+                   finished_at = now()
 WHERE id = $1"""
 LOOKUP_FACE_INSERT = """
 INSERT INTO lookup_faces (lookup_id, face_index, bbox, det_score, quality, crop_jpeg)
@@ -320,8 +327,32 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id"""
 LOOKUP_GET = """
 SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
-       l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at, l.bands
+       l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at, l.bands,
+       l.outcome, l.language, l.reply_sent, l.delivered_at
 FROM lookups l WHERE l.id = $1"""
+LOOKUP_OVERVIEW = "SELECT overview_jpeg FROM lookups WHERE id = $1"
+# the outbox: delivery progress of a lookup's reply (message k of n), then its end
+LOOKUP_REPLY_PROGRESS = "UPDATE lookups SET reply_sent = $2 WHERE id = $1 AND reply_sent < $2"
+LOOKUP_REPLY_DELIVERED = """
+UPDATE lookups SET status = outcome, delivered_at = now()
+WHERE id = $1 AND status = 'replying'
+RETURNING status"""
+LOOKUP_REPLY_UNDELIVERED = """
+UPDATE lookups SET status = 'undelivered', error = coalesce(error, $2)
+WHERE id = $1 AND status IN ('pending', 'replying')
+RETURNING id"""
+LOOKUP_COUNT_UNDELIVERED = "SELECT count(*) FROM lookups WHERE status = 'undelivered'"
+LOOKUP_COUNT_OPEN = "SELECT count(*) FROM lookups WHERE status IN ('pending', 'replying')"
+# Lookups received or analysed whose reply is owed but that have no queued or running job
+# (a crash between recording the lookup and queueing its job): the start-up reconciliation.
+LOOKUP_OPEN_WITHOUT_JOB = """
+SELECT l.id FROM lookups l
+WHERE l.status IN ('pending', 'replying') AND l.source = 'telegram'
+  AND NOT EXISTS (
+      SELECT 1 FROM procrastinate_jobs j
+      WHERE j.task_name = $1 AND j.status IN ('todo', 'doing')
+        AND j.args ->> 'lookup_id' = l.id::text)
+ORDER BY l.id"""
 LOOKUP_FACES = """
 SELECT id, face_index, bbox, det_score, quality, crop_jpeg FROM lookup_faces
 WHERE lookup_id = $1 ORDER BY face_index"""
@@ -355,9 +386,6 @@ WHERE ($1::bigint IS NULL OR l.user_id = $1)
   AND ($3::timestamptz IS NULL OR l.created_at < $3)
 ORDER BY l.created_at DESC, l.id DESC
 LIMIT $4"""
-LOOKUP_PENDING = """
-SELECT id, user_id, chat_id, message_id, file_id, created_at FROM lookups
-WHERE status = 'pending' AND source = 'telegram' ORDER BY id"""
 LOOKUP_COUNT_SINCE = """
 SELECT count(*) FROM lookups WHERE user_id = $1 AND created_at >= $2"""
 LOOKUP_EXPORT = """
@@ -376,10 +404,31 @@ RETENTION_PURGE_CROPS = """
 UPDATE lookup_faces lf SET crop_jpeg = NULL
 FROM lookups l
 WHERE l.id = lf.lookup_id AND lf.crop_jpeg IS NOT NULL AND l.created_at < $1"""
+RETENTION_PURGE_OVERVIEWS = """
+UPDATE lookups SET overview_jpeg = NULL WHERE overview_jpeg IS NOT NULL AND created_at < $1"""
 # a lookup still waiting for its photo keeps the file id it will download it with
 RETENTION_PURGE_FILE_IDS = """
 UPDATE lookups SET file_id = NULL
 WHERE file_id IS NOT NULL AND created_at < $1 AND status <> 'pending'"""
+
+# --- inbox ------------------------------------------------------------------------------------
+INBOX_STORE = """
+INSERT INTO inbox (bot_id, update_id, payload)
+SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])
+ON CONFLICT (bot_id, update_id) DO NOTHING"""
+INBOX_UNHANDLED_OF = """
+SELECT update_id FROM inbox
+WHERE bot_id = $1 AND update_id = ANY($2::bigint[]) AND handled_at IS NULL
+ORDER BY update_id"""
+INBOX_UNHANDLED = """
+SELECT update_id, payload FROM inbox
+WHERE bot_id = $1 AND handled_at IS NULL AND NOT (update_id = ANY($2::bigint[]))
+ORDER BY update_id LIMIT $3"""
+INBOX_HANDLED = """
+UPDATE inbox SET handled_at = now()
+WHERE bot_id = $1 AND update_id = $2 AND handled_at IS NULL"""
+INBOX_COUNT_UNHANDLED = "SELECT count(*) FROM inbox WHERE handled_at IS NULL"
+INBOX_PURGE_HANDLED = "DELETE FROM inbox WHERE handled_at < $1"
 
 # --- feedback ---------------------------------------------------------------------------------
 CANDIDATE_GET = """

@@ -161,6 +161,10 @@ class Lookup:
     created_at: datetime
     finished_at: datetime | None
     bands: dict[str, Any] = field(default_factory=dict)  # the bands in force, gallery size
+    outcome: str | None = None
+    language: str | None = None
+    reply_sent: int = 0
+    delivered_at: datetime | None = None
     faces: list[StoredLookupFace] = field(default_factory=list)
 
 
@@ -174,16 +178,6 @@ class LookupSummary:
     face_count: int | None
     created_at: datetime
     top_candidates: str | None
-
-
-@dataclass(frozen=True)
-class PendingLookup:
-    id: int
-    user_id: int | None
-    chat_id: int | None
-    message_id: int | None
-    file_id: str | None
-    created_at: datetime
 
 
 @dataclass(frozen=True)

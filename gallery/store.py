@@ -8,6 +8,7 @@ from gallery import queries as q
 from gallery.audit import AuditStore
 from gallery.bulk import BulkStore
 from gallery.identities import IdentityStore
+from gallery.inbox import InboxStore
 from gallery.lookups import LookupStore
 from gallery.search import SearchStore
 from gallery.users import UserStore
@@ -19,7 +20,9 @@ class ModelMismatch(RuntimeError):
     """A model name is recorded with other file hashes: embeddings are not comparable."""
 
 
-class Gallery(UserStore, IdentityStore, BulkStore, SearchStore, LookupStore, AuditStore):
+class Gallery(
+    UserStore, IdentityStore, BulkStore, SearchStore, LookupStore, InboxStore, AuditStore
+):
     """All database access (see each store for its area)."""
 
     # --- models ---------------------------------------------------------------------------

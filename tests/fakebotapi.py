@@ -65,6 +65,9 @@ _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+_SERVERS = itertools.count()
+
+
 class BotApiError(Exception):
     """An error answer of the Bot API: HTTP status, description and optional parameters."""
 
@@ -199,7 +202,9 @@ class FakeBotApi:
         self._changes = _Changes()
         self._queue: list[_Queued] = []
         self._allowed_updates: frozenset[str] | None = None
-        self._update_ids = itertools.count(100_001)
+        # Telegram's update ids are a sequence per bot that starts anywhere (and restarts at a
+        # random value after a week without updates): each fake server starts a range of its own
+        self._update_ids = itertools.count(100_001 + 1_000_000 * next(_SERVERS))
         self._file_numbers = itertools.count(1)
         self._chats: dict[int, JSON] = {}
         self._messages: dict[tuple[int, int], JSON] = {}

@@ -29,6 +29,7 @@ from facefind.actors import Requester
 from facefind.enrollment import IdentitySpec
 from facefind.service import FaceFind
 from facefind.settings import Settings
+from gallery import Lookup
 from recognition import Analysis
 from tests import images
 from tests.conftest import app_dsn
@@ -254,6 +255,19 @@ def candidates(replies: list[JSON]) -> list[JSON]:
     return [m for m in replies if "photo" in m and "candidate" in body(m)]
 
 
+async def answered(service: FaceFind, lookup_id: int, timeout: float = 30.0) -> Lookup:
+    """The lookup once its reply was delivered (or given up): the status is recorded right
+    after the last message arrives."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = await service.gallery.get_lookup(lookup_id)
+        assert stored is not None
+        if stored.status not in ("pending", "replying"):
+            return stored
+        assert time.monotonic() < deadline, f"lookup {lookup_id} still {stored.status}"
+        await asyncio.sleep(0.05)
+
+
 async def eventually(probe: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
@@ -368,7 +382,7 @@ async def test_a_photo_of_an_enrolled_person_gets_a_strong_candidate_with_eviden
     assert replies[-1] is found[-1]
     assert f"\n\nLookup #{lookup_id} · faces: 1." in body(replies[-1])
 
-    stored = await service.gallery.get_lookup(lookup_id)
+    stored = await answered(service, lookup_id)
     assert stored is not None and stored.status == "done" and stored.user_id == user["id"]
     assert stored.faces[0].candidates[0].display_name == "Alice Ames"
     assert stored.faces[0].candidates[0].band == "strong"
@@ -411,7 +425,7 @@ async def test_a_face_that_is_not_enrolled_gets_no_confident_match(
     assert body(replies[0]).startswith("Face #1: no confident match in the gallery.\n\nLookup #")
     assert not candidates(replies)
     assert not any(p.name in body(m) for m in replies for p in gallery.people.values())
-    stored = await service.gallery.get_lookup(lookup_id)
+    stored = await answered(service, lookup_id)
     assert stored is not None and stored.status == "done" and not stored.faces[0].candidates
 
 
@@ -566,7 +580,7 @@ async def test_a_redelivered_update_gives_one_lookup(
     gallery: Gallery,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.handlers")
+    caplog.set_level(logging.INFO, logger="bot")
     user = await officer(fake, service)
     since = len(fake.sent)
     update = fake.push_message(user, photo=gallery.people["Dmytro"].query)
@@ -575,7 +589,11 @@ async def test_a_redelivered_update_gives_one_lookup(
     def summaries() -> list[JSON]:
         return [m for m in fake.messages_to(user["id"]) if "Lookup #" in body(m)]
 
+    # the same update again (its confirmation was lost): the inbox knows its id
     fake.push_update_again(update)
+    await eventually(lambda: "was received before" in caplog.text or len(summaries()) > 1)
+    # the same message in another update: the lookup is unique per chat and message
+    fake.push_raw({"message": update["message"]})
     await eventually(lambda: "already has a lookup" in caplog.text or len(summaries()) > 1)
 
     assert len(summaries()) == 1
@@ -667,8 +685,9 @@ async def test_a_damaged_jpeg_is_reported_as_damaged(
     broken = images.truncated(gallery.t1, keep=0.3)
     fake.push_message(user, document=(broken, "IMG_0001.jpg", "image/jpeg"))
     await reply(fake, user, "This image is damaged and cannot be read.")
-    [stored] = await service.gallery.list_lookups(user_id=user["id"])
-    assert stored.status == "error"
+    [listed] = await service.gallery.list_lookups(user_id=user["id"])
+    stored = await answered(service, listed.id)
+    assert stored.status == "error" and stored.error == "corrupt"
 
 
 async def test_a_photo_without_a_face_gets_advice(
@@ -679,7 +698,8 @@ async def test_a_photo_without_a_face_gets_advice(
     fake.push_message(user, photo=gradient_jpeg())
     advice = await reply(fake, user, "No face found in this photo", since=since)
     assert "come closer" in body(advice) and "as a file" in body(advice)
-    [stored] = await service.gallery.list_lookups(user_id=user["id"])
+    [listed] = await service.gallery.list_lookups(user_id=user["id"])
+    stored = await answered(service, listed.id)
     assert stored.status == "no_face" and f"(lookup #{stored.id})" in body(advice)
 
 
@@ -798,7 +818,7 @@ async def test_network_errors_on_download_and_reply_are_retried_not_lost(
     assert "Boris Brandt" in body(candidates(replies)[0])
     assert [c.status for c in fake.calls_of("getFile")][:2] == [0, 200]
     assert [c.status for c in fake.calls_of("sendPhoto")][:2] == [502, 200]
-    stored = await service.gallery.get_lookup(lookup_id)
+    stored = await answered(service, lookup_id)
     assert stored is not None and stored.status == "done"
 
 

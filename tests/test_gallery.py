@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import numpy as np
+import procrastinate
 import pytest
 
 from gallery import (
@@ -48,6 +49,7 @@ async def test_migrations_apply_once_and_twice_without_harm(
     fresh_dsn: str, audit_key: AuditKey
 ) -> None:
     every = [f"{m.version:04d}_{m.name}" for m in load_migrations()]
+    every.append(f"procrastinate {procrastinate.__version__}")
     first = await migrate(fresh_dsn, audit_key=audit_key)
     second = await migrate(fresh_dsn, audit_key=audit_key)
     assert first == every and "0004_sealed_audit_and_erasure" in every
@@ -56,6 +58,11 @@ async def test_migrations_apply_once_and_twice_without_harm(
     try:
         versions = await con.fetch("SELECT version FROM schema_migrations")
         assert [r["version"] for r in versions] == [m.version for m in load_migrations()]
+        # the task queue's schema came with them, owned by the role that ran the migrations
+        owner = await con.fetchval(
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'procrastinate_jobs'"
+        )
+        assert owner == await con.fetchval("SELECT current_user")
     finally:
         await con.close()
 
@@ -64,7 +71,7 @@ async def test_concurrent_migrations_apply_each_file_once(
     fresh_dsn: str, audit_key: AuditKey
 ) -> None:
     results = await asyncio.gather(*(migrate(fresh_dsn, audit_key=audit_key) for _ in range(4)))
-    assert sorted(len(r) for r in results) == [0, 0, 0, len(load_migrations())]
+    assert sorted(len(r) for r in results) == [0, 0, 0, len(load_migrations()) + 1]
 
 
 async def test_an_applied_migration_that_changed_is_refused(

@@ -1,0 +1,161 @@
+"""The lookup job: download, identify and answer one recorded lookup, in any worker process.
+
+Nothing here depends on the bot's process: a job needs the service, a `Bot` (built from the
+settings) and the metrics, handed to the worker as its context. The job reads the lookup's
+state and continues from there (received -> analysed -> reply delivered), so a retry, a
+duplicate job or a job taken over from a dead worker never does the work twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import procrastinate
+from procrastinate.job_context import JobContext
+from telegram import Bot
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+
+from bot.metrics import Metrics
+from bot.outbox import deliver
+from bot.replies import chat_action
+from bot.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
+from facefind.actors import Requester
+from facefind.queue import LOOKUP_QUEUE, LOOKUP_TASK, Backoff
+from facefind.service import FaceFind
+from facefind.settings import Settings
+from gallery import Lookup
+from recognition import ImageError
+
+logger = logging.getLogger(__name__)
+
+CONTEXT_KEY = "facefind"
+OPEN = ("pending", "replying")
+
+
+class PermanentDeliveryError(Exception):
+    """Telegram refused the reply for good (the user blocked the bot, the chat is gone)."""
+
+
+@dataclass
+class LookupJobs:
+    """What a lookup job needs, shared by the jobs of one worker."""
+
+    service: FaceFind
+    bot: Bot
+    metrics: Metrics
+    attempts: int
+    policy: RetryPolicy = DEFAULT_POLICY
+
+    async def run(self, lookup_id: int, done_before: int) -> None:
+        """One run of a lookup's job; `done_before` runs of it happened already."""
+        last = done_before + 1 >= self.attempts
+        try:
+            await self._advance(lookup_id)
+        except Exception as exc:
+            if not last and not isinstance(exc, PermanentDeliveryError):
+                logger.warning(
+                    "lookup %s: run %d of %d failed (%s); it will be retried",
+                    lookup_id,
+                    done_before + 1,
+                    self.attempts,
+                    exc,
+                )
+                raise
+            logger.error("lookup %s: giving up after run %d", lookup_id, done_before + 1)
+            await self._give_up(lookup_id, exc)
+
+    async def _advance(self, lookup_id: int) -> None:
+        gallery = self.service.gallery
+        lookup = await gallery.get_lookup(lookup_id)
+        if lookup is None or lookup.status not in OPEN or lookup.chat_id is None:
+            return  # answered already: a duplicate or late job
+        if lookup.status == "pending":
+            await self._analyse(lookup)
+            lookup = await gallery.get_lookup(lookup_id)
+            assert lookup is not None
+        if lookup.status == "replying":
+            await self._deliver(lookup)
+
+    async def _analyse(self, lookup: Lookup) -> None:
+        service = self.service
+        assert lookup.user_id is not None and lookup.chat_id is not None
+        requester = Requester.telegram(lookup.user_id)
+        user = await service.gallery.get_user(lookup.user_id)
+        if user is None or not user.is_approved:
+            # access withdrawn while the photo waited: its photo is not even downloaded
+            await service.fail_lookup(lookup.id, requester, "access_withdrawn", reply_owed=True)
+            return
+        if lookup.file_id is None:
+            await service.fail_lookup(lookup.id, requester, "download_failed", reply_owed=True)
+            return
+        async with chat_action(self.bot, lookup.chat_id, ChatAction.TYPING):
+            try:
+                data = await download(self.bot, lookup.file_id, None, self.policy)
+            except FileTooBig:
+                await service.fail_lookup(lookup.id, requester, "file_too_big", reply_owed=True)
+                return
+            except TelegramError as exc:
+                if transient(exc):
+                    raise  # Telegram unreachable: the job is retried later
+                logger.warning("download of lookup %s failed: %s", lookup.id, exc)
+                await service.fail_lookup(lookup.id, requester, "download_failed", reply_owed=True)
+                return
+            try:
+                # the decoded photo lives only inside identify: it is released before any
+                # reply is sent, and the reply is rebuilt from what identify stored
+                await service.identify(data, requester, lookup_id=lookup.id, reply_owed=True)
+            except ImageError:
+                pass  # recorded on the lookup, with the reply that explains it
+            del data
+
+    async def _deliver(self, lookup: Lookup) -> None:
+        try:
+            status = await deliver(self.bot, self.service, lookup)
+        except TelegramError as exc:
+            if transient(exc):
+                raise
+            raise PermanentDeliveryError(str(exc)) from exc
+        if status is not None:
+            self.metrics.lookups.labels(status).inc()
+            self.metrics.lookup_seconds.observe(
+                (datetime.now(UTC) - lookup.created_at).total_seconds()
+            )
+
+    async def _give_up(self, lookup_id: int, exc: BaseException) -> None:
+        """The last run failed: close the lookup so it is not left open, and count it."""
+        gallery = self.service.gallery
+        lookup = await gallery.get_lookup(lookup_id)
+        if lookup is None or lookup.status not in OPEN:
+            return
+        if lookup.status == "pending" and lookup.user_id is not None:
+            # the analysis never finished: tell the user it failed, if Telegram lets us
+            await self.service.fail_lookup(
+                lookup_id, Requester.telegram(lookup.user_id), "internal_error", reply_owed=True
+            )
+            try:
+                await self._advance(lookup_id)
+                return
+            except Exception as again:
+                exc = again
+        reason = type(exc).__name__
+        if await gallery.reply_undelivered(lookup_id, "system", reason):
+            self.metrics.undelivered.inc()
+            self.metrics.lookups.labels("undelivered").inc()
+            logger.error("lookup %s: reply undelivered (%s)", lookup_id, exc)
+
+
+def register_lookup_task(queue: procrastinate.App, settings: Settings) -> None:
+    """Teach a procrastinate app how to run lookup jobs, with the reply retry schedule."""
+    backoff = Backoff(settings.reply_attempts, settings.reply_backoff, settings.reply_backoff_max)
+
+    async def lookup(context: JobContext, lookup_id: int) -> None:
+        jobs: LookupJobs = context.additional_context[CONTEXT_KEY]
+        started = time.perf_counter()
+        await jobs.run(lookup_id, context.job.attempts)
+        logger.debug("lookup %s job ran in %.2fs", lookup_id, time.perf_counter() - started)
+
+    queue.task(name=LOOKUP_TASK, queue=LOOKUP_QUEUE, pass_context=True, retry=backoff)(lookup)

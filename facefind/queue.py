@@ -1,0 +1,183 @@
+"""The lookup queue: procrastinate (a PostgreSQL task queue) carries one job per lookup.
+
+Any process can defer a job and any worker can run it: the bot runs one worker in-process by
+default, and worker processes on other machines can take the same jobs. A job's arguments are
+only the lookup id; everything else is read from the database when it runs, so running a job
+twice is harmless, and `lock` keeps two jobs of one lookup from running at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+
+from gallery import Gallery, database_unavailable
+
+logger = logging.getLogger(__name__)
+
+LOOKUP_TASK = "facefind.lookup"
+LOOKUP_QUEUE = "lookups"
+# a job whose worker sent no heartbeat for this many heartbeat intervals is taken over
+STALLED_AFTER_HEARTBEATS = 3
+
+
+def open_queue(dsn: str, *, max_connections: int, acquire_timeout: float) -> procrastinate.App:
+    """A procrastinate app on its own small psycopg pool (it does not speak asyncpg)."""
+    connector = procrastinate.PsycopgConnector(
+        conninfo=dsn,
+        min_size=1,
+        max_size=max_connections,
+        timeout=acquire_timeout,  # waiting for a connection gives up, as the asyncpg pool does
+    )
+    return procrastinate.App(connector=connector)
+
+
+def lookup_lock(lookup_id: int) -> str:
+    return f"lookup:{lookup_id}"
+
+
+async def defer_lookup(queue: procrastinate.App, lookup_id: int) -> bool:
+    """Queue the job of a lookup; False when one is already waiting (the queueing lock)."""
+    try:
+        await queue.configure_task(
+            LOOKUP_TASK,
+            queue=LOOKUP_QUEUE,
+            lock=lookup_lock(lookup_id),
+            queueing_lock=lookup_lock(lookup_id),
+        ).defer_async(lookup_id=lookup_id)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+class Backoff(BaseRetryStrategy):
+    """Bounded exponential backoff: `attempts` runs in all, waiting base, 2 base, 4 base, ...
+    (at most `cap` seconds) between them."""
+
+    def __init__(self, attempts: int, base: float, cap: float) -> None:
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+
+    def wait(self, done: int) -> float:
+        """Seconds before the next run, after `done` runs."""
+        return float(min(self.cap, self.base * 2 ** max(done - 1, 0)))
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> RetryDecision | None:
+        done = job.attempts + 1
+        if done >= self.attempts:
+            return None
+        return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=self.wait(done)))
+
+
+class QueueWorker:
+    """An in-process procrastinate worker for lookup jobs, kept running through database
+    outages, plus the housekeeping that makes the queue self-healing:
+
+    - a worker that stops (its database connection broke) is started again, with backoff;
+    - jobs whose worker stopped sending heartbeats (killed, machine gone) are retried;
+    - lookups that are owed a reply but have no job (a crash between recording a lookup and
+      queueing its job) get one.
+    """
+
+    def __init__(
+        self,
+        queue: procrastinate.App,
+        gallery: Gallery,
+        *,
+        concurrency: int,
+        heartbeat: float,
+        context: dict[str, Any],
+    ) -> None:
+        self.queue = queue
+        self.gallery = gallery
+        self.heartbeat = heartbeat
+        self.stalled_after = heartbeat * STALLED_AFTER_HEARTBEATS
+        # no shutdown_graceful_timeout: a stop lets the running lookups answer
+        self.options: procrastinate.app.WorkerOptions = {
+            "queues": [LOOKUP_QUEUE],
+            "name": f"facefind@{socket.gethostname()}:{os.getpid()}",
+            "concurrency": concurrency,
+            "install_signal_handlers": False,
+            "fetch_job_polling_interval": 1.0,  # retries are scheduled, not notified
+            "update_heartbeat_interval": heartbeat,
+            "stalled_worker_timeout": self.stalled_after,
+            "delete_jobs": "successful",
+            "additional_context": context,
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._supervise(), name="lookup worker"),
+            asyncio.create_task(
+                _every(self.heartbeat, self.tidy, "queue housekeeping"), name="queue housekeeping"
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Stop taking jobs and wait for the running ones (procrastinate stops gracefully when
+        its task is cancelled)."""
+        for task in reversed(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _supervise(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                await self.queue.run_worker_async(**self.options)
+                logger.warning("lookup worker stopped by itself; starting it again")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if database_unavailable(exc):
+                    logger.warning("lookup worker: database unavailable (%s); restarting", exc)
+                else:
+                    logger.exception("lookup worker failed; restarting")
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    async def tidy(self) -> None:
+        """Retry the jobs of dead workers; queue a job for every open lookup without one."""
+        manager = self.queue.job_manager
+        for job in await manager.get_stalled_jobs(
+            task_name=LOOKUP_TASK, seconds_since_heartbeat=self.stalled_after
+        ):
+            try:
+                await manager.retry_job(job)
+                logger.warning("lookup job %s: its worker is gone; retrying it", job.id)
+            except procrastinate.exceptions.ConnectorException as exc:
+                logger.info("lookup job %s was taken over elsewhere (%s)", job.id, exc)
+        for lookup_id in await self.gallery.open_lookups_without_job(LOOKUP_TASK):
+            if await defer_lookup(self.queue, lookup_id):
+                logger.warning("lookup %s had no job (a crash?); queued one", lookup_id)
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `work` now and then every `seconds`; failures are logged, never fatal."""
+    while True:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if database_unavailable(exc):
+                logger.warning("%s: database unavailable (%s)", what, exc)
+            else:
+                logger.exception("%s failed", what)
+        await asyncio.sleep(seconds)
