@@ -118,8 +118,10 @@ class QueueWorker:
             "additional_context": context,
         }
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._supervise(), name="lookup worker"),
             asyncio.create_task(
@@ -130,6 +132,7 @@ class QueueWorker:
     async def stop(self) -> None:
         """Stop taking jobs and wait for the running ones (procrastinate stops gracefully when
         its task is cancelled)."""
+        self._stopping = True
         for task in reversed(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -141,10 +144,17 @@ class QueueWorker:
         while True:
             try:
                 await self.queue.run_worker_async(**self.options)
+                if self._stopping:
+                    return
                 logger.warning("lookup worker stopped by itself; starting it again")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:
+                    # stopping while the database is gone: the worker could not unregister;
+                    # its jobs are taken over once its heartbeat is old
+                    logger.warning("lookup worker stopped with an error: %s", exc)
+                    return
                 if database_unavailable(exc):
                     logger.warning("lookup worker: database unavailable (%s); restarting", exc)
                 else:
