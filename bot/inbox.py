@@ -32,7 +32,7 @@ from gallery import Gallery, database_unavailable
 logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits for updates
-MAX_BACKOFF = 30.0
+MAX_BACKOFF = 10.0  # Telegram keeps what we do not confirm; no need to wait long
 
 
 class Inbox:

@@ -165,6 +165,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "help_admin": {
         "en": "\n\nAdministrators:\n"
+        "/status — lookups waiting, replies that could not be delivered\n"
         "/pending — access requests\n/users — all users\n"
         "/approve ID, /reject ID, /revoke ID — access\n/promote ID, /demote ID — admin role\n"
         "/enroll Name | external ref — reply to a photo (or use as its caption) to add a "
@@ -175,6 +176,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/lookups [user id] [YYYY-MM-DD] — lookups\n/lookup N — show a lookup again\n"
         "/export FROM TO — CSV of lookups (dates as YYYY-MM-DD)",
         "uk": "\n\nАдміністраторам:\n"
+        "/status — пошуки в черзі, відповіді, які не вдалося доставити\n"
         "/pending — запити на доступ\n/users — усі користувачі\n"
         "/approve ID, /reject ID, /revoke ID — доступ\n/promote ID, /demote ID — роль адміністратора\n"
         "/enroll Ім'я | зовнішнє посилання — відповідь на фото (або підпис до нього), щоб додати "
