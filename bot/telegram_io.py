@@ -93,6 +93,9 @@ class RetryingRateLimiter(AIORateLimiter):
         kwargs["max_retries"] = 0  # the policy retries, not the parent
         super().__init__(**kwargs)
         self.policy = policy
+        # with no retries of its own the parent logs every flood limit as an error with a
+        # traceback ("after maximum of 0 retries"); the policy logs what it does instead
+        logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
     async def process_request(
         self,

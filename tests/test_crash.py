@@ -33,6 +33,13 @@ def answers_to(api: FakeBotApi, update: JSON) -> list[JSON]:
     ]
 
 
+async def answered(api: FakeBotApi, update: JSON) -> None:
+    def probe(_message: JSON) -> bool:
+        return bool(answers_to(api, update))
+
+    await api.wait_for(probe, timeout=120)
+
+
 def postmaster(pgdata: Path) -> psutil.Process:
     return psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
 
@@ -103,7 +110,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
             # 2. the next start answers them; a second burst is killed while being analysed
             runs.append(await Run.start(env))
             for update in burst:
-                await api.wait_for(lambda m, u=update: bool(answers_to(api, u)), timeout=120)
+                await answered(api, update)
             since = len(api.calls)
             second = [api.push_message(user, photo=photo) for _ in range(4)]
             await api.wait_for_call("getFile", since=since, timeout=60)
@@ -118,7 +125,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
             # 3. the next start reuses that server and answers the second burst too
             runs.append(await Run.start(env))
             for update in second:
-                await api.wait_for(lambda m, u=update: bool(answers_to(api, u)), timeout=120)
+                await answered(api, update)
             assert postmaster(pgdata).pid == server.pid  # reused, not a second server
             await asyncio.sleep(2)  # a duplicate would come now, from a job run twice
             counts = [len(answers_to(api, u)) for u in burst + second]
