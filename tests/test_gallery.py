@@ -313,3 +313,52 @@ async def test_the_real_server_passes_and_an_unmigrated_database_is_named(
             await check_vector(con, need_installed=True)
     finally:
         await con.close()
+
+
+async def test_a_telegram_lookup_is_done_only_once_its_reply_was_delivered(
+    gallery: Gallery,
+) -> None:
+    lookup_id = await gallery.create_lookup(
+        user_id=None, actor="tg:7", source="telegram", chat_id=7, message_id=70, language="uk"
+    )
+    assert lookup_id is not None
+    await gallery.finish_lookup(
+        lookup_id,
+        actor="tg:7",
+        status="done",
+        model=MODEL,
+        faces=[NewLookupFace(1, (1, 2, 3, 4), 0.9, {"ok": True, "reasons": []}, b"jpeg")],
+        reply_owed=True,
+        overview_jpeg=b"boxes",
+    )
+    waiting = await gallery.get_lookup(lookup_id)
+    assert waiting is not None and (waiting.status, waiting.outcome) == ("replying", "done")
+    assert await gallery.lookup_overview(lookup_id) == b"boxes"
+    await gallery.reply_progress(lookup_id, 1)
+    await gallery.reply_progress(lookup_id, 0)  # progress never goes back
+    assert (await gallery.get_lookup(lookup_id)).reply_sent == 1  # type: ignore[union-attr]
+    assert await gallery.reply_delivered(lookup_id) == "done"
+    assert await gallery.reply_delivered(lookup_id) is None  # once
+    assert not await gallery.reply_undelivered(lookup_id, "system", "late")  # done stays done
+    actions = [r["action"] for r in await gallery.recent_audit(5)]
+    assert "lookup.receive" in actions and "lookup.finish" in actions
+
+    # the overview is the user's photo with boxes: the retention purge takes it with the crops
+    crops, _ = await gallery.purge_before(datetime.now(UTC) + timedelta(seconds=1), "test")
+    assert crops == 2
+    assert await gallery.lookup_overview(lookup_id) is None
+
+
+async def test_the_inbox_stores_an_update_once_and_hands_out_only_unhandled_ones(
+    gallery: Gallery,
+) -> None:
+    first = await gallery.store_updates(11, [(1, {"update_id": 1}), (2, {"update_id": 2})])
+    assert first == [1, 2]
+    await gallery.mark_handled(11, 1)
+    # delivered again (its confirmation was lost): stored once, handed out while unhandled
+    assert await gallery.store_updates(11, [(1, {"update_id": 1}), (2, {"update_id": 2})]) == [2]
+    assert await gallery.store_updates(12, [(1, {"update_id": 1})]) == [1]  # another bot
+    assert await gallery.unhandled_updates(11, exclude=[]) == [(2, {"update_id": 2})]
+    assert await gallery.unhandled_updates(11, exclude=[2]) == []
+    assert await gallery.count_unhandled() == 2
+    assert await gallery.purge_handled(datetime.now(UTC) + timedelta(seconds=1)) == 1

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,22 @@ async def test_a_reply_the_bot_api_refused_is_delivered_later_and_only_then_done
     assert len(answers_to(fake, update)) == 1
 
 
+async def test_a_retried_reply_does_not_resend_what_arrived(
+    fake: FakeBotApi, start_bot: StartBot, service: FaceFind
+) -> None:
+    await start_bot()
+    user = await officer(fake, service)
+    # a group photo of faces nobody enrolled: the numbered boxes, then one closing text
+    fake.fail_network("sendMessage", times=DEFAULT_POLICY.attempts)  # the first run's text
+    update = fake.push_message(user, photo=images.read_bytes(images.T1))
+    await reply(fake, user, "Lookup #", timeout=60)
+    stored = await answered(service, await only_lookup(service, user))
+    assert stored.status == "done" and stored.reply_sent == 2
+    overviews = [m for m in fake.messages_to(user["id"]) if "faces found" in body(m).lower()]
+    assert len(overviews) == 1  # the second run started at message 2 of 2
+    assert len(answers_to(fake, update)) == 1
+
+
 async def test_a_reply_given_up_after_the_last_attempt_is_counted_for_admins(
     fake: FakeBotApi, start_bot: StartBot, service: FaceFind
 ) -> None:
@@ -188,6 +205,32 @@ async def test_one_retry_policy_per_call_not_retries_inside_retries(
     # inside another would), then the job's next run got it at once
     assert [c.status for c in fake.calls_of("getFile")] == [0] * tries + [200]
     assert len(answers_to(fake, update)) == 1
+
+
+async def test_a_webhook_update_that_cannot_be_stored_gets_503_and_is_delivered_again(
+    fake: FakeBotApi, start_bot: StartBot, service: FaceFind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    await start_bot(webhook_url=f"http://127.0.0.1:{port}", webhook_listen=f"127.0.0.1:{port}")
+    store = service.gallery.store_updates
+    refused: list[int] = []
+
+    async def database_gone_once(bot_id: int, updates: Any) -> list[int]:
+        if not refused:
+            refused.append(updates[0][0])
+            raise ConnectionRefusedError("the database is restarting")
+        return await store(bot_id, updates)
+
+    monkeypatch.setattr(service.gallery, "store_updates", database_gone_once)
+    user = await officer(fake, service)
+    update = fake.push_message(user, "/history")
+    await reply(fake, user, "temporarily unavailable")
+    await reply(fake, user, "No lookups yet.")  # Telegram posted it again after the 503
+    assert refused == [update["update_id"]]
+    assert fake.webhook_last_error is not None and "503" in fake.webhook_last_error[1]
+    assert fake.pending_updates == []
 
 
 # --- a failure after the analysis ---------------------------------------------------------------
