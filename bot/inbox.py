@@ -20,9 +20,9 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from telegram import Update
+from telegram import ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.metrics import Metrics
@@ -167,8 +167,11 @@ class Inbox:
                 await self.app.bot.send_message(
                     chat.id,
                     text,
-                    reply_to_message_id=message.message_id if message else None,
-                    allow_sending_without_reply=True,
+                    reply_parameters=ReplyParameters(
+                        message.message_id, allow_sending_without_reply=True
+                    )
+                    if message
+                    else None,
                 )
         except TelegramError as exc:
             logger.warning("could not tell user %s about the outage: %s", user.id, exc)
@@ -184,9 +187,13 @@ class Inbox:
                 updates = await bot.get_updates(
                     offset=offset, timeout=POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
                 )
-            except (InvalidToken, Conflict, TelegramError) as exc:
-                # a network error, Telegram's 5xx, another instance polling, a revoked token
-                logger.warning("getUpdates failed (%s); again in %.0fs", exc, backoff)
+            except Exception as exc:
+                # a network error, Telegram's 5xx, another instance polling (Conflict), a
+                # revoked token (InvalidToken): the loop must outlive all of them
+                if isinstance(exc, TelegramError):
+                    logger.warning("getUpdates failed (%s); again in %.0fs", exc, backoff)
+                else:
+                    logger.exception("getUpdates failed; again in %.0fs", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
