@@ -2,10 +2,11 @@
 
 `facefind run` runs as a process of its own (the real entry point) against the local Bot API
 server of the tests and an embedded PostgreSQL; its resident memory (RSS, the bot process
-alone: PostgreSQL is not counted) is sampled every 20 ms. Each round runs the baseline (one
-user, one large photo) and the burst (20 users x 6 large photos, all sent at once), each in a
-fresh process on a fresh database; the report gives medians over the rounds and the ratio of
-the burst's peak to the baseline's.
+alone: PostgreSQL is not counted) is sampled every 20 ms. Each round runs, each in a fresh
+process on a fresh database: the baseline (one user, one large photo), a small burst (2 users x
+2 photos: enough to fill the inference threads and the running lookups) and the burst (20
+users x 6 large photos, all sent at once). The report gives medians over the rounds and the
+burst's peak against the other two: memory is flat when the burst's peak is the small burst's.
 
     flock /tmp/facefind-heavy.lock .venv/bin/python -m bench.memory --rounds 3
 """
@@ -148,29 +149,38 @@ async def run(args: argparse.Namespace) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="facefind-bench-mem-") as tmp:
         server_uri = await asyncio.to_thread(start_embedded, Path(tmp))
-        baseline: list[Sample] = []
-        burst: list[Sample] = []
+        runs = {
+            "baseline": (1, 1),
+            "small burst": (2, 2),
+            "burst": (args.users, args.photos),
+        }
+        samples: dict[str, list[Sample]] = {name: [] for name in runs}
+        extra = dict(kv.split("=", 1) for kv in args.env)
         for round_ in range(1, args.rounds + 1):
-            baseline.append(await one_run(server_uri, 1, 1, photos, {}))
-            burst.append(await one_run(server_uri, args.users, args.photos, photos, {}))
-            b, s = baseline[-1], burst[-1]
-            print(
-                f"round {round_}: baseline peak {b.peak / MIB:.0f} MiB (idle {b.idle / MIB:.0f}); "
-                f"burst of {s.photos} peak {s.peak / MIB:.0f} MiB (idle {s.idle / MIB:.0f}, "
-                f"end {s.end / MIB:.0f}) in {s.seconds:.0f} s"
-            )
-    ratio = statistics.median(s.peak for s in burst) / statistics.median(b.peak for b in baseline)
+            for name, (users, per_user) in runs.items():
+                s = await one_run(server_uri, users, per_user, photos, extra)
+                samples[name].append(s)
+                print(
+                    f"round {round_}, {name} ({s.photos} photos): peak {s.peak / MIB:.0f} MiB, "
+                    f"idle {s.idle / MIB:.0f}, after {s.end / MIB:.0f}, {s.seconds:.0f} s"
+                )
+
+    def peak(name: str) -> float:
+        return statistics.median(x.peak for x in samples[name])
+
     print()
     print(f"medians over {args.rounds} rounds (RSS of the bot process, MiB):")
-    print("| run | photos | idle | peak | after | seconds |")
+    print("| run | users x photos | idle | peak | after | seconds |")
     print("|---|---|---|---|---|---|")
-    for label, samples in (("baseline: 1 user x 1", baseline), ("burst", burst)):
+    for name, (users, per_user) in runs.items():
+        xs = samples[name]
         print(
-            f"| {label} | {samples[0].photos} | {mib([x.idle for x in samples])} | "
-            f"{mib([x.peak for x in samples])} | {mib([x.end for x in samples])} | "
-            f"{statistics.median(x.seconds for x in samples):.0f} |"
+            f"| {name} | {users} x {per_user} | {mib([x.idle for x in xs])} | "
+            f"{mib([x.peak for x in xs])} | {mib([x.end for x in xs])} | "
+            f"{statistics.median(x.seconds for x in xs):.0f} |"
         )
-    print(f"burst peak / baseline peak: {ratio:.2f}")
+    print(f"burst peak / small burst peak: {peak('burst') / peak('small burst'):.2f}")
+    print(f"burst peak / baseline peak: {peak('burst') / peak('baseline'):.2f}")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 
@@ -179,6 +189,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="baseline + burst pairs")
     parser.add_argument("--users", type=int, default=20, help="users in the burst")
     parser.add_argument("--photos", type=int, default=6, help="photos per user in the burst")
+    parser.add_argument(
+        "--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra settings for the bot"
+    )
     return parser.parse_args(argv)
 
 

@@ -33,6 +33,7 @@ from bot.telegram_io import RetryingRateLimiter
 from facefind.audit import Witness
 from facefind.erasure import purge
 from facefind.logs import add_secrets
+from facefind.memory import tune_allocator
 from facefind.queue import QueueWorker, open_queue
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
@@ -304,6 +305,7 @@ class BotRunner:
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run the bot until SIGINT/SIGTERM (or `stop` is set)."""
     stop = stop or asyncio.Event()
+    tune_allocator()  # before the first photo is decoded
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
+
+import numpy as np
 
 from facefind.bands import BandPolicy, Bands
 from facefind.inference import InferencePool
@@ -12,7 +15,7 @@ from facefind.settings import Thresholds
 from gallery import Gallery
 from recognition import Analysis, Limits
 from recognition.pipeline import FaceAnalyzer
-from recognition.render import encode_jpeg
+from recognition.render import draw_numbered_boxes, encode_jpeg
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +96,21 @@ class ServiceBase:
     def _analyze_sync(self, data: bytes) -> tuple[Analysis, list[bytes]]:
         analysis = self.analyzer.analyze(data)
         return analysis, [encode_jpeg(f.crop, quality=92) for f in analysis.faces]
+
+    async def analyze_for_reply(self, data: bytes) -> tuple[Analysis, list[bytes], bytes | None]:
+        """`analyze`, plus the photo with numbered boxes when it has several faces, in the same
+        inference call; the analysis comes back without its decoded pixels.
+
+        A decoded photo is large (a 12-megapixel photo is 36 MB): rendering the boxes later
+        would keep it alive while waiting for another inference slot, and a burst of photos
+        would hold dozens of them. The returned image is a zero-byte view of the same shape.
+        """
+        return await self.inference.run(self._analyze_for_reply_sync, data)
+
+    def _analyze_for_reply_sync(self, data: bytes) -> tuple[Analysis, list[bytes], bytes | None]:
+        analysis, crops = self._analyze_sync(data)
+        overview = (
+            draw_numbered_boxes(analysis.image, analysis.faces) if len(analysis.faces) > 1 else None
+        )
+        released = np.broadcast_to(np.zeros((), analysis.image.dtype), analysis.image.shape)
+        return replace(analysis, image=released), crops, overview

@@ -170,8 +170,12 @@ class FaceFind(Enrollment):
         if lookup_id is None:
             lookup_id = await self.begin_lookup(requester, source="cli")
             assert lookup_id is not None
+        overview: bytes | None = None
         try:
-            analysis, crops = await self.analyze(data)
+            if reply_owed:
+                analysis, crops, overview = await self.analyze_for_reply(data)
+            else:
+                analysis, crops = await self.analyze(data)
         except Exception as exc:
             if reply_owed and not isinstance(exc, ImageError):
                 raise  # the lookup job retries it, or closes it as an error on its last attempt
@@ -221,11 +225,6 @@ class FaceFind(Enrollment):
             )
             for f, crop, cands in zip(analysis.faces, crops, assigned, strict=True)
         ]
-        overview = (
-            await self.overview_picture(analysis)
-            if reply_owed and len(analysis.faces) > 1
-            else None
-        )
         timings["total"] = (time.perf_counter() - started) * 1000
         ids = await self.gallery.finish_lookup(
             lookup_id,
