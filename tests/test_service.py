@@ -273,3 +273,20 @@ def test_cli_enroll_then_identify_json(
 
     audit = run_cli(["audit", "verify"], fresh_dsn, tmp_path)
     assert audit.returncode == 0 and "audit chain OK" in audit.stdout
+
+
+async def test_a_reply_owed_lookup_stores_its_numbered_photo_and_keeps_no_pixels(
+    enrolled: tuple[FaceFind, list[int]], t1: np.ndarray
+) -> None:
+    service, _ = enrolled
+    analysis, crops, overview = await service.analyze_for_reply(images.to_jpeg(t1))
+    assert len(analysis.faces) == len(crops) == 6
+    assert overview is not None
+    shown = cv2.imdecode(np.frombuffer(overview, np.uint8), cv2.IMREAD_COLOR)
+    assert shown.shape[1] * t1.shape[0] == pytest.approx(shown.shape[0] * t1.shape[1], rel=0.01)
+    # the decoded photo is gone: what is left is a view of its shape that holds no memory
+    assert (analysis.width, analysis.height) == (t1.shape[1], t1.shape[0])
+    assert analysis.image.strides == (0, 0, 0)
+    _, _, single = await service.analyze_for_reply(images.to_jpeg(images.crop_around(
+        t1, analysis.faces[0].bbox, margin=0.6)))  # fmt: skip
+    assert single is None  # one face: no numbered picture
