@@ -283,6 +283,7 @@ async def test_a_reply_owed_lookup_stores_its_numbered_photo_and_keeps_no_pixels
     assert len(analysis.faces) == len(crops) == 6
     assert overview is not None
     shown = cv2.imdecode(np.frombuffer(overview, np.uint8), cv2.IMREAD_COLOR)
+    assert shown is not None
     assert shown.shape[1] * t1.shape[0] == pytest.approx(shown.shape[0] * t1.shape[1], rel=0.01)
     # the decoded photo is gone: what is left is a view of its shape that holds no memory
     assert (analysis.width, analysis.height) == (t1.shape[1], t1.shape[0])
