@@ -752,16 +752,22 @@ async def test_health_and_metrics(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, gallery: Gallery
 ) -> None:
     user = await officer(fake, service)
-    await lookup_replies(fake, user, gallery.people["Alice"].query)
+    lookup_id, _ = await lookup_replies(fake, user, gallery.people["Alice"].query)
+    await answered(service, lookup_id)  # counted once delivered, just after the last message
 
     base = f"http://127.0.0.1:{bot.http_port}"
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as response:
             assert response.status == 200
             health = await response.json()
-        async with http.get(f"{base}/metrics") as response:
-            assert response.status == 200
-            metrics = await response.text()
+        metrics = ""
+        for _ in range(100):
+            async with http.get(f"{base}/metrics") as response:
+                assert response.status == 200
+                metrics = await response.text()
+            if 'facefind_lookups_total{status="done"}' in metrics:
+                break
+            await asyncio.sleep(0.05)
     assert health["status"] == "ok"
     assert health["database"] is True and health["models"] is True and health["bot"] is True
     assert health["model"] == service.model
