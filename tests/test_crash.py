@@ -58,8 +58,8 @@ class Run:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, env: dict[str, str]) -> Run:
-        return cls(await facefind_run(**env))
+    async def start(cls, data_dir: Path, env: dict[str, str]) -> Run:
+        return cls(await facefind_run(data_dir, **env))
 
     async def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -81,7 +81,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
         env = {
             "TELEGRAM_BOT_TOKEN": api.token,
             "TELEGRAM_API_URL": api.url,
-            "FACEFIND_DATA_DIR": str(tmp_path),  # the embedded server, as on a laptop
+            # no DATABASE_URL: the embedded server in the data folder, as on a laptop
             "ADMIN_IDS": str(USER),
             # a dead worker's jobs are taken over after 3 s, retries come after 0.2 s
             "FACEFIND_JOB_HEARTBEAT_SECONDS": "1",
@@ -93,7 +93,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
         try:
             # 1. killed right after getUpdates handed it a burst: the photos were fetched,
             # maybe stored, surely not confirmed
-            runs.append(await Run.start(env))
+            runs.append(await Run.start(tmp_path, env))
             await api.wait_for_call("getUpdates", timeout=120)
             burst = [api.push_message(user, photo=photo) for _ in range(4)]
 
@@ -108,7 +108,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
             await runs[-1].kill_9()
 
             # 2. the next start answers them; a second burst is killed while being analysed
-            runs.append(await Run.start(env))
+            runs.append(await Run.start(tmp_path, env))
             for update in burst:
                 await answered(api, update)
             since = len(api.calls)
@@ -123,7 +123,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
             assert runs[-1].proc.pid in json.loads((pgdata / HANDLES_FILE).read_text())
 
             # 3. the next start reuses that server and answers the second burst too
-            runs.append(await Run.start(env))
+            runs.append(await Run.start(tmp_path, env))
             for update in second:
                 await answered(api, update)
             assert postmaster(pgdata).pid == server.pid  # reused, not a second server

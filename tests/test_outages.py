@@ -24,7 +24,7 @@ from gallery import start_embedded
 from gallery.db import create_database
 from tests import images
 from tests.fakebotapi import JSON, FakeBotApi
-from tests.test_bot import answered, body, eventually, reply
+from tests.test_bot import answered, body, db_settings, eventually, reply
 
 ADMIN = 1
 _user_ids = itertools.count(8001)
@@ -36,8 +36,14 @@ def face_photo() -> bytes:
 
 
 @pytest.fixture(scope="module")
-async def service(module_dsn: str) -> AsyncIterator[FaceFind]:
-    svc = await FaceFind.open(Settings(database_url=module_dsn), actor="test")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bot's data folder: its audit key and witness."""
+    return tmp_path_factory.mktemp("outage-data")
+
+
+@pytest.fixture(scope="module")
+async def service(module_dsn: str, data_dir: Path) -> AsyncIterator[FaceFind]:
+    svc = await FaceFind.open(Settings(**db_settings(module_dsn, data_dir)), actor="test")
     try:
         yield svc
     finally:
@@ -68,16 +74,19 @@ def fast(settings: Settings, **overrides: Any) -> Settings:
 
 @pytest.fixture
 async def start_bot(
-    fake: FakeBotApi, service: FaceFind, module_dsn: str
+    fake: FakeBotApi, service: FaceFind, module_dsn: str, data_dir: Path
 ) -> AsyncIterator[StartBot]:
     runners: list[BotRunner] = []
 
     async def start(svc: FaceFind = service, **overrides: Any) -> BotRunner:
-        base = Settings(database_url=module_dsn, telegram_api_url=fake.url)
+        base = Settings(**db_settings(module_dsn, data_dir), telegram_api_url=fake.url)
         settings = fast(base, telegram_bot_token=fake.token, **overrides)
         runner = BotRunner(settings, svc)
         runners.append(runner)
         await runner.start()
+        # the start-up audit check-point to admins is sent before a test breaks Telegram, so
+        # the faults a test injects meet only the messages it is about
+        await runner.check_audit()
         return runner
 
     yield start
@@ -287,10 +296,11 @@ async def test_while_the_database_is_down_each_message_gets_one_clear_reply_and_
     # a server of its own: stopping the suite's shared one would break the other tests
     server_uri = await asyncio.to_thread(start_embedded, tmp_path)
     dsn = await create_database(server_uri, "outage")
-    own = await FaceFind.open(Settings(database_url=dsn), actor="test")
+    own_settings = db_settings(dsn, tmp_path / "data")
+    own = await FaceFind.open(Settings(**own_settings), actor="test")
     runner: BotRunner | None = None
     try:
-        runner = await start_bot(own, database_url=dsn)
+        runner = await start_bot(own, **own_settings)
         officer_user = await officer(fake, own)
         stranger = fake.user(next(_user_ids), "Stepan", "stepan", "uk")
         pgdata = tmp_path / "pg"

@@ -15,6 +15,7 @@ from bot.telegram_io import RetryPolicy
 from facefind.queue import Backoff
 from gallery import migrate
 from gallery.db import MigrationError, _queue_migrations
+from gallery.seal import AuditKey
 
 
 def test_the_reply_schedule_doubles_up_to_its_cap_and_stops_after_the_last_run() -> None:
@@ -59,13 +60,13 @@ def test_queue_schema_upgrades_apply_procrastinates_files_in_between() -> None:
 
 
 async def test_a_queue_schema_newer_than_the_installed_procrastinate_is_refused(
-    fresh_dsn: str,
+    fresh_dsn: str, audit_key: AuditKey
 ) -> None:
-    await migrate(fresh_dsn)
+    await migrate(fresh_dsn, audit_key=audit_key)
     con = await asyncpg.connect(fresh_dsn)
     try:
         await con.execute("UPDATE queue_schema SET version = '99.0.0'")
     finally:
         await con.close()
     with pytest.raises(MigrationError, match="newer than the installed"):
-        await migrate(fresh_dsn)
+        await migrate(fresh_dsn, audit_key=audit_key)
