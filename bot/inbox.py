@@ -81,11 +81,7 @@ class Inbox:
         # claimed before they are stored, so the retry loop cannot hand them out as well
         claimed = self._claim([u.update_id for u in updates])
         try:
-            unhandled = set(
-                await self.gallery.store_updates(
-                    self.bot_id, [(u.update_id, u.to_dict()) for u in updates]
-                )
-            )
+            unhandled = set(await self._store(updates))
         except BaseException:
             self._in_flight.difference_update(claimed)
             raise
@@ -97,6 +93,26 @@ class Inbox:
             else:
                 self._in_flight.discard(update.update_id)
                 logger.info("update %s was received before: not handled again", update.update_id)
+
+    async def _store(self, updates: Sequence[Update]) -> list[int]:
+        """Store a batch; if the database refuses it for what it holds (not an outage), store
+        the updates one by one, and hand one that cannot be stored at all to the handlers as it
+        is rather than let it block every update after it."""
+        try:
+            return await self.gallery.store_updates(
+                self.bot_id, [(u.update_id, u.to_dict()) for u in updates]
+            )
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            if len(updates) > 1:
+                return [i for u in updates for i in await self._store([u])]
+            logger.error(
+                "update %s cannot be stored; handled without the inbox",
+                updates[0].update_id,
+                exc_info=exc,
+            )
+            return [updates[0].update_id]
 
     async def refuse(self, updates: Sequence[Update], exc: BaseException) -> None:
         """Updates that could not be stored: tell each sender once; Telegram keeps them."""

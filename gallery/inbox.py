@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,9 @@ class InboxStore(GalleryBase):
             return []
         ids = [update_id for update_id, _ in updates]
         async with self.transaction() as con:
-            await con.execute(q.INBOX_STORE, bot_id, ids, [payload for _, payload in updates])
+            await con.execute(
+                q.INBOX_STORE, bot_id, ids, [json.dumps(payload) for _, payload in updates]
+            )
             rows = await con.fetch(q.INBOX_UNHANDLED_OF, bot_id, ids)
         return [int(r["update_id"]) for r in rows]
 
@@ -29,7 +32,7 @@ class InboxStore(GalleryBase):
     ) -> list[tuple[int, dict[str, Any]]]:
         """A bot's stored updates not handled yet, oldest first, except those in `exclude`."""
         rows = await self.pool.fetch(q.INBOX_UNHANDLED, bot_id, list(exclude), limit)
-        return [(int(r["update_id"]), r["payload"]) for r in rows]
+        return [(int(r["update_id"]), json.loads(r["payload"])) for r in rows]
 
     async def mark_handled(self, bot_id: int, update_id: int) -> None:
         await self.pool.execute(q.INBOX_HANDLED, bot_id, update_id)

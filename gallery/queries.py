@@ -414,7 +414,7 @@ WHERE file_id IS NOT NULL AND created_at < $1 AND status <> 'pending'"""
 # --- inbox ------------------------------------------------------------------------------------
 INBOX_STORE = """
 INSERT INTO inbox (bot_id, update_id, payload)
-SELECT $1, * FROM unnest($2::bigint[], $3::jsonb[])
+SELECT $1, * FROM unnest($2::bigint[], $3::text[])
 ON CONFLICT (bot_id, update_id) DO NOTHING"""
 INBOX_UNHANDLED_OF = """
 SELECT update_id FROM inbox

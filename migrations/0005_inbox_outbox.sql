@@ -9,7 +9,8 @@
 CREATE TABLE inbox (
     bot_id       bigint NOT NULL,
     update_id    bigint NOT NULL,
-    payload      jsonb NOT NULL,
+    -- JSON as text: a message may hold a NUL character, which jsonb cannot store
+    payload      text NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now(),
     handled_at   timestamptz,
     PRIMARY KEY (bot_id, update_id)
