@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     Application,
+    ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -50,15 +51,16 @@ CHECKPOINT_EVERY = timedelta(hours=24)
 INBOX_KEPT_FOR = timedelta(days=1)
 
 
-def build_application(settings: Settings, state: BotState) -> Application:
-    """The PTB application with every handler; nothing is started."""
+def application_builder(settings: Settings) -> ApplicationBuilder:
+    """The Bot API client every process uses (the bot, `facefind worker`): its URLs, timeouts
+    and the one retry policy; no Updater."""
     if not settings.telegram_bot_token:
         raise SettingsError(
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token in "
             "the environment or in .env"
         )
     api = settings.telegram_api_url
-    builder = (
+    return (
         Application.builder()
         .token(settings.telegram_bot_token)
         .base_url(f"{api}/bot")
@@ -73,6 +75,11 @@ def build_application(settings: Settings, state: BotState) -> Application:
         # and hands each stored update to process_update, `updates_in_flight` at a time
         .updater(None)
     )
+
+
+def build_application(settings: Settings, state: BotState) -> Application:
+    """The PTB application with every handler; nothing is started."""
+    builder = application_builder(settings)
     app = builder.build()
     app.bot_data[STATE_KEY] = state
 
@@ -155,18 +162,21 @@ class BotRunner:
         await self._ensure_admins()
         await admin.publish_commands(self.app.bot, await self.service.gallery.admins())
         await self.app.start()
-        # the in-process worker: it answers lookups, and resumes those a previous run left
-        jobs = LookupJobs(
-            self.service, self.app.bot, self.state.metrics, attempts=settings.reply_attempts
-        )
-        self.worker = QueueWorker(
-            self.queue,
-            self.service.gallery,
-            concurrency=settings.lookups_at_once,
-            heartbeat=settings.job_heartbeat,
-            context={CONTEXT_KEY: jobs},
-        )
-        self.worker.start()
+        if settings.in_process_worker:
+            # the in-process worker: it answers lookups, and resumes those a previous run left
+            jobs = LookupJobs(
+                self.service, self.app.bot, self.state.metrics, attempts=settings.reply_attempts
+            )
+            self.worker = QueueWorker(
+                self.queue,
+                self.service.gallery,
+                concurrency=settings.lookups_at_once,
+                heartbeat=settings.job_heartbeat,
+                context={CONTEXT_KEY: jobs},
+            )
+            self.worker.start()
+        else:
+            logger.info("lookups are left to `facefind worker` processes")
         if settings.webhook_url:
             assert settings.telegram_bot_token is not None
             path = webhook_path(settings.telegram_bot_token)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import procrastinate
@@ -24,7 +24,7 @@ from bot.outbox import deliver
 from bot.replies import chat_action
 from bot.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
 from facefind.actors import Requester
-from facefind.queue import LOOKUP_QUEUE, LOOKUP_TASK, Backoff
+from facefind.queue import LOOKUP_QUEUE, LOOKUP_TASK, Backoff, worker_name
 from facefind.service import FaceFind
 from facefind.settings import Settings
 from gallery import Lookup
@@ -49,6 +49,7 @@ class LookupJobs:
     metrics: Metrics
     attempts: int
     policy: RetryPolicy = DEFAULT_POLICY
+    worker: str = field(default_factory=worker_name)
 
     async def run(self, lookup_id: int, done_before: int) -> None:
         """One run of a lookup's job; `done_before` runs of it happened already."""
@@ -92,6 +93,7 @@ class LookupJobs:
         if lookup.file_id is None:
             await service.fail_lookup(lookup.id, requester, "download_failed", reply_owed=True)
             return
+        await service.gallery.lookup_handled_by(lookup.id, self.worker)
         async with chat_action(self.bot, lookup.chat_id, ChatAction.TYPING):
             try:
                 data = await download(self.bot, lookup.file_id, None, self.policy)

@@ -260,6 +260,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_bot(settings)
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.worker import run_worker
+
+    return run_worker(settings)
+
+
 USER_ACTION_HELP = {
     "approve": "let a Telegram user run lookups",
     "reject": "refuse a pending access request",
@@ -357,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     sub.add_parser("run", help="run the Telegram bot").set_defaults(func=cmd_run)
+    sub.add_parser(
+        "worker",
+        help="answer lookups from the queue (add workers on this or other machines; see "
+        "docs/scaling.md)",
+    ).set_defaults(func=cmd_worker)
     return parser
 
 

@@ -42,6 +42,11 @@ def open_queue(dsn: str, *, max_connections: int, acquire_timeout: float) -> pro
     return procrastinate.App(connector=connector)
 
 
+def worker_name() -> str:
+    """How this process is named in the queue and on the lookups it analyses."""
+    return f"facefind@{socket.gethostname()}:{os.getpid()}"
+
+
 def lookup_lock(lookup_id: int) -> str:
     return f"lookup:{lookup_id}"
 
@@ -108,7 +113,7 @@ class QueueWorker:
         # no shutdown_graceful_timeout: a stop lets the running lookups answer
         self.options: procrastinate.app.WorkerOptions = {
             "queues": [LOOKUP_QUEUE],
-            "name": f"facefind@{socket.gethostname()}:{os.getpid()}",
+            "name": worker_name(),
             "concurrency": concurrency,
             "install_signal_handlers": False,
             "fetch_job_polling_interval": 1.0,  # retries are scheduled, not notified

@@ -77,6 +77,8 @@ class Settings:
     log_level: str = "INFO"
     # load and delivery (docs/operations.md): the pools are sized from these together
     updates_in_flight: int = 16
+    # the bot answers lookups itself; false: only `facefind worker` processes do
+    in_process_worker: bool = True
     lookup_concurrency: int | None = None  # None: inference_workers + 2
     db_acquire_timeout: float = 10.0
     reply_attempts: int = 12
@@ -164,6 +166,7 @@ class Settings:
             audit_key=e.text("FACEFIND_AUDIT_KEY"),
             log_level=(e.text("FACEFIND_LOG_LEVEL") or "INFO").upper(),
             updates_in_flight=e.integer("FACEFIND_UPDATES_IN_FLIGHT", 16, minimum=1),
+            in_process_worker=e.flag("FACEFIND_IN_PROCESS_WORKER", True),
             lookup_concurrency=e.optional_integer("FACEFIND_LOOKUP_CONCURRENCY", minimum=1),
             db_acquire_timeout=e.number("FACEFIND_DB_ACQUIRE_TIMEOUT", 10.0),
             reply_attempts=e.integer("FACEFIND_REPLY_ATTEMPTS", 12, minimum=1),
@@ -210,6 +213,16 @@ class _Env:
         if minimum is not None and value < minimum:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
     def optional_integer(self, name: str, *, minimum: int | None = None) -> int | None:
         if self.text(name) is None:

@@ -61,6 +61,10 @@ class LookupStore(GalleryBase):
         row = await self.pool.fetchrow(q.LOOKUP_BY_MESSAGE, chat_id, message_id)
         return (int(row["id"]), str(row["status"])) if row else None
 
+    async def lookup_handled_by(self, lookup_id: int, worker: str) -> None:
+        """Record which worker process is analysing a lookup."""
+        await self.pool.execute(q.LOOKUP_HANDLED_BY, lookup_id, worker)
+
     async def finish_lookup(
         self,
         lookup_id: int,

@@ -165,6 +165,7 @@ class Lookup:
     language: str | None = None
     reply_sent: int = 0
     delivered_at: datetime | None = None
+    handled_by: str | None = None  # the worker process that analysed it
     faces: list[StoredLookupFace] = field(default_factory=list)
 
 

@@ -134,6 +134,7 @@ class _Queued:
 class _Fault:
     mode: Literal["api", "disconnect", "bad_gateway"]
     error: BotApiError | None = None
+    chat_id: int | None = None  # only requests for this chat (None: any)
 
 
 class _Changes:
@@ -555,8 +556,10 @@ class FakeBotApi:
         retry_after: int = 1,
         times: int = 1,
         description: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next `times` requests to method with a Bot API error (429 by default)."""
+        """Answer the next `times` requests to method with a Bot API error (429 by default);
+        with `chat_id`, only requests for that chat count."""
         parameters = None
         if error_code == 429:
             parameters = {"retry_after": retry_after}
@@ -570,7 +573,7 @@ class FakeBotApi:
                 500: "Internal Server Error",
             }.get(error_code, "Injected failure")
         error = BotApiError(error_code, description, parameters)
-        self._faults.setdefault(method.lower(), []).extend([_Fault("api", error)] * times)
+        self._faults.setdefault(method.lower(), []).extend([_Fault("api", error, chat_id)] * times)
 
     def fail_network(
         self,
@@ -578,9 +581,11 @@ class FakeBotApi:
         *,
         times: int = 1,
         mode: Literal["disconnect", "bad_gateway"] = "disconnect",
+        chat_id: int | None = None,
     ) -> None:
-        """Break the next `times` requests to method: drop the connection, or answer a bare 502."""
-        self._faults.setdefault(method.lower(), []).extend([_Fault(mode)] * times)
+        """Break the next `times` requests to method: drop the connection, or answer a bare 502;
+        with `chat_id`, only requests for that chat count."""
+        self._faults.setdefault(method.lower(), []).extend([_Fault(mode, None, chat_id)] * times)
 
     async def post_webhook(
         self, url: str, update: Mapping[str, Any], secret_token: str | None = None
@@ -615,7 +620,7 @@ class FakeBotApi:
         )
         self.calls.append(call)
         self._changes.notify()
-        fault = self._take_fault(name)
+        fault = self._take_fault(name, params.get("chat_id"))
         if fault is not None and fault.mode != "api":
             log.debug("fake Bot API: %s -> injected %s", name, fault.mode)
             call.status = 0 if fault.mode == "disconnect" else 502
@@ -657,9 +662,12 @@ class FakeBotApi:
             body=stored.data, content_type=stored.mime_type or "application/octet-stream"
         )
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        queue = self._faults.get(method.lower())
-        return queue.pop(0) if queue else None
+    def _take_fault(self, method: str, chat_id: Any) -> _Fault | None:
+        queue = self._faults.get(method.lower()) or []
+        for i, fault in enumerate(queue):
+            if fault.chat_id is None or str(fault.chat_id) == str(chat_id):
+                return queue.pop(i)
+        return None
 
     async def _deliver_webhooks(self, http: ClientSession) -> None:
         """Push queued updates to the webhook one at a time, retrying with backoff like Telegram."""

@@ -139,7 +139,8 @@ async def test_a_reply_the_bot_api_refused_is_delivered_later_and_only_then_done
     await start_bot(reply_attempts=3)
     user = await officer(fake, service)
     tries = DEFAULT_POLICY.attempts
-    fake.fail_network("sendMessage", times=2 * tries)  # the job's first two runs fail
+    # the job's first two runs fail (this user's chat only)
+    fake.fail_network("sendMessage", times=2 * tries, chat_id=user["id"])
     update = fake.push_message(user, photo=face_photo())
     lookup_id = await only_lookup(service, user)
 
@@ -161,7 +162,8 @@ async def test_a_retried_reply_does_not_resend_what_arrived(
     await start_bot()
     user = await officer(fake, service)
     # a group photo of faces nobody enrolled: the numbered boxes, then one closing text
-    fake.fail_network("sendMessage", times=DEFAULT_POLICY.attempts)  # the first run's text
+    # the first run's text (this user's chat only)
+    fake.fail_network("sendMessage", times=DEFAULT_POLICY.attempts, chat_id=user["id"])
     update = fake.push_message(user, photo=images.read_bytes(images.T1))
     await reply(fake, user, "Lookup #", timeout=60)
     stored = await answered(service, await only_lookup(service, user))
@@ -177,7 +179,8 @@ async def test_a_reply_given_up_after_the_last_attempt_is_counted_for_admins(
     bot = await start_bot(reply_attempts=2)
     user = await officer(fake, service)
     before = await service.gallery.count_undelivered()
-    fake.fail_network("sendMessage", times=2 * DEFAULT_POLICY.attempts)  # every run fails
+    # every run fails; only this user's chat (an admin's notice must not use up the faults)
+    fake.fail_network("sendMessage", times=2 * DEFAULT_POLICY.attempts, chat_id=user["id"])
     fake.push_message(user, photo=face_photo())
     lookup_id = await only_lookup(service, user)
 
