@@ -8,7 +8,9 @@ import hashlib
 import logging
 import secrets
 import signal
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from telegram import Update
@@ -333,14 +335,18 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await service.close()
 
 
-def run_bot(settings: Settings) -> int:
+def run_with_bot_api(
+    settings: Settings, main: Callable[[Settings], Coroutine[Any, Any, None]], what: str
+) -> int:
+    """Run `main` (the bot, or a worker: `what`) until it stops; a token the Bot API refuses
+    or a Bot API out of reach is one clear line and exit status 1, not a traceback."""
     if not settings.telegram_bot_token:
         raise SettingsError(
-            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put its token in "
-            "the environment or in .env (see README)"
+            f"TELEGRAM_BOT_TOKEN is not set: {what} talks to Telegram through it (create a bot "
+            "with @BotFather and put its token in the environment or in .env; see README)"
         )
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(main(settings))
     except InvalidToken:
         logger.error("the Bot API at %s rejected TELEGRAM_BOT_TOKEN", settings.telegram_api_url)
         return 1
@@ -348,3 +354,7 @@ def run_bot(settings: Settings) -> int:
         logger.error("cannot reach the Bot API at %s: %s", settings.telegram_api_url, exc)
         return 1
     return 0
+
+
+def run_bot(settings: Settings) -> int:
+    return run_with_bot_api(settings, serve, "the bot")

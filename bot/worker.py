@@ -14,9 +14,7 @@ import contextlib
 import logging
 import signal
 
-from telegram.error import InvalidToken, NetworkError
-
-from bot.app import application_builder
+from bot.app import application_builder, run_with_bot_api
 from bot.context import BotState
 from bot.lookup_jobs import CONTEXT_KEY, LookupJobs, register_lookup_task
 from bot.server import health_app, start_site
@@ -24,7 +22,7 @@ from facefind.audit import Witness
 from facefind.memory import tune_allocator
 from facefind.queue import QueueWorker, open_queue, worker_name
 from facefind.service import FaceFind
-from facefind.settings import Settings, SettingsError, parse_listen
+from facefind.settings import Settings, parse_listen
 
 logger = logging.getLogger(__name__)
 
@@ -86,17 +84,6 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
 
 
 def run_worker(settings: Settings) -> int:
-    if not settings.telegram_bot_token:
-        raise SettingsError(
-            "TELEGRAM_BOT_TOKEN is not set: a worker downloads photos and sends replies through "
-            "the Bot API (see README)"
-        )
-    try:
-        asyncio.run(serve_worker(settings))
-    except InvalidToken:
-        logger.error("the Bot API at %s rejected TELEGRAM_BOT_TOKEN", settings.telegram_api_url)
-        return 1
-    except NetworkError as exc:
-        logger.error("cannot reach the Bot API at %s: %s", settings.telegram_api_url, exc)
-        return 1
-    return 0
+    return run_with_bot_api(
+        settings, serve_worker, "a worker (it downloads photos and sends replies)"
+    )
