@@ -94,7 +94,11 @@ class RawInsightface:
         boxes, kpss = self.det.detect(img, input_size=RAW_INPUT_SIZE)
         t2 = time.perf_counter()
         feats = [self.rec.get_feat(norm_crop(img, kps))[0] for kps in kpss]
-        embeddings = l2_normalize(np.asarray(feats).reshape(len(feats), -1))
+        embeddings = (
+            l2_normalize(np.asarray(feats).reshape(len(feats), -1))
+            if feats
+            else np.zeros((0, 512), dtype=np.float32)
+        )
         t3 = time.perf_counter()
         return RawResult(
             boxes=np.asarray(boxes[:, :4]).reshape(-1, 4),
