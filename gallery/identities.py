@@ -176,11 +176,14 @@ class IdentityStore(GalleryBase):
         actor: str,
         recipe: str,
         source: str = "import",
+        templates: bool = True,
     ) -> int:
         """Bulk-load faces with COPY (migrations between deployments, benchmarks).
 
         Rows get no crop image (NULL): they take part in searches like any face, and a reply
-        that matches one shows the query face alone.
+        that matches one shows the query face alone. `templates=False` leaves
+        the identities' templates stale: a load in several parts then calls `rebuild_templates`
+        once at the end.
         """
         if len(identity_ids) != len(embeddings):
             raise ValueError("one identity id per embedding")
@@ -216,7 +219,8 @@ class IdentityStore(GalleryBase):
                     "recipe",
                 ],
             )
-            await self.refresh_templates(sorted({int(i) for i in identity_ids}), con=con)
+            if templates:
+                await self.refresh_templates(sorted({int(i) for i in identity_ids}), con=con)
             await self.audit(
                 actor, "face.import", None, {"model": model, "rows": len(records)}, con=con
             )
@@ -233,6 +237,13 @@ class IdentityStore(GalleryBase):
         async with self._tx(con) as c:
             await c.execute(q.TEMPLATES_DELETE, ids)
             await c.execute(q.TEMPLATES_BUILD, ids)
+
+    async def rebuild_templates(self, model: str, *, con: Connection | None = None) -> int:
+        """Every template of a model from its active references, in one statement; the count."""
+        async with self._tx(con) as c:
+            await c.execute(q.TEMPLATES_DELETE_MODEL, model)
+            status = await c.execute(q.TEMPLATES_BUILD_MODEL, model)
+        return int(status.split()[-1])
 
     async def template_of(self, identity_id: int, model: str) -> tuple[np.ndarray, int] | None:
         """An identity's template and its number of references."""

@@ -167,6 +167,17 @@ SELECT f.identity_id, f.model,
 FROM faces f
 WHERE f.identity_id = ANY($1::bigint[]) AND f.active
 GROUP BY f.identity_id, f.model"""
+# every template of a model in one statement, after a bulk load (not identity by identity)
+TEMPLATES_DELETE_MODEL = "DELETE FROM identity_templates WHERE model = $1"
+TEMPLATES_BUILD_MODEL = """
+INSERT INTO identity_templates (identity_id, model, embedding, ref_count)
+SELECT f.identity_id, f.model,
+       coalesce(l2_normalize(avg(f.embedding) FILTER (WHERE NOT f.low_quality)),
+                l2_normalize(avg(f.embedding))),
+       count(*)
+FROM faces f
+WHERE f.model = $1 AND f.active
+GROUP BY f.identity_id, f.model"""
 TEMPLATE_GET = """
 SELECT embedding, ref_count FROM identity_templates WHERE identity_id = $1 AND model = $2"""
 GALLERY_SIZE = """
@@ -203,27 +214,48 @@ WHERE f.model = $1 AND f.active AND f.id > $3
                   AND g.source_sha256 = f.source_sha256)
 ORDER BY f.id LIMIT $4"""
 
-# Search: the HNSW index only shortlists. iterative_scan keeps scanning when the model filter
-# drops rows, so the shortlist is never silently short; the caller re-scores exactly.
-SEARCH_SETTINGS = """
-SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
-       set_config('hnsw.ef_search', $1::int::text, true),
-       set_config('hnsw.max_scan_tuples', $2::int::text, true)"""
+
+# Search: the HNSW indexes only shortlist; the caller re-scores exactly from the full vectors.
+# The indexes hold half-precision copies (expression indexes, migration 0010): half the memory,
+# and the order they give is only used to pick identities. iterative_scan keeps scanning when
+# the model filter drops rows, so a shortlist is never silently short.
+# SET takes no parameters; the values are ints, formatted here and nowhere else. SET LOCAL
+# rather than set_config(): Citus sends SET LOCAL on to the shards (docs/scaling.md).
+def search_settings(ef_search: int, max_scan_tuples: int) -> str:
+    return (
+        "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+        f"SET LOCAL hnsw.ef_search = {int(ef_search)}; "
+        f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}"
+    )
+
+
+# The shortlists return distances, not vectors: the identities they name are re-scored from
+# their vectors anyway, and under Citus each shard then sends the coordinator 200 small rows
+# instead of 400 kB of vectors.
 SEARCH_SHORTLIST = """
-SELECT id, identity_id, embedding FROM faces
+SELECT id, identity_id, embedding::halfvec(512) <=> $1::halfvec(512) AS distance FROM faces
 WHERE active AND model = $2
-ORDER BY embedding <=> $1
+ORDER BY distance
 LIMIT $3"""
-SEARCH_EXACT_SETTINGS = """
-SELECT set_config('enable_indexscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"""
-# after the exact shortlist: the follow-up lookups by id should use their indexes again
-SEARCH_EXACT_RESET = """
-SELECT set_config('enable_indexscan', 'on', true), set_config('enable_bitmapscan', 'on', true)"""
 SEARCH_TEMPLATE_SHORTLIST = """
-SELECT identity_id, embedding FROM identity_templates
+SELECT identity_id, embedding::halfvec(512) <=> $1::halfvec(512) AS distance
+FROM identity_templates
 WHERE model = $2
-ORDER BY embedding <=> $1
+ORDER BY distance
 LIMIT $3"""
+# Exact search (the baseline that benchmarks and tests compare with): full-precision order,
+# which no index serves, so both shortlists are sequential scans.
+SEARCH_SHORTLIST_EXACT = """
+SELECT id, identity_id, embedding <=> $1 AS distance FROM faces
+WHERE active AND model = $2
+ORDER BY distance
+LIMIT $3"""
+SEARCH_TEMPLATE_SHORTLIST_EXACT = """
+SELECT identity_id, embedding <=> $1 AS distance FROM identity_templates
+WHERE model = $2
+ORDER BY distance
+LIMIT $3"""
+
 FACES_OF_IDENTITIES = """
 SELECT f.id, f.identity_id, f.embedding, f.low_quality FROM faces f
 JOIN identities i ON i.id = f.identity_id
@@ -292,6 +324,12 @@ SELECT indexname, indexdef FROM pg_indexes
 WHERE schemaname = current_schema() AND tablename IN ('faces', 'identity_templates')
   AND indexdef ILIKE '%USING hnsw%'
 ORDER BY indexname"""
+VECTOR_INDEX_SIZES = """
+SELECT i.indexname, i.indexdef, pg_relation_size(format('%I', i.indexname)::regclass) AS bytes
+FROM pg_indexes i
+WHERE i.schemaname = current_schema() AND i.tablename IN ('faces', 'identity_templates')
+  AND i.indexdef ILIKE '%USING hnsw%'
+ORDER BY i.indexname"""
 DEFERRED_INDEX_ADD = """
 INSERT INTO deferred_indexes (name, definition, dropped_by) VALUES ($1, $2, $3)
 ON CONFLICT (name) DO NOTHING"""

@@ -3,6 +3,7 @@ identity re-scored exactly from all its references."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ DEFAULT_FUSION = "max"
 
 
 @dataclass(frozen=True)
-class _Scored:
+class Scored:
     identity_id: int
     score: float
     face_similarity: float | None
@@ -47,6 +48,30 @@ def fuse(best: float | None, template: float | None, fusion: str) -> float:
     raise ValueError(f"unknown fusion {fusion!r}; expected one of {FUSIONS}")
 
 
+def rescored(limit: int) -> int:
+    """How many identities of the first ranking are re-scored from all their references."""
+    return max(limit * 3, 10)
+
+
+def choose_identities(
+    query: np.ndarray,
+    face_rows: Sequence[Any],
+    template_rows: Sequence[Any],
+    fusion: str,
+    limit: int,
+) -> list[int]:
+    """The identities worth scoring exactly, from what the two shortlists show of them."""
+    first = _score_identities(query, face_rows, template_rows, fusion)
+    return [s.identity_id for s in first[: rescored(limit)]]
+
+
+def rank_identities(
+    query: np.ndarray, faces: Sequence[Any], templates: Sequence[Any], fusion: str, limit: int
+) -> list[Scored]:
+    """The chosen identities scored from all their references: the `limit` best, best first."""
+    return [s for s in _score_identities(query, faces, templates, fusion) if s.face_id][:limit]
+
+
 class SearchStore(GalleryBase):
     fusion: str = DEFAULT_FUSION
 
@@ -62,32 +87,30 @@ class SearchStore(GalleryBase):
 
         Two HNSW shortlists (faces, and identity templates) name the identities worth scoring;
         each of them is then scored exactly against all its references and its template, so
-        the answer does not depend on the index's randomness.
+        the answer does not depend on the index's randomness. `exact` shortlists by sequential
+        scans instead (the baseline).
         """
         query = np.asarray(embedding, dtype=np.float32)
+        # The two shortlists are independent index walks: on two connections at once they cost
+        # the slower of the two, not their sum (docs/benchmarks.md).
+        face_rows, template_rows = await asyncio.gather(
+            self._shortlist(
+                q.SEARCH_SHORTLIST_EXACT if exact else q.SEARCH_SHORTLIST, query, model, exact
+            ),
+            self._shortlist(
+                q.SEARCH_TEMPLATE_SHORTLIST_EXACT if exact else q.SEARCH_TEMPLATE_SHORTLIST,
+                query,
+                model,
+                exact,
+            ),
+        )
+        if not face_rows and not template_rows:
+            return []
         async with self.transaction() as con:
-            if exact:
-                await con.execute(q.SEARCH_EXACT_SETTINGS)
-            else:
-                await con.execute(
-                    q.SEARCH_SETTINGS, self.ef_search, max(20000, self.shortlist * 50)
-                )
-            face_rows = await con.fetch(q.SEARCH_SHORTLIST, query, model, self.shortlist)
-            template_rows = await con.fetch(
-                q.SEARCH_TEMPLATE_SHORTLIST, query, model, self.shortlist
-            )
-            if exact:
-                await con.execute(q.SEARCH_EXACT_RESET)
-            if not face_rows and not template_rows:
-                return []
-            # a first ranking from what the shortlists show, to bound the exact pass
-            first = _score_identities(query, face_rows, template_rows, self.fusion)
-            chosen = [s.identity_id for s in first[: max(limit * 3, 10)]]
+            chosen = choose_identities(query, face_rows, template_rows, self.fusion, limit)
             faces = await con.fetch(q.FACES_OF_IDENTITIES, chosen, model)
             templates = await con.fetch(q.TEMPLATES_OF_IDENTITIES, chosen, model)
-            ranked = [
-                s for s in _score_identities(query, faces, templates, self.fusion) if s.face_id
-            ][:limit]
+            ranked = rank_identities(query, faces, templates, self.fusion, limit)
             idents = {
                 r["id"]: r
                 for r in await con.fetch(q.IDENTITIES_BY_IDS, [s.identity_id for s in ranked])
@@ -107,6 +130,14 @@ class SearchStore(GalleryBase):
             for s in ranked
             if s.identity_id in idents and s.face_id is not None
         ]
+
+    async def _shortlist(self, sql: str, query: np.ndarray, model: str, exact: bool) -> list[Any]:
+        async with self.transaction() as con:
+            if not exact:
+                await con.execute(
+                    q.search_settings(self.ef_search, max(20000, self.shortlist * 50))
+                )
+            return list(await con.fetch(sql, query, model, self.shortlist))
 
 
 def _vector(value: Any) -> np.ndarray:
@@ -129,22 +160,30 @@ def cosine_rows(query: np.ndarray, vectors: Sequence[Any]) -> list[float]:
     return list(((matrix * q64).sum(axis=1) / norms).tolist())
 
 
+def _similarities(query: np.ndarray, rows: Sequence[Any]) -> list[float]:
+    """Exact cosines from the rows' vectors; from the distances where a shortlist gave only
+    those (enough to pick the identities that are then scored exactly)."""
+    if rows and "embedding" not in rows[0].keys():
+        return [1.0 - float(r["distance"]) for r in rows]
+    return cosine_rows(query, [r["embedding"] for r in rows])
+
+
 def _score_identities(
     query: np.ndarray, face_rows: Sequence[Any], template_rows: Sequence[Any], fusion: str
-) -> list[_Scored]:
+) -> list[Scored]:
     """Each identity's best face (ties: the lower face id) and template, fused; best first.
 
     Ties between identities break on the lower identity id, so the order is deterministic.
     """
     best: dict[int, tuple[float, int, bool]] = {}
-    face_sims = cosine_rows(query, [r["embedding"] for r in face_rows])
+    face_sims = _similarities(query, face_rows)
     for r, sim in zip(face_rows, face_sims, strict=True):
         ident, face_id = int(r["identity_id"]), int(r["id"])
         current = best.get(ident)
         if current is None or sim > current[0] or (sim == current[0] and face_id < current[1]):
             best[ident] = (sim, face_id, bool(r.get("low_quality", False)))
     template: dict[int, tuple[float, int]] = {}
-    template_sims = cosine_rows(query, [r["embedding"] for r in template_rows])
+    template_sims = _similarities(query, template_rows)
     for r, sim in zip(template_rows, template_sims, strict=True):
         template[int(r["identity_id"])] = (sim, int(r.get("ref_count", 0) or 0))
     scored = []
@@ -152,7 +191,7 @@ def _score_identities(
         b = best.get(ident)
         t = template.get(ident)
         scored.append(
-            _Scored(
+            Scored(
                 identity_id=ident,
                 score=fuse(b[0] if b else None, t[0] if t else None, fusion),
                 face_similarity=b[0] if b else None,

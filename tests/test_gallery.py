@@ -122,17 +122,21 @@ async def test_filtered_search_is_not_silently_short(gallery: Gallery) -> None:
     query = unit(rng, 1)[0]
     crowd = query + 0.35 * unit(rng, 600)
     crowd /= np.linalg.norm(crowd, axis=1, keepdims=True)
+    await gallery.defer_vector_indexes("test")  # built once after the load: faster
     await gallery.import_faces(
         "other-model", [ids[i % 100] for i in range(600)], crowd, actor="t", recipe="test"
     )
+    # large enough that the planner prefers the index to a sequential scan (which is exact)
     await gallery.import_faces(
-        MODEL, [ids[i % 100] for i in range(3000)], unit(rng, 3000), actor="t", recipe="test"
+        MODEL, [ids[i % 100] for i in range(8000)], unit(rng, 8000), actor="t", recipe="test"
     )
+    await gallery.restore_vector_indexes("test")
     await gallery.pool.execute("ANALYZE faces")
 
     # control: the naive query walks the HNSW index and loses (here: all) rows to the filter
     naive_sql = (
-        "SELECT id FROM faces WHERE active AND model = $2 ORDER BY embedding <=> $1 LIMIT 50"
+        "SELECT id FROM faces WHERE active AND model = $2 "
+        "ORDER BY embedding::halfvec(512) <=> $1::halfvec(512) LIMIT 50"
     )
     plan = "\n".join(r[0] for r in await gallery.pool.fetch("EXPLAIN " + naive_sql, query, MODEL))
     assert "faces_embedding_hnsw" in plan
@@ -140,7 +144,7 @@ async def test_filtered_search_is_not_silently_short(gallery: Gallery) -> None:
 
     small = Gallery(gallery.pool, audit_key=gallery.audit_key, shortlist=50)
     async with small.transaction() as con:
-        await con.execute(q.SEARCH_SETTINGS, small.ef_search, 20000)
+        await con.execute(q.search_settings(small.ef_search, 20000))
         plan = "\n".join(
             r[0] for r in await con.fetch("EXPLAIN " + q.SEARCH_SHORTLIST, query, MODEL, 50)
         )
