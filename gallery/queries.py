@@ -155,29 +155,27 @@ INSERT INTO faces (identity_id, model, embedding, det_score, quality, bbox, crop
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (identity_id, model, source_sha256) DO NOTHING
 RETURNING id"""
+
+
 # An identity's templates, one per model: the normalised mean of its active references, of the
 # good ones when it has any (a flagged reference is there only for want of a better one).
-TEMPLATES_DELETE = "DELETE FROM identity_templates WHERE identity_id = ANY($1::bigint[])"
-TEMPLATES_BUILD = """
+def _templates_build(where: str) -> str:
+    return f"""
 INSERT INTO identity_templates (identity_id, model, embedding, ref_count)
 SELECT f.identity_id, f.model,
        coalesce(l2_normalize(avg(f.embedding) FILTER (WHERE NOT f.low_quality)),
                 l2_normalize(avg(f.embedding))),
        count(*)
 FROM faces f
-WHERE f.identity_id = ANY($1::bigint[]) AND f.active
+WHERE {where} AND f.active
 GROUP BY f.identity_id, f.model"""
+
+
+TEMPLATES_DELETE = "DELETE FROM identity_templates WHERE identity_id = ANY($1::bigint[])"
+TEMPLATES_BUILD = _templates_build("f.identity_id = ANY($1::bigint[])")
 # every template of a model in one statement, after a bulk load (not identity by identity)
 TEMPLATES_DELETE_MODEL = "DELETE FROM identity_templates WHERE model = $1"
-TEMPLATES_BUILD_MODEL = """
-INSERT INTO identity_templates (identity_id, model, embedding, ref_count)
-SELECT f.identity_id, f.model,
-       coalesce(l2_normalize(avg(f.embedding) FILTER (WHERE NOT f.low_quality)),
-                l2_normalize(avg(f.embedding))),
-       count(*)
-FROM faces f
-WHERE f.model = $1 AND f.active
-GROUP BY f.identity_id, f.model"""
+TEMPLATES_BUILD_MODEL = _templates_build("f.model = $1")
 TEMPLATE_GET = """
 SELECT embedding, ref_count FROM identity_templates WHERE identity_id = $1 AND model = $2"""
 GALLERY_SIZE = """

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from gallery import AuditKey, Gallery, create_pool, migrate
+from gallery import AuditKey, Gallery, Match, create_pool, migrate
 from gallery import queries as q
 
 MODEL = "test-model"
@@ -17,6 +17,14 @@ IDENTITIES = 6000  # enough templates that the planner prefers their index to a 
 # below every band a deployment can have (facefind.settings); random identities stay under 0.2
 SHOWABLE = 0.3
 SEARCH_INDEXES = {"faces_embedding_hnsw", "identity_templates_hnsw"}
+
+
+def assert_same_showable(found: list[Match], exact: list[Match]) -> None:
+    """What a user can be shown is the same, scores included; below that, random identities
+    at cosine ~0.15 are near-ties that an approximate index may order otherwise."""
+    assert [m for m in found if m.similarity >= SHOWABLE] == [
+        m for m in exact if m.similarity >= SHOWABLE
+    ]
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -99,11 +107,7 @@ async def test_hnsw_search_gives_exact_search_answers_with_full_precision_scores
         query = unit(centres[n] + 0.6 * unit(rng.normal(size=512)))
         found = await g.search(query, MODEL, limit=10)
         exact = await g.search(query, MODEL, limit=10, exact=True)
-        # what a user can be shown is the same, scores included; below that, random
-        # identities at cosine ~0.15 are near-ties that an approximate index may order otherwise
-        assert [m for m in found if m.similarity >= SHOWABLE] == [
-            m for m in exact if m.similarity >= SHOWABLE
-        ]
+        assert_same_showable(found, exact)
         assert found[0].identity_id == ids[n] and found[0].similarity >= SHOWABLE
         # scored from the full vectors, not the index's half-precision copies
         face = await g.pool.fetchval("SELECT embedding FROM faces WHERE id = $1", found[0].face_id)
@@ -178,9 +182,7 @@ async def test_search_sql_runs_unchanged_on_faces_sharded_by_identity(
             query = unit(centres[n] + 0.6 * unit(rng.normal(size=512)))
             found = await sharded.search(query, MODEL, limit=10)
             exact = await g.search(query, MODEL, limit=10, exact=True)
-            assert [m for m in found if m.similarity >= SHOWABLE] == [
-                m for m in exact if m.similarity >= SHOWABLE
-            ]
+            assert_same_showable(found, exact)
             assert found[0].identity_id == ids[n]
     finally:
         await pool.close()
