@@ -31,7 +31,7 @@ from facefind.calibration import calibration_from_dict
 from facefind.matching import assign_jointly
 from facefind.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
 from gallery import Gallery, Match
-from gallery import queries as q
+from gallery import search_queries as sq
 from gallery.db import drop_database
 
 # facefind.service.SEARCH_DEPTH: identify asks every face's search for 10 identities.
@@ -137,10 +137,10 @@ async def uses_indexes(g: Gallery, config: Config, query: np.ndarray) -> str:
         return "seq"
     walked = []
     async with g.transaction() as con:
-        await con.execute(q.search_settings(config.ef_search, max(20000, config.shortlist * 50)))
+        await con.execute(sq.search_settings(config.ef_search, max(20000, config.shortlist * 50)))
         for name, sql in (
-            ("faces", q.SEARCH_SHORTLIST),
-            ("templates", q.SEARCH_TEMPLATE_SHORTLIST),
+            ("faces", sq.SEARCH_SHORTLIST),
+            ("templates", sq.SEARCH_TEMPLATE_SHORTLIST),
         ):
             plan = await con.fetch("EXPLAIN " + sql, query, MODEL, config.shortlist)
             if any("_hnsw" in row[0] for row in plan):

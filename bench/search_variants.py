@@ -33,12 +33,13 @@ from bench.search import SEARCH_LIMIT, _hnsw_options, agreement, gallery_thresho
 from bench.synthetic import MODEL, FaceGenerator, Reference, generate
 from gallery import Gallery, Match
 from gallery import queries as q
+from gallery import search_queries as sq
 from gallery.db import database_dsn
 from gallery.search import DEFAULT_FUSION, choose_identities, rank_identities
 
 # --- the designs ------------------------------------------------------------------------------
-HALF_FACES = q.SEARCH_SHORTLIST
-HALF_TEMPLATES = q.SEARCH_TEMPLATE_SHORTLIST
+HALF_FACES = sq.SEARCH_SHORTLIST
+HALF_TEMPLATES = sq.SEARCH_TEMPLATE_SHORTLIST
 # the shortlists as they were first written: vectors instead of distances
 HALF_FACES_VECTORS = """
 SELECT id, identity_id, embedding FROM faces WHERE active AND model = $2
@@ -165,13 +166,13 @@ async def search(g: Gallery, v: Variant, query: np.ndarray) -> list[Match]:
         face_rows: list[Any] = []
         template_rows: list[Any] = []
         if v.faces_sql is not None:
-            await con.execute(q.search_settings(v.faces_ef, max(20000, v.faces_k * 50)))
+            await con.execute(sq.search_settings(v.faces_ef, max(20000, v.faces_k * 50)))
             extra = (v.prefilter,) if v.prefilter else ()
             face_rows = await con.fetch(v.faces_sql, query, MODEL, v.faces_k, *extra)
         if v.templates_sql is not None and v.probes:
             await con.execute(f"SET LOCAL ivfflat.probes = {int(v.probes)}")
         elif v.templates_sql is not None:
-            await con.execute(q.search_settings(v.templates_ef, max(20000, v.templates_k * 50)))
+            await con.execute(sq.search_settings(v.templates_ef, max(20000, v.templates_k * 50)))
         if v.templates_sql is not None:
             template_rows = await con.fetch(v.templates_sql, query, MODEL, v.templates_k)
         if v.faces_of_templates:
@@ -179,8 +180,8 @@ async def search(g: Gallery, v: Variant, query: np.ndarray) -> list[Match]:
                 FACES_OF_TEMPLATES, query, [r["identity_id"] for r in template_rows], MODEL
             )
         chosen = choose_identities(query, face_rows, template_rows, DEFAULT_FUSION, SEARCH_LIMIT)
-        faces = await con.fetch(q.FACES_OF_IDENTITIES, chosen, MODEL)
-        templates = await con.fetch(q.TEMPLATES_OF_IDENTITIES, chosen, MODEL)
+        faces = await con.fetch(sq.FACES_OF_IDENTITIES, chosen, MODEL)
+        templates = await con.fetch(sq.TEMPLATES_OF_IDENTITIES, chosen, MODEL)
         ranked = rank_identities(query, faces, templates, DEFAULT_FUSION, SEARCH_LIMIT)
     return [
         Match(s.identity_id, "", None, int(s.face_id), s.score, s.face_similarity)

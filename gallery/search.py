@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from gallery import queries as q
+from gallery import search_queries as sq
 from gallery.base import GalleryBase
 from gallery.records import Match
 
@@ -95,10 +96,10 @@ class SearchStore(GalleryBase):
         # the slower of the two, not their sum (docs/benchmarks.md).
         face_rows, template_rows = await asyncio.gather(
             self._shortlist(
-                q.SEARCH_SHORTLIST_EXACT if exact else q.SEARCH_SHORTLIST, query, model, exact
+                sq.SEARCH_SHORTLIST_EXACT if exact else sq.SEARCH_SHORTLIST, query, model, exact
             ),
             self._shortlist(
-                q.SEARCH_TEMPLATE_SHORTLIST_EXACT if exact else q.SEARCH_TEMPLATE_SHORTLIST,
+                sq.SEARCH_TEMPLATE_SHORTLIST_EXACT if exact else sq.SEARCH_TEMPLATE_SHORTLIST,
                 query,
                 model,
                 exact,
@@ -108,8 +109,8 @@ class SearchStore(GalleryBase):
             return []
         async with self.transaction() as con:
             chosen = choose_identities(query, face_rows, template_rows, self.fusion, limit)
-            faces = await con.fetch(q.FACES_OF_IDENTITIES, chosen, model)
-            templates = await con.fetch(q.TEMPLATES_OF_IDENTITIES, chosen, model)
+            faces = await con.fetch(sq.FACES_OF_IDENTITIES, chosen, model)
+            templates = await con.fetch(sq.TEMPLATES_OF_IDENTITIES, chosen, model)
             ranked = rank_identities(query, faces, templates, self.fusion, limit)
             idents = {
                 r["id"]: r
@@ -135,7 +136,7 @@ class SearchStore(GalleryBase):
         async with self.transaction() as con:
             if not exact:
                 await con.execute(
-                    q.search_settings(self.ef_search, max(20000, self.shortlist * 50))
+                    sq.search_settings(self.ef_search, max(20000, self.shortlist * 50))
                 )
             return list(await con.fetch(sql, query, model, self.shortlist))
 

@@ -22,7 +22,7 @@ from gallery import (
     NewLookupFace,
     migrate,
 )
-from gallery import queries as q
+from gallery import search_queries as sq
 from gallery.checks import (
     PGVECTOR_MINIMUM,
     DatabaseCheckError,
@@ -144,12 +144,12 @@ async def test_filtered_search_is_not_silently_short(gallery: Gallery) -> None:
 
     small = Gallery(gallery.pool, audit_key=gallery.audit_key, shortlist=50)
     async with small.transaction() as con:
-        await con.execute(q.search_settings(small.ef_search, 20000))
+        await con.execute(sq.search_settings(small.ef_search, 20000))
         plan = "\n".join(
-            r[0] for r in await con.fetch("EXPLAIN " + q.SEARCH_SHORTLIST, query, MODEL, 50)
+            r[0] for r in await con.fetch("EXPLAIN " + sq.SEARCH_SHORTLIST, query, MODEL, 50)
         )
         assert "faces_embedding_hnsw" in plan  # the index path is the one under test
-        shortlist = await con.fetch(q.SEARCH_SHORTLIST, query, MODEL, 50)
+        shortlist = await con.fetch(sq.SEARCH_SHORTLIST, query, MODEL, 50)
     assert len(shortlist) == 50
     found = await small.search(query, MODEL, limit=10)
     assert len(found) == 10

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gallery import AuditKey, Gallery, Match, create_pool, migrate
-from gallery import queries as q
+from gallery import search_queries as sq
 
 MODEL = "test-model"
 IDENTITIES = 6000  # enough templates that the planner prefers their index to a scan
@@ -68,7 +68,7 @@ async def large(
 async def _plan(g: Gallery, sql: str, query: np.ndarray, *, hnsw: bool) -> str:
     async with g.transaction() as con:
         if hnsw:
-            await con.execute(q.search_settings(g.ef_search, 20000))
+            await con.execute(sq.search_settings(g.ef_search, 20000))
         return "\n".join(r[0] for r in await con.fetch("EXPLAIN " + sql, query, MODEL, 200))
 
 
@@ -88,11 +88,11 @@ async def test_search_walks_both_half_precision_indexes_and_exact_search_walks_n
 ) -> None:
     g, centres, _ = large
     query = centres[0]
-    assert "faces_embedding_hnsw" in await _plan(g, q.SEARCH_SHORTLIST, query, hnsw=True)
+    assert "faces_embedding_hnsw" in await _plan(g, sq.SEARCH_SHORTLIST, query, hnsw=True)
     assert "identity_templates_hnsw" in await _plan(
-        g, q.SEARCH_TEMPLATE_SHORTLIST, query, hnsw=True
+        g, sq.SEARCH_TEMPLATE_SHORTLIST, query, hnsw=True
     )
-    for sql in (q.SEARCH_SHORTLIST_EXACT, q.SEARCH_TEMPLATE_SHORTLIST_EXACT):
+    for sql in (sq.SEARCH_SHORTLIST_EXACT, sq.SEARCH_TEMPLATE_SHORTLIST_EXACT):
         plan = await _plan(g, sql, query, hnsw=False)
         assert "Seq Scan" in plan and "hnsw" not in plan
 
@@ -173,9 +173,9 @@ async def test_search_sql_runs_unchanged_on_faces_sharded_by_identity(
     pool = await create_pool(module_dsn + "&search_path=sharded%2Cpublic&enable_seqscan=off")
     try:
         sharded = Gallery(pool)
-        plan = await _plan(sharded, q.SEARCH_SHORTLIST, centres[0], hnsw=True)
+        plan = await _plan(sharded, sq.SEARCH_SHORTLIST, centres[0], hnsw=True)
         assert sum("Index Scan using faces_" in line for line in plan.splitlines()) == SHARDS
-        plan = await _plan(sharded, q.SEARCH_TEMPLATE_SHORTLIST, centres[0], hnsw=True)
+        plan = await _plan(sharded, sq.SEARCH_TEMPLATE_SHORTLIST, centres[0], hnsw=True)
         assert plan.count("Index Scan using identity_templates_") == SHARDS
         rng = np.random.default_rng(13)
         for n in range(0, IDENTITIES, 300):

@@ -1,0 +1,56 @@
+"""The search's SQL (gallery/search.py): the HNSW shortlists, their settings, and the rows the
+exact re-scoring reads. Every statement reads `faces` and `identity_templates` alone or joined
+on the distribution column a sharded deployment would use (identity), so Citus can push each
+one down to the shards (docs/scaling.md)."""
+
+from __future__ import annotations
+
+
+# Search: the HNSW indexes only shortlist; the caller re-scores exactly from the full vectors.
+# The indexes hold half-precision copies (expression indexes, migration 0010): half the memory,
+# and the order they give is only used to pick identities. iterative_scan keeps scanning when
+# the model filter drops rows, so a shortlist is never silently short.
+# SET takes no parameters; the values are ints, formatted here and nowhere else. SET LOCAL
+# rather than set_config(): Citus sends SET LOCAL on to the shards (docs/scaling.md).
+def search_settings(ef_search: int, max_scan_tuples: int) -> str:
+    return (
+        "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+        f"SET LOCAL hnsw.ef_search = {int(ef_search)}; "
+        f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}"
+    )
+
+
+# The shortlists return distances, not vectors: the identities they name are re-scored from
+# their vectors anyway, and under Citus each shard then sends the coordinator 200 small rows
+# instead of 400 kB of vectors.
+SEARCH_SHORTLIST = """
+SELECT id, identity_id, embedding::halfvec(512) <=> $1::halfvec(512) AS distance FROM faces
+WHERE active AND model = $2
+ORDER BY distance
+LIMIT $3"""
+SEARCH_TEMPLATE_SHORTLIST = """
+SELECT identity_id, embedding::halfvec(512) <=> $1::halfvec(512) AS distance
+FROM identity_templates
+WHERE model = $2
+ORDER BY distance
+LIMIT $3"""
+# Exact search (the baseline that benchmarks and tests compare with): full-precision order,
+# which no index serves, so both shortlists are sequential scans.
+SEARCH_SHORTLIST_EXACT = """
+SELECT id, identity_id, embedding <=> $1 AS distance FROM faces
+WHERE active AND model = $2
+ORDER BY distance
+LIMIT $3"""
+SEARCH_TEMPLATE_SHORTLIST_EXACT = """
+SELECT identity_id, embedding <=> $1 AS distance FROM identity_templates
+WHERE model = $2
+ORDER BY distance
+LIMIT $3"""
+
+FACES_OF_IDENTITIES = """
+SELECT f.id, f.identity_id, f.embedding, f.low_quality FROM faces f
+JOIN identities i ON i.id = f.identity_id
+WHERE f.identity_id = ANY($1::bigint[]) AND f.model = $2 AND f.active AND i.deleted_at IS NULL"""
+TEMPLATES_OF_IDENTITIES = """
+SELECT identity_id, embedding, ref_count FROM identity_templates
+WHERE identity_id = ANY($1::bigint[]) AND model = $2"""
