@@ -12,7 +12,8 @@ from telegram import Update
 from bot.admin import admin_only
 from bot.context import BotContext
 from bot.handlers import lookup_outcome, reply
-from bot.replies import Target, send_stored_lookup
+from bot.outbox import send_stored_lookup
+from bot.replies import Target
 from bot.texts import t
 from facefind.inputs import parse_day, parse_id
 

@@ -26,7 +26,7 @@ from bot.replies import (
 )
 from bot.texts import language_of, t
 from facefind.service import FaceFind
-from gallery import Lookup
+from gallery import Lookup, StoredLookupFace
 
 logger = logging.getLogger(__name__)
 
@@ -84,31 +84,69 @@ def compose(lookup: Lookup, *, has_overview: bool) -> list[OutMessage]:
         out.append(OutMessage(t(lang, "faces_found", n=len(lookup.faces)), Overview()))
     unmatched: list[str] = []
     for face in lookup.faces:
-        reasons = () if face.quality.get("ok", True) else tuple(face.quality.get("reasons", ()))
         if not face.candidates:
-            unmatched.append(no_match_text(lang, face.face_index, reasons))
+            unmatched.append(no_match_text(lang, face.face_index, quality_reasons(face)))
             continue
-        for cand in face.candidates:
-            caption = candidate_caption(
-                lang,
-                cand,
-                index=face.face_index,
-                total=len(face.candidates),
-                quality_reasons=reasons,
-                identities=lookup.bands.get("identities"),
-            )
-            keyboard = feedback_keyboard(lang, cand.id)
-            if face.crop_jpeg is None:  # purged before the reply could be delivered
-                text = t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption
-                out.append(OutMessage(text, None, keyboard))
-            else:
-                out.append(OutMessage(caption, Comparison(face.crop_jpeg, cand.face_id), keyboard))
+        out += candidate_messages(lang, lookup, face)
     if unmatched:
         out.append(OutMessage("\n\n".join([*unmatched, summary])))
     elif out and out[-1].keyboard is not None:
         last = out[-1]
         out[-1] = OutMessage(last.text + "\n\n" + summary, last.picture, last.keyboard)
     return out
+
+
+def quality_reasons(face: StoredLookupFace) -> tuple[str, ...]:
+    return () if face.quality.get("ok", True) else tuple(face.quality.get("reasons", ()))
+
+
+def candidate_messages(
+    lang: str, lookup: Lookup, face: StoredLookupFace, *, verdicts: bool = False
+) -> list[OutMessage]:
+    """One message per candidate of a face: the comparison picture with its caption and the
+    feedback buttons, or the caption alone once retention purged the query face. `verdicts`
+    adds the feedback already given (a lookup shown again)."""
+    out = []
+    for cand in face.candidates:
+        caption = candidate_caption(
+            lang,
+            cand,
+            index=face.face_index,
+            total=len(face.candidates),
+            quality_reasons=quality_reasons(face),
+            identities=lookup.bands.get("identities"),
+            verdict_line=(
+                t(lang, f"feedback_{cand.verdict}", who="—") if verdicts and cand.verdict else None
+            ),
+        )
+        keyboard = feedback_keyboard(lang, cand.id)
+        if face.crop_jpeg is None:  # purged before the reply could be delivered
+            text = t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption
+            out.append(OutMessage(text, None, keyboard))
+        else:
+            out.append(OutMessage(caption, Comparison(face.crop_jpeg, cand.face_id), keyboard))
+    return out
+
+
+async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:
+    """Show a recorded lookup again, with its pictures where retention kept them."""
+    lang = target.lang
+    for face in lookup.faces:
+        if not face.candidates:
+            text = no_match_text(lang, face.face_index, quality_reasons(face))
+            await send_text(bot, target, text)
+            continue
+        for message in candidate_messages(lang, lookup, face, verdicts=True):
+            if isinstance(message.picture, Comparison):
+                picture = await service.comparison_picture(
+                    message.picture.query_crop,
+                    message.picture.face_id,
+                    labels(lang, message.picture.face_id),
+                )
+                assert message.keyboard is not None
+                await send_picture(bot, target, picture, message.text, message.keyboard)
+            else:
+                await send_text(bot, target, message.text, reply_markup=message.keyboard)
 
 
 async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:

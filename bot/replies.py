@@ -14,8 +14,6 @@ from telegram.constants import ChatAction
 
 from bot.texts import number, t
 from facefind.bands import one_in
-from facefind.service import FaceFind
-from gallery import Lookup
 
 logger = logging.getLogger(__name__)
 
@@ -195,36 +193,3 @@ def candidate_caption(
     if verdict_line:
         text += FEEDBACK_SEPARATOR + verdict_line
     return text
-
-
-async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:
-    """Show a recorded lookup again, with its pictures where retention kept them."""
-    lang = target.lang
-    for face in lookup.faces:
-        reasons = () if face.quality.get("ok", True) else tuple(face.quality.get("reasons", ()))
-        if not face.candidates:
-            await send_text(bot, target, no_match_text(lang, face.face_index, reasons))
-            continue
-        for cand in face.candidates:
-            caption = candidate_caption(
-                lang,
-                cand,
-                index=face.face_index,
-                total=len(face.candidates),
-                quality_reasons=reasons,
-                identities=lookup.bands.get("identities"),
-                verdict_line=t(lang, f"feedback_{cand.verdict}", who="—") if cand.verdict else None,
-            )
-            keyboard = feedback_keyboard(lang, cand.id)
-            if face.crop_jpeg is None:
-                await send_text(
-                    bot,
-                    target,
-                    t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption,
-                    reply_markup=keyboard,
-                )
-                continue
-            picture = await service.comparison_picture(
-                face.crop_jpeg, cand.face_id, labels(lang, cand.face_id)
-            )
-            await send_picture(bot, target, picture, caption, keyboard)
