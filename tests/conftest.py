@@ -7,12 +7,16 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from facefind.database import with_user
+from facefind.service import FaceFind
+from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, create_pool, migrate, start_embedded
 from gallery.db import create_database
+from tests.fakebotapi import FakeBotApi
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,3 +78,34 @@ async def gallery(fresh_dsn: str, audit_key: AuditKey) -> AsyncIterator[Gallery]
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# --- the bot's tests: a service as deployed, and a local Bot API server ----------------------
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bot's data folder: its audit key and witness."""
+    return tmp_path_factory.mktemp("bot-data")
+
+
+def db_settings(owner_dsn: str, data_dir: Path) -> dict[str, Any]:
+    """As deployed: migrations as the owner, the bot as the runtime role."""
+    return {
+        "database_url": app_dsn(owner_dsn),
+        "database_owner_url": owner_dsn,
+        "data_dir": data_dir,
+    }
+
+
+@pytest.fixture(scope="module")
+async def service(module_dsn: str, data_dir: Path) -> AsyncIterator[FaceFind]:
+    svc = await FaceFind.open(Settings(**db_settings(module_dsn, data_dir)), actor="test")
+    try:
+        yield svc
+    finally:
+        await svc.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as api:
+        yield api

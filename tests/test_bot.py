@@ -32,7 +32,7 @@ from facefind.settings import Settings
 from gallery import Lookup
 from recognition import Analysis
 from tests import images
-from tests.conftest import app_dsn
+from tests.conftest import db_settings
 from tests.fakebotapi import FakeBotApi
 
 JSON = dict[str, Any]
@@ -103,30 +103,6 @@ class Gallery:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bot's data folder: its audit key and witness."""
-    return tmp_path_factory.mktemp("bot-data")
-
-
-def db_settings(owner_dsn: str, data_dir: Path) -> dict[str, Any]:
-    """As deployed: migrations as the owner, the bot as the runtime role."""
-    return {
-        "database_url": app_dsn(owner_dsn),
-        "database_owner_url": owner_dsn,
-        "data_dir": data_dir,
-    }
-
-
-@pytest.fixture(scope="module")
-async def service(module_dsn: str, data_dir: Path) -> AsyncIterator[FaceFind]:
-    svc = await FaceFind.open(Settings(**db_settings(module_dsn, data_dir)), actor="test")
-    try:
-        yield svc
-    finally:
-        await svc.close()
-
-
-@pytest.fixture(scope="module")
 async def gallery(service: FaceFind) -> Gallery:
     """Four t1.jpg people enrolled from crops; t1 faces #3 (turned away) and #6 left out."""
     t1 = images.read_bytes(images.T1)
@@ -154,12 +130,6 @@ async def gallery(service: FaceFind) -> Gallery:
 
 
 # --- the bot ----------------------------------------------------------------------------------
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as api:
-        yield api
-
-
 StartBot = Callable[..., Awaitable[BotRunner]]
 
 

@@ -17,6 +17,7 @@ from bot.app import BotRunner
 from facefind.audit import Witness, verify
 from facefind.service import FaceFind
 from facefind.settings import Settings
+from tests.conftest import db_settings
 from tests.fakebotapi import FakeBotApi
 from tests.test_bot import (  # noqa: F401  (fixtures are found by name)
     ADMIN,
@@ -28,17 +29,13 @@ from tests.test_bot import (  # noqa: F401  (fixtures are found by name)
     bot,
     buttons,
     candidates,
-    data_dir,
-    db_settings,
     decodes_as_image,
     eventually,
-    fake,
     gallery,
     lookup_replies,
     officer,
     reply,
     send,
-    service,
     start_bot,
     stranger_user,
 )

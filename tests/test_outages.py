@@ -23,8 +23,9 @@ from facefind.settings import Settings
 from gallery import start_embedded
 from gallery.db import create_database
 from tests import images
+from tests.conftest import db_settings
 from tests.fakebotapi import JSON, FakeBotApi
-from tests.test_bot import answered, body, db_settings, eventually, reply
+from tests.test_bot import answered, body, eventually, reply
 
 ADMIN = 1
 _user_ids = itertools.count(8001)
@@ -39,21 +40,6 @@ def face_photo() -> bytes:
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bot's data folder: its audit key and witness."""
     return tmp_path_factory.mktemp("outage-data")
-
-
-@pytest.fixture(scope="module")
-async def service(module_dsn: str, data_dir: Path) -> AsyncIterator[FaceFind]:
-    svc = await FaceFind.open(Settings(**db_settings(module_dsn, data_dir)), actor="test")
-    try:
-        yield svc
-    finally:
-        await svc.close()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as api:
-        yield api
 
 
 StartBot = Callable[..., Awaitable[BotRunner]]
