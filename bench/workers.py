@@ -25,9 +25,8 @@ from pathlib import Path
 from gallery import start_embedded
 from gallery.db import create_database, drop_database
 from tests import images
-from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
-from tests.test_workers import Process
+from tests.test_workers import Process, process_env
 
 
 def photos(count: int) -> list[bytes]:
@@ -47,14 +46,7 @@ async def one_round(server: str, workers: int, blobs: list[bytes]) -> float:
     try:
         async with FakeBotApi() as api:
             env = {
-                "TELEGRAM_BOT_TOKEN": api.token,
-                "TELEGRAM_API_URL": api.url,
-                "DATABASE_URL": app_dsn(owner),
-                "DATABASE_OWNER_URL": owner,
-                "FACEFIND_DATA_DIR": str(data),
-                "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
-                "ADMIN_IDS": ",".join(map(str, admins)),
-                "FACEFIND_INFERENCE_WORKERS": "1",
+                **process_env(api, owner, data, admins),
                 "FACEFIND_RATE_LIMIT_PER_HOUR": "0",
                 "FACEFIND_LOG_LEVEL": "WARNING",
             }

@@ -62,6 +62,23 @@ class Process:
         return code
 
 
+def process_env(
+    api: FakeBotApi, owner_dsn: str, data_dir: Path, admins: list[int]
+) -> dict[str, str]:
+    """The settings of a bot or a worker process on the local Bot API server, as deployed."""
+    return {
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": api.url,
+        "DATABASE_URL": app_dsn(owner_dsn),
+        "DATABASE_OWNER_URL": owner_dsn,
+        "FACEFIND_DATA_DIR": str(data_dir),
+        "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
+        "ADMIN_IDS": ",".join(map(str, admins)),
+        # one inference thread each: a worker is one machine's worth of work
+        "FACEFIND_INFERENCE_WORKERS": "1",
+    }
+
+
 async def test_two_workers_answer_every_lookup_once(fresh_dsn: str, tmp_path: Path) -> None:
     t1 = images.read_image("t1.jpg")
     photos = [
@@ -71,17 +88,7 @@ async def test_two_workers_answer_every_lookup_once(fresh_dsn: str, tmp_path: Pa
     ]
     admins = [801, 802, 803, 804]
     async with FakeBotApi() as api:
-        env = {
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_API_URL": api.url,
-            "DATABASE_URL": app_dsn(fresh_dsn),
-            "DATABASE_OWNER_URL": fresh_dsn,
-            "FACEFIND_DATA_DIR": str(tmp_path),
-            "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
-            "ADMIN_IDS": ",".join(map(str, admins)),
-            # one inference thread each: a worker is one machine's worth of work
-            "FACEFIND_INFERENCE_WORKERS": "1",
-        }
+        env = process_env(api, fresh_dsn, tmp_path, admins)
         bot = await Process.start("run", {**env, "FACEFIND_IN_PROCESS_WORKER": "false"})
         workers: list[Process] = []
         try:
