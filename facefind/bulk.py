@@ -149,8 +149,6 @@ class FolderLoader:
         self._known: set[str] = set()
         self._created: dict[tuple[str, str | None], int] = {}  # identities made in this load
         self._batch: list[_Pending] = []
-        # the batch being written while the next photos are analysed (one at a time)
-        self._writing: asyncio.Task[None] | None = None
         self._executor: Executor | None = None
 
     async def run(self, plan: Plan) -> FolderReport:
@@ -176,8 +174,6 @@ class FolderLoader:
             await self._load(plan)
             await self._flush()
         finally:
-            if self._writing is not None:  # an error elsewhere: let the batch commit or fail
-                await asyncio.gather(self._writing, return_exceptions=True)
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
             if defer:
@@ -186,11 +182,8 @@ class FolderLoader:
         return self.report
 
     async def _load(self, plan: Plan) -> None:
-        """People in order, with the photos of the next people already being analysed.
-
-        Enough photos are in flight that the workers stay busy while this process writes a
-        batch to the database (which runs beside the analysis, see `_flush`)."""
-        in_flight = max(32, 16 * self.workers)
+        """People in order, with the photos of the next people already being analysed."""
+        in_flight = max(8, 4 * self.workers)
         queue: deque[_Person] = deque()
         people = iter(plan)
         waiting = 0
@@ -271,7 +264,7 @@ class FolderLoader:
         elif not isinstance(target, Identity) or target.face_count == 0:
             report.not_enrolled.append(spec.name)
         if len(self._batch) >= FACES_PER_BATCH:
-            await self._flush(wait=False)
+            await self._flush()
 
     async def _target(self, spec: IdentitySpec) -> Identity | IdentitySpec:
         """The identity the person's folder names: one in the gallery, or to be created."""
@@ -280,22 +273,10 @@ class FolderLoader:
         found = await self.service.find_identity(spec.name, spec.external_ref)
         return found if found is not None else spec
 
-    async def _flush(self, *, wait: bool = True) -> None:
-        """Write the batch: in the background with `wait=False` (the next people's results
-        are taken meanwhile), after the batch before it. Batches never overlap, so an identity
-        a batch creates is known to the next one."""
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            await writing
-        batch, self._batch = self._batch, []
-        if not batch:
+    async def _flush(self) -> None:
+        if not self._batch:
             return
-        if wait:
-            await self._write(batch)
-        else:
-            self._writing = asyncio.create_task(self._write(batch))
-
-    async def _write(self, batch: list[_Pending]) -> None:
+        batch, self._batch = self._batch, []
         actor = self.requester.actor
         new_specs: dict[tuple[str, str | None], IdentitySpec] = {}
         for item in batch:
