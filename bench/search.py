@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gallery
 from bench.synthetic import MODEL, FaceGenerator, Loaded, generate, load_gallery
 from facefind.bands import BandPolicy
-from facefind.calibration import calibration_from_dict
+from facefind.calibration import calibration_from_dict, packaged_calibration_path
 from facefind.matching import assign_jointly
 from facefind.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
 from gallery import Gallery, Match
@@ -48,7 +47,7 @@ FLOOR = Thresholds(*FALLBACK_THRESHOLDS)
 def gallery_thresholds(identities: int, faces_per_identity: int) -> Thresholds:
     """The thresholds facefind uses for a gallery of this size with the default model."""
     calibration = calibration_from_dict(
-        json.loads((resources.files("facefind") / "calibrations" / "buffalo_s.json").read_text())
+        json.loads(packaged_calibration_path("buffalo_s").read_text(encoding="utf-8"))
     )
     policy = BandPolicy(Settings(), calibration, calibration.model)
     return policy.bands_for({faces_per_identity: identities}).thresholds

@@ -407,6 +407,11 @@ def operator_calibration_path(data_dir: Path, model: str) -> Path:
     return data_dir / "calibrations" / f"{model}.json"
 
 
+def packaged_calibration_path(model: str) -> Any:
+    """The calibration shipped in the package for a model pack (a Traversable)."""
+    return resources.files("facefind") / "calibrations" / f"{model}.json"
+
+
 def load_calibration(
     model: str,
     recognizer_sha256: str,
@@ -421,9 +426,7 @@ def load_calibration(
     if data_dir is not None:
         candidates.append(("operator", operator_calibration_path(data_dir, model)))
     if "/" not in model and "\\" not in model and not model.startswith("."):
-        candidates.append(
-            ("package", resources.files("facefind") / "calibrations" / f"{model}.json")
-        )
+        candidates.append(("package", packaged_calibration_path(model)))
     for origin, path in candidates:
         if not path.is_file():
             continue
