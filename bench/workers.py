@@ -3,7 +3,7 @@
     flock /tmp/facefind-heavy.lock .venv/bin/python -m bench.workers --photos 40 --rounds 2
 
 The bot (`facefind run` with FACEFIND_IN_PROCESS_WORKER=false) takes the updates from a local
-Bot API server (tests/fakebotapi.py) and queues one job per lookup; the workers answer them.
+Bot API server (tests/fakebotapi/) and queues one job per lookup; the workers answer them.
 Each worker gets one inference thread (FACEFIND_INFERENCE_WORKERS=1), standing for one machine's
 worth of recognition: on this 2-core machine two such workers can use both cores, as two
 machines would. A round pushes the same photos (crops of insightface's t1.jpg, distinct bytes)
