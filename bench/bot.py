@@ -77,7 +77,7 @@ class TimedBotApi(FakeBotApi):
 class FakeHost:
     """Runs the fake server on an event loop and thread of its own, as a real server runs apart
     from the bot: its JSON parsing and thumbnailing of every upload then does not stall the
-    bot's loop. With `same_loop` it shares the bot's loop, as in tests/test_bot.py."""
+    bot's loop. With `same_loop` it shares the bot's loop, as in tests/botkit.py."""
 
     def __init__(self, fake: TimedBotApi, *, same_loop: bool) -> None:
         self.fake = fake
@@ -296,7 +296,7 @@ class Photos:
 
 
 async def enroll(service: FaceFind) -> Photos:
-    """Enroll four t1.jpg people from crops; return the query photos (as tests/test_bot.py)."""
+    """Enroll four t1.jpg people from crops; return the query photos (as tests/botkit.py)."""
     t1 = images.read_bytes(images.T1)
     analysis, _ = await service.analyze(t1)
     requester = Requester(actor="bench")

@@ -18,6 +18,9 @@ from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, create_pool, migrat
 from gallery.db import create_database
 from tests.fakebotapi import FakeBotApi
 
+# the bot's end-to-end fixtures (enrolled people, start_bot, bot, admin) for the test_bot* modules
+pytest_plugins = ["tests.botkit"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A temporary folder of this checkout's own: pytest prunes all but the newest three

@@ -2,8 +2,8 @@
 
 Run as the outside drive ran: 20-digit ids everywhere, NUL and bidi overrides in names, year
 9999, LIKE wildcards, a flood of access requests. Each bad input gets one clear reply and no
-"Something went wrong". Fixtures (the bot as its runtime role, a gallery of four people) come
-from test_bot.
+"Something went wrong". Fixtures (the bot as its runtime role, four enrolled people) come
+from tests/botkit.py.
 """
 
 from __future__ import annotations
@@ -16,29 +16,24 @@ import numpy as np
 from bot.app import BotRunner
 from facefind.audit import Witness, verify
 from facefind.service import FaceFind
-from facefind.settings import Settings
-from tests.conftest import db_settings
-from tests.fakebotapi import FakeBotApi
-from tests.test_bot import (  # noqa: F401  (fixtures are found by name)
+from tests.botkit import (
     ADMIN,
     JSON,
-    Gallery,
+    Enrolled,
     StartBot,
-    admin,
     body,
-    bot,
+    bot_settings,
     buttons,
     candidates,
     decodes_as_image,
     eventually,
-    gallery,
     lookup_replies,
     officer,
     reply,
     send,
-    start_bot,
     stranger_user,
 )
+from tests.fakebotapi import FakeBotApi
 
 HUGE = "99999999999999999999"  # 20 digits: more than a PostgreSQL bigint holds
 
@@ -48,10 +43,10 @@ def errors(fake: FakeBotApi, chat_id: int) -> list[JSON]:
 
 
 async def test_twenty_digit_ids_get_a_usage_reply_in_every_command(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, gallery: Gallery, admin: JSON
+    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled, admin: JSON
 ) -> None:
     user = await officer(fake, service)
-    lookup_id, replies = await lookup_replies(fake, user, gallery.people["Boris"].query)
+    lookup_id, replies = await lookup_replies(fake, user, enrolled.people["Boris"].query)
     failures = bot.state.metrics.errors._value.get()
     for command, answer in (
         (f"/lookup {HUGE}", "Usage: /lookup N"),
@@ -69,7 +64,7 @@ async def test_twenty_digit_ids_get_a_usage_reply_in_every_command(
         assert answered["reply_to_message"]["text"] == command
     # /enroll #ID on a photo, and the same from an officer's own /lookup
     since = len(fake.sent)
-    fake.push_message(admin, photo=gallery.people["Alice"].query, caption=f"/enroll #{HUGE}")
+    fake.push_message(admin, photo=enrolled.people["Alice"].query, caption=f"/enroll #{HUGE}")
     await reply(fake, admin, f"No active identity #{HUGE}", since=since)
     await send(fake, user, f"/lookup #{HUGE}", "Usage: /lookup N")
     # forged buttons with a huge id: a refusal, nothing else
@@ -87,9 +82,9 @@ async def test_twenty_digit_ids_get_a_usage_reply_in_every_command(
 
 
 async def test_names_are_cleaned_and_limited_when_enrolling(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, gallery: Gallery, admin: JSON
+    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled, admin: JSON
 ) -> None:
-    carla = gallery.people["Carla"].query
+    carla = enrolled.people["Carla"].query
     since = len(fake.sent)
     fake.push_message(admin, photo=carla, caption="/enroll Nul\x00Name | r\u202e1")
     done = await reply(fake, admin, "Added a reference face to", since=since, timeout=60)
@@ -112,13 +107,13 @@ async def test_names_are_cleaned_and_limited_when_enrolling(
 
 
 async def test_identity_search_takes_wildcards_literally(
-    fake: FakeBotApi, bot: BotRunner, gallery: Gallery, admin: JSON
+    fake: FakeBotApi, bot: BotRunner, enrolled: Enrolled, admin: JSON
 ) -> None:
     await send(fake, admin, "/identity %", "No identity matches “%”")
     await send(fake, admin, "/identity _", "No identity matches “_”")
     await send(fake, admin, "/identity a%s", "No identity matches “a%s”")
     # a plain part of a name still finds it
-    alice = gallery.people["Alice"]
+    alice = enrolled.people["Alice"]
     await send(fake, admin, "/identity lice am", f"Identity #{alice.identity_id}: Alice Ames")
 
 
@@ -183,7 +178,7 @@ async def test_admin_views_are_audited_and_admins_are_marked(
 
 
 async def test_forgetting_in_the_bot_erases_and_restoring_works_within_the_grace_period(
-    fake: FakeBotApi, start_bot: StartBot, service: FaceFind, gallery: Gallery, admin: JSON
+    fake: FakeBotApi, start_bot: StartBot, service: FaceFind, enrolled: Enrolled, admin: JSON
 ) -> None:
     await start_bot(forget_grace_days=7)
     temp = await service.gallery.create_identity("Grace Person", "test")
@@ -196,10 +191,10 @@ async def test_forgetting_in_the_bot_erases_and_restoring_works_within_the_grace
 
 
 async def test_a_match_on_a_face_without_a_picture_is_answered(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, gallery: Gallery
+    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
 ) -> None:
     """Bulk imports store no crop; a match on one must not break the reply."""
-    query = gallery.people["Dmytro"].query
+    query = enrolled.people["Dmytro"].query
     analysis, _ = await service.analyze(query)
     imported = await service.gallery.create_identity("Imported Twin", "test")
     embedding = np.asarray(analysis.faces[0].embedding, dtype=np.float32)[None, :]
@@ -224,13 +219,7 @@ async def test_a_match_on_a_face_without_a_picture_is_answered(
 async def test_admins_get_a_daily_check_point_that_verify_accepts(
     fake: FakeBotApi, fresh_dsn: str, tmp_path: Path, admin: JSON
 ) -> None:
-    settings = Settings(
-        **db_settings(fresh_dsn, tmp_path),
-        telegram_bot_token=fake.token,
-        telegram_api_url=fake.url,
-        admin_ids=(ADMIN,),
-        http_listen="127.0.0.1:0",
-    )
+    settings = bot_settings(fake, fresh_dsn, tmp_path)
     own = await FaceFind.open(settings, actor="test")
     runner = BotRunner(settings, own)
     try:

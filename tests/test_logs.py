@@ -134,7 +134,7 @@ async def test_a_full_bot_run_at_debug_level_logs_no_secret(fresh_dsn: str, tmp_
 
 
 async def test_a_webhook_run_logs_no_secret(fresh_dsn: str, tmp_path: Path) -> None:
-    from tests.test_bot import free_port
+    from tests.botkit import free_port
 
     port = free_port()
     async with FakeBotApi(TOKEN) as api:

@@ -23,9 +23,9 @@ from facefind.settings import Settings
 from gallery import start_embedded
 from gallery.db import create_database
 from tests import images
+from tests.botkit import answered, body, eventually, reply
 from tests.conftest import db_settings
 from tests.fakebotapi import JSON, FakeBotApi
-from tests.test_bot import answered, body, eventually, reply
 
 ADMIN = 1
 _user_ids = itertools.count(8001)
