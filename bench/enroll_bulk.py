@@ -10,7 +10,11 @@ nothing stored. facefind's run does all of its work: decoding with limits, two d
 with a padded retry, alignment, mirror-image averaging (two recognizer passes per face), the
 quality verdict, the enrollment decisions, JPEG crops, and COPY into a scratch database with
 templates and the index. Both include starting their processes and loading the models. Rounds
-alternate the two; the ratio of the medians is printed with the load average.
+alternate the order; the ratio of the medians is printed with the load average.
+
+`--mirror-baseline` adds a third side: the raw processes embedding each face as facefind does
+(the face and its mirror image, two recognizer passes). facefind against it is the cost of
+facefind's own work (decisions, crops, the database, the loader process) apart from the recipe.
 """
 
 from __future__ import annotations
@@ -37,12 +41,12 @@ from recognition.models import resolve_model_pack
 _raw = None
 
 
-def _raw_init(threads: int) -> None:
+def _raw_init(threads: int, mirror: bool) -> None:
     from bench.pipeline import RawInsightface
 
     global _raw
     pack = resolve_model_pack(None)
-    _raw = RawInsightface(pack.detector_path, pack.recognizer_path, threads)
+    _raw = RawInsightface(pack.detector_path, pack.recognizer_path, threads, mirror=mirror)
 
 
 def _raw_shard(paths: list[str]) -> int:
@@ -53,12 +57,13 @@ def _raw_shard(paths: list[str]) -> int:
     return faces
 
 
-def raw_run(paths: list[Path], workers: int) -> float:
+def raw_run(paths: list[Path], workers: int, mirror: bool = False) -> float:
     """Seconds for `workers` raw processes to detect and embed every photo."""
     started = time.perf_counter()
     shards = [[str(p) for p in paths[i::workers]] for i in range(workers)]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_raw_init, initargs=(1,)) as pool:
+    init = (1, mirror)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_raw_init, initargs=init) as pool:
         list(pool.map(_raw_shard, shards))
     return time.perf_counter() - started
 
@@ -101,27 +106,32 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     print(f"photos: {len(paths)} of {len(plan)} people; workers: {args.workers}; "
           f"load average at start: {os.getloadavg()[0]:.2f}")  # fmt: skip
-    ours: list[float] = []
-    raw: list[float] = []
+    sides = ["facefind", "raw"] + (["raw-mirror"] if args.mirror_baseline else [])
+    seconds_of: dict[str, list[float]] = {side: [] for side in sides}
     for rnd in range(args.rounds):
-        order = ("facefind", "raw") if rnd % 2 == 0 else ("raw", "facefind")
+        # rotate the order round by round, so no side always runs first
+        order = sides[rnd % len(sides) :] + sides[: rnd % len(sides)]
         for side in order:
-            if side == "raw":
-                seconds = await asyncio.to_thread(raw_run, paths, args.workers)
-                raw.append(seconds)
-                print(f"round {rnd + 1} raw insightface: {seconds:.1f} s "
-                      f"({len(paths) / seconds:.1f} photos/s)")  # fmt: skip
-            else:
+            if side == "facefind":
                 seconds, enrolled = await facefind_run(subset, server, args.workers)
-                ours.append(seconds)
-                rate = len(paths) / seconds
-                print(f"round {rnd + 1} facefind enroll: {seconds:.1f} s "
-                      f"({rate:.1f} photos/s, {enrolled} faces enrolled)")  # fmt: skip
-    ratio = statistics.median(raw) / statistics.median(ours)
+                what = f"facefind enroll: {seconds:.1f} s"
+                extra = f", {enrolled} faces enrolled"
+            else:
+                mirror = side == "raw-mirror"
+                seconds = await asyncio.to_thread(raw_run, paths, args.workers, mirror)
+                what = f"raw insightface{' (mirror recipe)' if mirror else ''}: {seconds:.1f} s"
+                extra = ""
+            seconds_of[side].append(seconds)
+            print(f"round {rnd + 1} {what} ({len(paths) / seconds:.1f} photos/s{extra})")
+    ours = statistics.median(seconds_of["facefind"])
+    ratio = statistics.median(seconds_of["raw"]) / ours
     print(
         f"\nthroughput ratio facefind / raw insightface (medians, {args.workers} processes "
         f"each): {ratio:.2f}; load average at end: {os.getloadavg()[0]:.2f}"
     )
+    if args.mirror_baseline:
+        mirrored = statistics.median(seconds_of["raw-mirror"]) / ours
+        print(f"throughput ratio facefind / raw insightface with the mirror recipe: {mirrored:.2f}")
 
 
 def main() -> None:
@@ -131,6 +141,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--people", type=int, help="only the first N people")
     parser.add_argument("--database-url", help="a server to create scratch databases on")
+    parser.add_argument(
+        "--mirror-baseline",
+        action="store_true",
+        help="also time raw processes that embed each face and its mirror image, as facefind does",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -68,9 +68,17 @@ class RawResult:
 
 
 class RawInsightface:
-    """SCRFD + ArcFace as the insightface README uses them: one 640 px pass, one face per call."""
+    """SCRFD + ArcFace as the insightface README uses them: one 640 px pass, one face per call.
 
-    def __init__(self, detector: Path, recognizer: Path, threads: int) -> None:
+    `mirror` embeds each face as facefind does (recipe `flip-mean`: the face and its mirror
+    image in one call, the normalised mean): the baseline that isolates facefind's own work
+    from the recipe's second recognizer pass.
+    """
+
+    def __init__(
+        self, detector: Path, recognizer: Path, threads: int, mirror: bool = False
+    ) -> None:
+        self.mirror = mirror
         from insightface.model_zoo import get_model
 
         # The same ONNX Runtime options as facefind, so only the code around the models differs.
@@ -85,6 +93,12 @@ class RawInsightface:
         self.det.prepare(0, det_thresh=0.5)
         self.rec.prepare(0)
 
+    def _embed(self, crop: np.ndarray) -> np.ndarray:
+        if not self.mirror:
+            return np.asarray(self.rec.get_feat(crop)[0])
+        both = l2_normalize(np.asarray(self.rec.get_feat([crop, crop[:, ::-1]])).reshape(2, -1))
+        return np.asarray(both[0] + both[1])
+
     def run(self, data: bytes) -> RawResult:
         from insightface.utils.face_align import norm_crop
 
@@ -93,7 +107,7 @@ class RawInsightface:
         t1 = time.perf_counter()
         boxes, kpss = self.det.detect(img, input_size=RAW_INPUT_SIZE)
         t2 = time.perf_counter()
-        feats = [self.rec.get_feat(norm_crop(img, kps))[0] for kps in kpss]
+        feats = [self._embed(norm_crop(img, kps)) for kps in kpss]
         embeddings = (
             l2_normalize(np.asarray(feats).reshape(len(feats), -1))
             if feats
