@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from facefind.database import with_user
@@ -16,6 +17,10 @@ from facefind.service import FaceFind
 from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, create_pool, migrate, start_embedded
 from gallery.db import create_database
+from recognition.models import resolve_model_pack
+from recognition.pipeline import FaceAnalyzer
+from recognition.types import Limits
+from tests import images
 from tests.fakebotapi import FakeBotApi
 
 # the bot's end-to-end fixtures (enrolled people, start_bot, bot, admin) for the test_bot* modules
@@ -112,3 +117,17 @@ async def service(module_dsn: str, data_dir: Path) -> AsyncIterator[FaceFind]:
 async def fake() -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi() as api:
         yield api
+
+
+@pytest.fixture(scope="session")
+def t1() -> np.ndarray:
+    """insightface's t1.jpg (six people), decoded."""
+    return images.read_image("t1.jpg")
+
+
+@pytest.fixture(scope="session")
+def t1_boxes(t1: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """The six faces of t1.jpg, largest first, as found by the pipeline itself."""
+    faces = FaceAnalyzer(resolve_model_pack(None), Limits()).analyze_image(t1, "t1").faces
+    assert len(faces) == images.T1_FACES
+    return [f.bbox for f in faces]

@@ -24,20 +24,6 @@ from tests import images
 ACTOR = Requester(actor="test")
 
 
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return images.read_image("t1.jpg")
-
-
-@pytest.fixture(scope="module")
-def boxes(t1: np.ndarray) -> list[tuple[float, float, float, float]]:
-    from recognition.pipeline import FaceAnalyzer
-    from recognition.types import Limits
-
-    faces = FaceAnalyzer(resolve_model_pack(None), Limits()).analyze_image(t1, "t1").faces
-    return [f.bbox for f in faces]
-
-
 def head(t1: np.ndarray, box: tuple[float, float, float, float], scale: float) -> np.ndarray:
     """A person's head and shoulders cut from t1.jpg, resized."""
     return images.resize(images.crop_around(t1, box, 0.6), scale)
@@ -74,9 +60,9 @@ async def top_candidate_name(service: FaceFind, photo: bytes) -> str | None:
 
 
 async def test_a_portrait_with_a_bystander_enrolls_the_subject(
-    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
-    subject, bystander = boxes[0], boxes[4]
+    subject, bystander = t1_boxes[0], t1_boxes[4]
     folder = tmp_path / "people" / "Subject"
     folder.mkdir(parents=True)
     # the subject large in the middle, a bystander almost as large at the edge
@@ -93,12 +79,12 @@ async def test_a_portrait_with_a_bystander_enrolls_the_subject(
 
 
 async def test_a_real_tie_is_skipped_with_a_numbered_picture_and_enrolled_by_number(
-    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     folder = tmp_path / "people" / "Pair"
     folder.mkdir(parents=True)
     pair = compose(
-        900, 500, (head(t1, boxes[1], 1.5), 270, 250), (head(t1, boxes[3], 1.5), 630, 250)
+        900, 500, (head(t1, t1_boxes[1], 1.5), 270, 250), (head(t1, t1_boxes[3], 1.5), 630, 250)
     )
     (folder / "pair.jpg").write_bytes(pair)
     report = await enroll_folder(service, tmp_path / "people")
@@ -114,34 +100,34 @@ async def test_a_real_tie_is_skipped_with_a_numbered_picture_and_enrolled_by_num
 
 
 async def test_a_tie_is_broken_by_the_persons_other_photos(
-    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     folder = tmp_path / "people" / "Person 4"
     folder.mkdir(parents=True)
-    (folder / "alone.jpg").write_bytes(images.to_jpeg(head(t1, boxes[3], 1.0)))
+    (folder / "alone.jpg").write_bytes(images.to_jpeg(head(t1, t1_boxes[3], 1.0)))
     pair = compose(
-        900, 500, (head(t1, boxes[1], 1.5), 270, 250), (head(t1, boxes[3], 1.5), 630, 250)
+        900, 500, (head(t1, t1_boxes[1], 1.5), 270, 250), (head(t1, t1_boxes[3], 1.5), 630, 250)
     )
     (folder / "with_friend.jpg").write_bytes(pair)
     report = await enroll_folder(service, tmp_path / "people")
     assert report.enrolled == 2 and not report.ties
     # the friend (person 2) was not enrolled as person 4
-    assert await top_candidate_name(service, images.to_jpeg(head(t1, boxes[1], 1.0))) is None
+    assert await top_candidate_name(service, images.to_jpeg(head(t1, t1_boxes[1], 1.0))) is None
 
 
 async def test_a_blurry_only_photo_is_enrolled_flagged_and_matches_say_so(
-    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list
+    service: FaceFind, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     folder = tmp_path / "people" / "Blurry"
     folder.mkdir(parents=True)
-    blurred = cv2.GaussianBlur(head(t1, boxes[5], 1.0), (0, 0), 2.5)
+    blurred = cv2.GaussianBlur(head(t1, t1_boxes[5], 1.0), (0, 0), 2.5)
     (folder / "only.jpg").write_bytes(images.to_jpeg(blurred))
     report = await enroll_folder(service, tmp_path / "people")
     assert report.enrolled == 1 and report.not_enrolled == []
     [(photo, flags)] = report.flagged
     assert photo.endswith("only.jpg") and "blurry" in flags
     assert report.as_dict()["flagged"] == 1
-    result = await service.identify(images.to_jpeg(head(t1, boxes[5], 1.0)), ACTOR)
+    result = await service.identify(images.to_jpeg(head(t1, t1_boxes[5], 1.0)), ACTOR)
     [candidate] = result.faces[0].candidates
     assert candidate.display_name == "Blurry" and candidate.low_quality_ref
     stored = await service.gallery.get_lookup(result.lookup_id)
@@ -149,29 +135,29 @@ async def test_a_blurry_only_photo_is_enrolled_flagged_and_matches_say_so(
     # a sharp photo joins; another poor one is then refused: a better reference exists
     identity = result.faces[0].candidates[0].identity_id
     sharp = await service.enroll(
-        images.to_jpeg(head(t1, boxes[5], 1.2)), IdentitySpec("Blurry"), ACTOR
+        images.to_jpeg(head(t1, t1_boxes[5], 1.2)), IdentitySpec("Blurry"), ACTOR
     )
     assert sharp.identity.id == identity and sharp.flags == ()
     with pytest.raises(PoorReference):
         await service.enroll(
-            images.to_jpeg(cv2.GaussianBlur(head(t1, boxes[5], 1.1), (0, 0), 2.5)),
+            images.to_jpeg(cv2.GaussianBlur(head(t1, t1_boxes[5], 1.1), (0, 0), 2.5)),
             IdentitySpec("Blurry"),
             ACTOR,
         )
 
 
 async def test_the_template_is_kept_through_enroll_and_forget(
-    service: FaceFind, t1: np.ndarray, boxes: list
+    service: FaceFind, t1: np.ndarray, t1_boxes: list
 ) -> None:
     first = await service.enroll(
-        images.to_jpeg(head(t1, boxes[0], 1.0)), IdentitySpec("Ada"), ACTOR
+        images.to_jpeg(head(t1, t1_boxes[0], 1.0)), IdentitySpec("Ada"), ACTOR
     )
     ident = first.identity.id
     template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
     assert refs == 1 and template is not None
     np.testing.assert_allclose(template, first.face.embedding, atol=1e-5)
     second = await service.enroll(
-        images.recompress_jpeg(head(t1, boxes[0], 1.4), 60), IdentitySpec("Ada"), ACTOR
+        images.recompress_jpeg(head(t1, t1_boxes[0], 1.4), 60), IdentitySpec("Ada"), ACTOR
     )
     template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
     mean = first.face.embedding + second.face.embedding
@@ -196,7 +182,7 @@ def steep_calibration() -> Calibration:
 
 
 async def test_the_bands_move_with_the_number_of_identities(
-    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, boxes: list
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     save_calibration(steep_calibration(), tmp_path / "calibrations" / "buffalo_s.json")
     service = await FaceFind.open(Settings(database_url=fresh_dsn, data_dir=tmp_path))
@@ -204,13 +190,13 @@ async def test_the_bands_move_with_the_number_of_identities(
         empty = await service.current_bands()
         assert empty.source == "calibrated" and empty.identities == 0
         possibles = []
-        for k, box in enumerate(boxes):
+        for k, box in enumerate(t1_boxes):
             await service.enroll(images.to_jpeg(head(t1, box, 1.0)), IdentitySpec(f"P{k}"), ACTOR)
             bands = await service.current_bands()
             assert bands.identities == k + 1
             possibles.append(bands.thresholds.possible)
         assert possibles == sorted(possibles) and possibles[-1] > possibles[0]
-        result = await service.identify(images.to_jpeg(head(t1, boxes[0], 1.3)), ACTOR)
+        result = await service.identify(images.to_jpeg(head(t1, t1_boxes[0], 1.3)), ACTOR)
         top = result.faces[0].candidates[0]
         expected = 1 - (1 - steep_calibration().fmr(top.similarity)) ** 6
         assert top.false_candidate_rate == pytest.approx(expected)
@@ -221,7 +207,7 @@ async def test_the_bands_move_with_the_number_of_identities(
 
 
 async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
-    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, boxes: list
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     from facefind.errors import StaleEmbeddings
     from facefind.reembed import reembed
@@ -229,7 +215,7 @@ async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
     settings = Settings(database_url=fresh_dsn, data_dir=tmp_path)
     service = await FaceFind.open(settings)
     try:
-        photos = [images.to_jpeg(head(t1, box, 1.0)) for box in boxes[:3]]
+        photos = [images.to_jpeg(head(t1, box, 1.0)) for box in t1_boxes[:3]]
         for k, photo in enumerate(photos):
             await service.enroll(photo, IdentitySpec(f"P{k}"), ACTOR)
         current = {
@@ -262,14 +248,14 @@ async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
 
 
 async def test_reembed_from_another_model_pack_copies_faces_with_their_crops(
-    service: FaceFind, t1: np.ndarray, boxes: list
+    service: FaceFind, t1: np.ndarray, t1_boxes: list
 ) -> None:
     from facefind.reembed import reembed
 
     g = service.gallery
     await g.register_model("old-pack", "d" * 64, "o" * 64)
     person = await g.create_identity("Old Pack Person", "test")
-    crop_photo = images.to_jpeg(head(t1, boxes[2], 1.0))
+    crop_photo = images.to_jpeg(head(t1, t1_boxes[2], 1.0))
     analysis, crops = await service.analyze(crop_photo)
     face = analysis.faces[0]
     await g.add_face(
@@ -281,12 +267,16 @@ async def test_reembed_from_another_model_pack_copies_faces_with_their_crops(
     assert report.copied == 1
     again = await reembed(service, ACTOR, from_model="old-pack")
     assert again.copied == 0  # idempotent
-    result = await service.identify(images.to_jpeg(head(t1, boxes[2], 1.3)), ACTOR)
+    result = await service.identify(images.to_jpeg(head(t1, t1_boxes[2], 1.3)), ACTOR)
     assert result.faces[0].candidates[0].display_name == "Old Pack Person"
 
 
 async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_one(
-    service: FaceFind, tmp_path: Path, t1: np.ndarray, boxes: list, monkeypatch: pytest.MonkeyPatch
+    service: FaceFind,
+    tmp_path: Path,
+    t1: np.ndarray,
+    t1_boxes: list,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import facefind.bulk
 
@@ -304,7 +294,7 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     # a "large" load (the threshold lowered for the test) finishes the old one and defers again
     monkeypatch.setattr(facefind.bulk, "DEFER_INDEXES_AT", 2)
     root = tmp_path / "people"
-    for k, box in enumerate(boxes[:3]):
+    for k, box in enumerate(t1_boxes[:3]):
         (root / f"P{k}").mkdir(parents=True)
         (root / f"P{k}" / "a.jpg").write_bytes(images.to_jpeg(head(t1, box, 1.0)))
     report = await enroll_folder(service, root)

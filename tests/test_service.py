@@ -29,24 +29,6 @@ def open_settings(dsn: str, data_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return images.read_image("t1.jpg")
-
-
-@pytest.fixture(scope="module")
-def t1_boxes(t1: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """The six faces of t1.jpg, largest first, as found by the pipeline itself."""
-    from recognition.models import resolve_model_pack
-    from recognition.pipeline import FaceAnalyzer
-    from recognition.types import Limits
-
-    analyzer = FaceAnalyzer(resolve_model_pack(None), Limits())
-    faces = analyzer.analyze_image(t1, "t1").faces
-    assert len(faces) == 6
-    return [f.bbox for f in faces]
-
-
-@pytest.fixture(scope="module")
 async def enrolled(
     module_dsn: str, tmp_path_factory: pytest.TempPathFactory, t1: np.ndarray, t1_boxes: list
 ) -> AsyncIterator[tuple[FaceFind, list[int]]]:

@@ -8,27 +8,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from recognition.models import default_model_dir
 from tests import images
 from tests.conftest import new_database
 from tests.test_service import run_cli
-
-
-@pytest.fixture(scope="module")
-def t1() -> np.ndarray:
-    return images.read_image("t1.jpg")
-
-
-@pytest.fixture(scope="module")
-def boxes(t1: np.ndarray) -> list[tuple[float, float, float, float]]:
-    from recognition.models import resolve_model_pack
-    from recognition.pipeline import FaceAnalyzer
-    from recognition.types import Limits
-
-    faces = FaceAnalyzer(resolve_model_pack(None), Limits()).analyze_image(t1, "t1").faces
-    return [f.bbox for f in faces]
 
 
 def identify(dsn: str, data_dir: Path, photos: list[Path]) -> list[list[tuple[str, float, str]]]:
@@ -48,11 +32,11 @@ def identify(dsn: str, data_dir: Path, photos: list[Path]) -> list[list[tuple[st
 
 
 async def test_export_then_import_gives_the_same_answers(
-    pg_server: str, tmp_path: Path, t1: np.ndarray, boxes: list
+    pg_server: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     source, target = await new_database(pg_server), await new_database(pg_server)
     people = tmp_path / "people"
-    for k, box in enumerate(boxes[:4]):
+    for k, box in enumerate(t1_boxes[:4]):
         folder = people / f"Person_{k + 1}"
         folder.mkdir(parents=True)
         (folder / "a.jpg").write_bytes(images.to_jpeg(images.crop_around(t1, box, 0.6)))
@@ -61,7 +45,7 @@ async def test_export_then_import_gives_the_same_answers(
         )
     assert run_cli(["enroll", "-q", str(people)], source, tmp_path).returncode == 0
     queries = []
-    for k, box in enumerate(boxes):
+    for k, box in enumerate(t1_boxes):
         query = tmp_path / f"query{k}.jpg"
         query.write_bytes(images.to_jpeg(images.flip(images.crop_around(t1, box, 0.4))))
         queries.append(query)
@@ -94,7 +78,7 @@ async def test_export_then_import_gives_the_same_answers(
 
 
 async def test_a_file_of_another_model_is_refused(
-    pg_server: str, tmp_path: Path, t1: np.ndarray, boxes: list
+    pg_server: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
     # the same files under another pack name: another model as far as the gallery knows
     other = tmp_path / "other_pack"
@@ -104,7 +88,7 @@ async def test_a_file_of_another_model_is_refused(
     source, target = await new_database(pg_server), await new_database(pg_server)
     people = tmp_path / "people" / "Someone"
     people.mkdir(parents=True)
-    (people / "a.jpg").write_bytes(images.to_jpeg(images.crop_around(t1, boxes[0], 0.6)))
+    (people / "a.jpg").write_bytes(images.to_jpeg(images.crop_around(t1, t1_boxes[0], 0.6)))
     env = {"FACEFIND_MODEL_DIR": str(other)}
     assert run_cli(["enroll", "-q", str(people.parent)], source, tmp_path, env).returncode == 0
     export = tmp_path / "other.zip"
