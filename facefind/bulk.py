@@ -22,6 +22,7 @@ from facefind.errors import AmbiguousIdentity
 from facefind.inputs import BadInput
 from gallery import Identity
 from gallery.bulk import NewFace, NewIdentity
+from gallery.server_settings import Machine, this_machine
 from recognition import ImageError, Limits
 from recognition.models import resolve_model_pack
 from recognition.pipeline import FaceAnalyzer
@@ -38,6 +39,10 @@ DEFER_INDEXES_AT = 20_000
 # mislabelled photo) in loads up to this size; a larger load skips it and says so.
 DUPLICATE_CHECK_MAX = 5_000
 FACES_PER_BATCH = 500
+# `--workers auto`: a load this large (in photos) is analysed in one process per core. Each
+# process loads its own models (1-2 s, about 300 MB); below this, one process is as quick.
+AUTO_WORKERS_FROM = 200
+_WORKER_MEMORY = 512 * 2**20  # budget per analysing process, from half the machine's memory
 
 Plan = Sequence[tuple[str, str | None, str | None, list[Path]]]
 
@@ -84,6 +89,16 @@ class FolderReport:
 
 
 # --- worker processes -------------------------------------------------------------------------
+def auto_workers(photos: int, machine: Machine | None = None) -> int:
+    """How many analysing processes a load of `photos` gets by default: one per core this
+    process may use, as many as half the memory holds, or one for a small load."""
+    if photos < AUTO_WORKERS_FROM:
+        return 1
+    machine = machine or this_machine()
+    by_memory = machine.memory_bytes // 2 // _WORKER_MEMORY
+    return max(1, min(machine.cores, by_memory))
+
+
 _analyzer: FaceAnalyzer | None = None
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from facefind.actors import Requester
 from facefind.bands import Bands
-from facefind.bulk import FolderReport
+from facefind.bulk import AUTO_WORKERS_FROM, FolderReport, auto_workers
 from facefind.cli_common import bands_in_force, db_id, open_gallery, open_service
 from facefind.enrollment import IdentitySpec
 from facefind.erasure import forget_identity, restore_identity
@@ -20,6 +20,15 @@ from facefind.reembed import faces_to_reembed, reembed
 from facefind.settings import Settings
 from recognition import ImageError
 from recognition.models import resolve_model_pack
+
+
+def workers_arg(text: str) -> int | str:
+    """`auto` or a number of analysing processes from 1 to 256."""
+    if text == "auto":
+        return text
+    if text.isdigit() and 1 <= int(text) <= 256:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected auto or a number from 1 to 256, got {text!r}")
 
 
 def review_path(photo: Path, root: Path, review_dir: Path | None) -> Path:
@@ -96,12 +105,16 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     total = sum(len(photos) for *_, photos in plan)
+    workers = auto_workers(total) if args.workers == "auto" else args.workers
+    if not args.quiet:
+        processes = "1 process" if workers == 1 else f"{workers} processes"
+        print(f"{total} photos of {len(plan)} people; analysing in {processes}", file=sys.stderr)
     async with open_service(settings) as service:
         with tqdm(total=total, unit="photo", disable=args.quiet, file=sys.stderr) as bar:
             report = await service.enroll_plan(
                 plan,
                 Requester.cli(),
-                workers=args.workers,
+                workers=workers,
                 model_dir=settings.model_dir,
                 check_duplicates=False if args.no_duplicate_check else None,
                 progress=lambda _p: bar.update(1),
@@ -294,10 +307,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        help="analyse photos in this many processes (use the number of cores for a large "
-        "load; default 1: in this process)",
+        type=workers_arg,
+        default="auto",
+        help="analyse photos in this many processes (default auto: one per core for a load of "
+        f"{AUTO_WORKERS_FROM} photos or more, else 1: in this process)",
     )
     p.add_argument(
         "--no-duplicate-check",

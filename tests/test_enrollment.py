@@ -3,6 +3,7 @@ the gallery's size: on photos derived from t1.jpg, with the real models and data
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,13 +12,15 @@ import numpy as np
 import pytest
 
 from facefind.actors import Requester
-from facefind.bulk import FolderReport
+from facefind.bulk import AUTO_WORKERS_FROM, FolderReport, auto_workers
 from facefind.calibration import Calibration, save_calibration
+from facefind.cli_gallery import workers_arg
 from facefind.enrollment import IdentitySpec
 from facefind.errors import PoorReference
 from facefind.folders import scan_folder
 from facefind.service import FaceFind
 from facefind.settings import Settings
+from gallery.server_settings import Machine
 from recognition.models import resolve_model_pack
 from tests import images
 
@@ -307,3 +310,16 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     ]
     assert actions.count("index.defer") == 2 and actions.count("index.build") == 4
     assert "face.bulk_add" in actions and "identity.bulk_create" in actions
+
+
+def test_a_large_load_gets_a_process_per_core_within_memory_and_a_small_one_none() -> None:
+    gib = 2**30
+    big = Machine(memory_bytes=64 * gib, cores=8)
+    assert auto_workers(AUTO_WORKERS_FROM - 1, big) == 1
+    assert auto_workers(AUTO_WORKERS_FROM, big) == 8
+    assert auto_workers(1_000_000, Machine(memory_bytes=2 * gib, cores=8)) == 2  # half of 2 GiB
+    assert auto_workers(1_000_000, Machine(memory_bytes=gib // 4, cores=8)) == 1
+    assert workers_arg("auto") == "auto" and workers_arg("3") == 3
+    for bad in ("0", "-1", "2.5", "257", "all"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            workers_arg(bad)
