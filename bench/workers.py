@@ -26,7 +26,7 @@ from gallery import start_embedded
 from gallery.db import create_database, drop_database
 from tests import images
 from tests.fakebotapi import FakeBotApi
-from tests.test_workers import Process, process_env
+from tests.processes import FacefindProcess, process_env
 
 
 def photos(count: int) -> list[bytes]:
@@ -50,12 +50,12 @@ async def one_round(server: str, workers: int, blobs: list[bytes]) -> float:
                 "FACEFIND_RATE_LIMIT_PER_HOUR": "0",
                 "FACEFIND_LOG_LEVEL": "WARNING",
             }
-            bot = await Process.start("run", {**env, "FACEFIND_IN_PROCESS_WORKER": "false"})
-            started: list[Process] = []
+            bot = await FacefindProcess.start("run", {**env, "FACEFIND_IN_PROCESS_WORKER": "false"})
+            started: list[FacefindProcess] = []
             try:
                 await api.wait_for_call("getUpdates", timeout=180)
                 for _ in range(workers):
-                    proc = await Process.start("worker", env)
+                    proc = await FacefindProcess.start("worker", env)
                     started.append(proc)
                 # the workers are ready once each has announced itself in the queue
                 await asyncio.sleep(1)

@@ -13,7 +13,7 @@ import psutil
 from gallery.embedded import HANDLES_FILE, forget_dead_handles
 from tests import images
 from tests.fakebotapi import JSON, Call, FakeBotApi
-from tests.test_run import facefind_run
+from tests.processes import FacefindProcess, facefind_run
 
 USER = 4242
 
@@ -44,36 +44,6 @@ def postmaster(pgdata: Path) -> psutil.Process:
     return psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
 
 
-async def kill_9(proc: asyncio.subprocess.Process) -> None:
-    proc.kill()
-    await proc.wait()
-
-
-class Run:
-    """`facefind run` as a process, its output read as it comes (a full pipe would block it)."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.output: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def start(cls, data_dir: Path, env: dict[str, str]) -> Run:
-        return cls(await facefind_run(data_dir, **env))
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for line in self.proc.stdout:
-            self.output.append(line.decode(errors="replace"))
-
-    async def kill_9(self) -> None:
-        await kill_9(self.proc)
-        await self._reader
-
-    def log(self) -> str:
-        return "".join(self.output)
-
-
 async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
     tmp_path: Path,
 ) -> None:
@@ -89,11 +59,11 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
         }
         user = api.user(USER, "Olena", "olena")
         photo = face_photo()
-        runs: list[Run] = []
+        runs: list[FacefindProcess] = []
         try:
             # 1. killed right after getUpdates handed it a burst: the photos were fetched,
             # maybe stored, surely not confirmed
-            runs.append(await Run.start(tmp_path, env))
+            runs.append(FacefindProcess(await facefind_run(tmp_path, **env)))
             await api.wait_for_call("getUpdates", timeout=120)
             burst = [api.push_message(user, photo=photo) for _ in range(4)]
 
@@ -108,7 +78,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
             await runs[-1].kill_9()
 
             # 2. the next start answers them; a second burst is killed while being analysed
-            runs.append(await Run.start(tmp_path, env))
+            runs.append(FacefindProcess(await facefind_run(tmp_path, **env)))
             for update in burst:
                 await answered(api, update)
             since = len(api.calls)
@@ -123,7 +93,7 @@ async def test_kill_9_mid_burst_loses_no_photo_and_answers_each_exactly_once(
             assert runs[-1].proc.pid in json.loads((pgdata / HANDLES_FILE).read_text())
 
             # 3. the next start reuses that server and answers the second burst too
-            runs.append(await Run.start(tmp_path, env))
+            runs.append(FacefindProcess(await facefind_run(tmp_path, **env)))
             for update in second:
                 await answered(api, update)
             assert postmaster(pgdata).pid == server.pid  # reused, not a second server

@@ -14,7 +14,7 @@ from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE
 from tests import images
 from tests.fakebotapi import FakeBotApi
-from tests.test_run import facefind_run
+from tests.processes import facefind_run
 
 # shaped like a real token: '<bot id>:<35 characters>'
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4"

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
-
-
-async def facefind_run(data_dir: Path, **env: str) -> asyncio.subprocess.Process:
-    """`python -m facefind run` with these settings added to the environment."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "facefind", "run",
-        env={
-            **os.environ,
-            "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
-            "FACEFIND_DATA_DIR": str(data_dir),
-            **env,
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+from tests.processes import facefind_run
 
 
 async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(

@@ -4,79 +4,15 @@ lookups from the queue, each exactly once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
 import asyncpg
 
 from tests import images
-from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
-
-
-class Process:
-    """A facefind process whose output is collected as it runs."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def start(cls, command: str, env: dict[str, str]) -> Process:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "facefind", command,
-            env={**os.environ, **env},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        return cls(proc)
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for line in self.proc.stdout:
-            self.lines.append(line.decode(errors="replace"))
-
-    async def wait_for_line(self, text: str, timeout: float) -> None:
-        async def seen() -> None:
-            while not any(text in line for line in self.lines):
-                if self.proc.returncode is not None:
-                    raise AssertionError("".join(self.lines[-30:]))
-                await asyncio.sleep(0.2)
-
-        await asyncio.wait_for(seen(), timeout)
-
-    async def stop(self) -> int:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(self.proc.wait(), timeout=60)
-        except TimeoutError:
-            self.proc.kill()
-            code = await self.proc.wait()
-        await self._reader
-        return code
-
-
-def process_env(
-    api: FakeBotApi, owner_dsn: str, data_dir: Path, admins: list[int]
-) -> dict[str, str]:
-    """The settings of a bot or a worker process on the local Bot API server, as deployed."""
-    return {
-        "TELEGRAM_BOT_TOKEN": api.token,
-        "TELEGRAM_API_URL": api.url,
-        "DATABASE_URL": app_dsn(owner_dsn),
-        "DATABASE_OWNER_URL": owner_dsn,
-        "FACEFIND_DATA_DIR": str(data_dir),
-        "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
-        "ADMIN_IDS": ",".join(map(str, admins)),
-        # one inference thread each: a worker is one machine's worth of work
-        "FACEFIND_INFERENCE_WORKERS": "1",
-    }
+from tests.processes import FacefindProcess, process_env
 
 
 async def test_two_workers_answer_every_lookup_once(fresh_dsn: str, tmp_path: Path) -> None:
@@ -89,11 +25,11 @@ async def test_two_workers_answer_every_lookup_once(fresh_dsn: str, tmp_path: Pa
     admins = [801, 802, 803, 804]
     async with FakeBotApi() as api:
         env = process_env(api, fresh_dsn, tmp_path, admins)
-        bot = await Process.start("run", {**env, "FACEFIND_IN_PROCESS_WORKER": "false"})
-        workers: list[Process] = []
+        bot = await FacefindProcess.start("run", {**env, "FACEFIND_IN_PROCESS_WORKER": "false"})
+        workers: list[FacefindProcess] = []
         try:
             await bot.wait_for_line("left to `facefind worker` processes", timeout=120)
-            workers = [await Process.start("worker", env) for _ in range(2)]
+            workers = [await FacefindProcess.start("worker", env) for _ in range(2)]
             for worker in workers:
                 await worker.wait_for_line("is taking lookups", timeout=120)
             users = [api.user(uid, f"Officer {uid}") for uid in admins]
