@@ -29,7 +29,7 @@ from telegram.ext import (
 from bot import admin, admin_gallery, admin_lookups, handlers
 from bot.context import STATE_KEY, BotContext, BotState
 from bot.inbox import Inbox
-from bot.lookup_jobs import CONTEXT_KEY, LookupJobs, register_lookup_task
+from bot.lookup_jobs import lookup_queue, lookup_worker
 from bot.notify import RequestNotifier
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
@@ -37,10 +37,11 @@ from facefind.audit import Witness
 from facefind.erasure import purge
 from facefind.logs import add_secrets
 from facefind.memory import tune_allocator
-from facefind.queue import QueueWorker, open_queue
+from facefind.queue import QueueWorker
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
 from facefind.users import USER_ACTIONS
+from gallery import Gallery
 
 logger = logging.getLogger(__name__)
 
@@ -130,14 +131,7 @@ class BotRunner:
         self.witness = Witness.of(settings)
         self._alarms: set[str] = set()
         self._checking = asyncio.Lock()  # one check at a time: a check-point is sent once
-        assert service.dsn is not None, "open the service with FaceFind.open"
-        self.queue = open_queue(
-            service.dsn,
-            # the worker's jobs, its listener and heartbeat, and the handlers queueing jobs
-            max_connections=settings.lookups_at_once + 4,
-            acquire_timeout=settings.db_acquire_timeout,
-        )
-        register_lookup_task(self.queue, settings)
+        self.queue = lookup_queue(service, settings)
         self.inbox = Inbox(
             self.app, service.gallery, self.state.metrics, in_flight=settings.updates_in_flight
         )
@@ -166,15 +160,8 @@ class BotRunner:
         await self.app.start()
         if settings.in_process_worker:
             # the in-process worker: it answers lookups, and resumes those a previous run left
-            jobs = LookupJobs(
-                self.service, self.app.bot, self.state.metrics, attempts=settings.reply_attempts
-            )
-            self.worker = QueueWorker(
-                self.queue,
-                self.service.gallery,
-                concurrency=settings.lookups_at_once,
-                heartbeat=settings.job_heartbeat,
-                context={CONTEXT_KEY: jobs},
+            self.worker = lookup_worker(
+                self.queue, self.service, self.app.bot, self.state.metrics, settings
             )
             self.worker.start()
         else:
@@ -226,10 +213,7 @@ class BotRunner:
         if self._queue_open:
             await self.queue.close_async()
             self._queue_open = False
-        try:  # the witness learns this run's last rows
-            await self.witness.advance(self.service.gallery)
-        except Exception as exc:
-            logger.warning("could not update the audit witness at stop: %s", exc)
+        await advance_at_stop(self.witness, self.service.gallery)
         for runner in self._runners:
             await runner.cleanup()
         self._runners = []
@@ -314,14 +298,29 @@ class BotRunner:
             )
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the bot until SIGINT/SIGTERM (or `stop` is set)."""
+def process_start(stop: asyncio.Event | None) -> asyncio.Event:
+    """What a long-running process (the bot, a worker) does first: the allocator tuned before
+    the first photo is decoded, and SIGINT/SIGTERM set the returned `stop`."""
     stop = stop or asyncio.Event()
-    tune_allocator()  # before the first photo is decoded
+    tune_allocator()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def advance_at_stop(witness: Witness, gallery: Gallery) -> None:
+    """Let the witness learn this run's last rows; a failure is one warning, not a crash."""
+    try:
+        await witness.advance(gallery)
+    except Exception as exc:
+        logger.warning("could not update the audit witness at stop: %s", exc)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the bot until SIGINT/SIGTERM (or `stop` is set)."""
+    stop = process_start(stop)
     service = await FaceFind.open(settings, actor="system")
     try:
         runner = BotRunner(settings, service)

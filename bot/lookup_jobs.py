@@ -24,7 +24,7 @@ from bot.outbox import deliver
 from bot.replies import chat_action
 from bot.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
 from facefind.actors import Requester
-from facefind.queue import LOOKUP_QUEUE, LOOKUP_TASK, Backoff, worker_name
+from facefind.queue import LOOKUP_QUEUE, LOOKUP_TASK, Backoff, QueueWorker, open_queue, worker_name
 from facefind.service import FaceFind
 from facefind.settings import Settings
 from gallery import Lookup
@@ -161,3 +161,31 @@ def register_lookup_task(queue: procrastinate.App, settings: Settings) -> None:
         logger.debug("lookup %s job ran in %.2fs", lookup_id, time.perf_counter() - started)
 
     queue.task(name=LOOKUP_TASK, queue=LOOKUP_QUEUE, pass_context=True, retry=backoff)(lookup)
+
+
+def lookup_queue(service: FaceFind, settings: Settings) -> procrastinate.App:
+    """The lookup queue (not yet open), its task registered: the same for the bot and for
+    `facefind worker`."""
+    assert service.dsn is not None, "open the service with FaceFind.open"
+    queue = open_queue(
+        service.dsn,
+        # the worker's jobs, its listener and heartbeat, and the handlers queueing jobs
+        max_connections=settings.lookups_at_once + 4,
+        acquire_timeout=settings.db_acquire_timeout,
+    )
+    register_lookup_task(queue, settings)
+    return queue
+
+
+def lookup_worker(
+    queue: procrastinate.App, service: FaceFind, bot: Bot, metrics: Metrics, settings: Settings
+) -> QueueWorker:
+    """A worker (not yet started) that answers lookup jobs with this Bot API client."""
+    jobs = LookupJobs(service, bot, metrics, attempts=settings.reply_attempts)
+    return QueueWorker(
+        queue,
+        service.gallery,
+        concurrency=settings.lookups_at_once,
+        heartbeat=settings.job_heartbeat,
+        context={CONTEXT_KEY: jobs},
+    )
