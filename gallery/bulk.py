@@ -201,7 +201,7 @@ class BulkStore(GalleryBase):
         """The HNSW indexes that searches walk, with their definitions and sizes."""
         return [
             VectorIndex(r["indexname"], r["indexdef"], int(r["bytes"]))
-            for r in await self.pool.fetch(q.VECTOR_INDEX_SIZES)
+            for r in await self.pool.fetch(q.VECTOR_INDEXES)
         ]
 
     async def deferred_indexes(self) -> list[str]:

@@ -269,12 +269,8 @@ FROM faces_staging ORDER BY ord
 ON CONFLICT (identity_id, model, source_sha256) DO NOTHING
 RETURNING id, identity_id, source_sha256"""
 FACES_COUNT = "SELECT count(*) FROM faces WHERE model = $1 AND active"
+# the HNSW indexes searches walk, with their sizes
 VECTOR_INDEXES = """
-SELECT indexname, indexdef FROM pg_indexes
-WHERE schemaname = current_schema() AND tablename IN ('faces', 'identity_templates')
-  AND indexdef ILIKE '%USING hnsw%'
-ORDER BY indexname"""
-VECTOR_INDEX_SIZES = """
 SELECT i.indexname, i.indexdef, pg_relation_size(format('%I', i.indexname)::regclass) AS bytes
 FROM pg_indexes i
 WHERE i.schemaname = current_schema() AND i.tablename IN ('faces', 'identity_templates')
