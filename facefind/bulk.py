@@ -164,6 +164,7 @@ class FolderLoader:
         self._known: set[str] = set()
         self._created: dict[tuple[str, str | None], int] = {}  # identities made in this load
         self._batch: list[_Pending] = []
+        self._writing: asyncio.Task[None] | None = None  # the batch being written
         self._executor: Executor | None = None
 
     async def run(self, plan: Plan) -> FolderReport:
@@ -188,7 +189,11 @@ class FolderLoader:
                 await self.gallery.defer_vector_indexes(actor)
             await self._load(plan)
             await self._flush()
+            await self._written()
         finally:
+            if self._writing is not None:  # a load that failed: its last write is rolled back
+                self._writing.cancel()
+                await asyncio.gather(self._writing, return_exceptions=True)
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
             if defer:
@@ -198,7 +203,7 @@ class FolderLoader:
 
     async def _load(self, plan: Plan) -> None:
         """People in order, with the photos of the next people already being analysed."""
-        in_flight = max(8, 4 * self.workers)
+        in_flight = max(16, 8 * self.workers)
         queue: deque[_Person] = deque()
         people = iter(plan)
         waiting = 0
@@ -281,6 +286,20 @@ class FolderLoader:
         if len(self._batch) >= FACES_PER_BATCH:
             await self._flush()
 
+    async def _written(self) -> None:
+        """Wait for the batch being written; its failure is the load's."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
+
+    async def _flush(self) -> None:
+        """Start writing the batch beside the analysis, once the batch before it is written:
+        batches go in order, one at a time, and the workers keep analysing meanwhile."""
+        await self._written()
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._writing = asyncio.create_task(self._write(batch))
+
     async def _target(self, spec: IdentitySpec) -> Identity | IdentitySpec:
         """The identity the person's folder names: one in the gallery, or to be created."""
         if (spec.name.lower(), spec.external_ref) in self._created:
@@ -288,10 +307,7 @@ class FolderLoader:
         found = await self.service.find_identity(spec.name, spec.external_ref)
         return found if found is not None else spec
 
-    async def _flush(self) -> None:
-        if not self._batch:
-            return
-        batch, self._batch = self._batch, []
+    async def _write(self, batch: list[_Pending]) -> None:
         actor = self.requester.actor
         new_specs: dict[tuple[str, str | None], IdentitySpec] = {}
         for item in batch:

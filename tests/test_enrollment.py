@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -323,3 +324,55 @@ def test_a_large_load_gets_a_process_per_core_within_memory_and_a_small_one_none
     for bad in ("0", "-1", "2.5", "257", "all"):
         with pytest.raises(argparse.ArgumentTypeError):
             workers_arg(bad)
+
+
+async def test_batches_are_written_beside_the_analysis_in_order_and_a_failed_write_fails_the_load(
+    service: FaceFind,
+    tmp_path: Path,
+    t1: np.ndarray,
+    t1_boxes: list,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import facefind.bulk
+
+    # one face a batch: every person is written while the next ones are analysed
+    monkeypatch.setattr(facefind.bulk, "FACES_PER_BATCH", 1)
+    people = [(f"P{k}", box) for k, box in enumerate(t1_boxes[:5])]
+    # the same person filed twice under one name, in two batches: one identity, not two
+    people.append(("p0", t1_boxes[0]))
+    plan = []
+    for k, (name, box) in enumerate(people):
+        photo = tmp_path / f"{k}.jpg"
+        photo.write_bytes(images.to_jpeg(head(t1, box, 0.95 if k == 5 else 1.0)))
+        plan.append((name, None, None, [photo]))
+
+    # the third write fails (the disk fills up): the load fails with it, the two before stay
+    copy_faces = service.gallery.copy_faces
+    calls = 0
+
+    async def failing_copy(*args: Any, **kwargs: Any) -> list[int | None]:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise OSError("No space left on device")
+        return await copy_faces(*args, **kwargs)
+
+    monkeypatch.setattr(service.gallery, "copy_faces", failing_copy)
+    with pytest.raises(OSError, match="No space left"):
+        await service.enroll_plan(plan, ACTOR)
+    assert await service.gallery.pool.fetchval("SELECT count(*) FROM faces") == 2
+
+    # run again: it continues where the load stopped
+    monkeypatch.setattr(service.gallery, "copy_faces", copy_faces)
+    report = await service.enroll_plan(plan, ACTOR)
+    assert report.enrolled == 4
+    assert [why for _, why in report.skipped] == ["already enrolled"] * 2
+    rows = await service.gallery.pool.fetch(
+        "SELECT lower(i.display_name) AS name, count(f.id) AS faces FROM identities i"
+        " JOIN faces f ON f.identity_id = i.id GROUP BY 1 ORDER BY 1"
+    )
+    assert [(r["name"], r["faces"]) for r in rows] == [
+        ("p0", 2), ("p1", 1), ("p2", 1), ("p3", 1), ("p4", 1)
+    ]  # fmt: skip
+    for name, box in people[1:5]:
+        assert await top_candidate_name(service, images.to_jpeg(head(t1, box, 0.9))) == name
