@@ -196,11 +196,16 @@ def test_embed_crop_reproduces_analysis_embeddings(analyzer: FaceAnalyzer, t1: A
         analyzer.embed_crop(np.zeros((100, 100, 3), dtype=np.uint8))
 
 
-def test_batched_embedding_equals_one_face_per_call(analyzer: FaceAnalyzer, t1: Analysis) -> None:
-    crops = [f.crop for f in t1.faces]
-    batched = analyzer._embed(crops)
-    single = np.stack([analyzer._embed([c])[0] for c in crops])
-    np.testing.assert_allclose(batched, single, atol=1e-5)
+def test_embedding_is_the_mean_of_the_face_and_its_mirror_each_embedded_alone(
+    analyzer: FaceAnalyzer, t1: Analysis
+) -> None:
+    # the pipeline sends a face and its mirror image in one call: the same as two calls
+    recognizer = analyzer._recognizer
+    for face in t1.faces:
+        alone = [recognizer.get_feat([img])[0] for img in (face.crop, face.crop[:, ::-1].copy())]
+        units = [v / np.linalg.norm(v) for v in alone]
+        expected = (units[0] + units[1]) / np.linalg.norm(units[0] + units[1])
+        np.testing.assert_allclose(face.embedding, expected, atol=1e-5)
 
 
 def test_concurrent_analyses_agree_with_sequential(analyzer: FaceAnalyzer, t1: Analysis) -> None:
