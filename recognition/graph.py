@@ -23,20 +23,12 @@ from typing import Any
 import numpy as np
 
 
-def _channel_slopes(model: Any, name: str) -> np.ndarray | None:
-    """The per-channel slopes of a PRelu as a (C,) array, or None when they are not one
-    constant per channel of an NCHW tensor."""
-    from onnx import numpy_helper
-
-    for init in model.graph.initializer:
-        if init.name == name:
-            slopes = numpy_helper.to_array(init)
-            break
-    else:
-        return None
-    # (C, 1, 1) and (1, C, 1, 1) broadcast per channel of NCHW; (C,) would broadcast along W.
+def _channel_slopes(slopes: np.ndarray) -> np.ndarray | None:
+    """PRelu slopes as a (C,) array, or None when they are not one float32 constant per channel
+    of an NCHW tensor."""
     if slopes.dtype != np.float32:
         return None
+    # (C, 1, 1) and (1, C, 1, 1) broadcast per channel of NCHW; (C,) would broadcast along W.
     if slopes.ndim == 3 and slopes.shape[1:] == (1, 1):
         return slopes.reshape(-1)
     if slopes.ndim == 4 and slopes.shape[0] == 1 and slopes.shape[2:] == (1, 1):
@@ -69,6 +61,7 @@ def prelu_as_relu(model: Any) -> int:
 
     graph = model.graph
     ranks = _ranks(model)
+    constants = {init.name: init for init in graph.initializer}
     taken = {n.name for n in graph.node} | {i.name for i in graph.initializer}
     for node in graph.node:
         taken.update(node.output)
@@ -84,11 +77,10 @@ def prelu_as_relu(model: Any) -> int:
     nodes = []
     rewritten = 0
     for node in graph.node:
-        slopes = (
-            _channel_slopes(model, node.input[1])
-            if node.op_type == "PRelu" and node.domain in ("", "ai.onnx")
-            else None
-        )
+        slopes = None
+        is_prelu = node.op_type == "PRelu" and node.domain in ("", "ai.onnx")
+        if is_prelu and node.input[1] in constants:
+            slopes = _channel_slopes(numpy_helper.to_array(constants[node.input[1]]))
         if slopes is None or ranks.get(node.input[0]) != 4 or not bool(np.all(slopes <= 1.0)):
             nodes.append(node)
             continue
