@@ -191,8 +191,7 @@ class FolderLoader:
             await self._flush()
             await self._written()
         finally:
-            if self._writing is not None:  # a load that failed: its last write is rolled back
-                self._writing.cancel()
+            if self._writing is not None:  # a load that failed: its last batch commits or fails
                 await asyncio.gather(self._writing, return_exceptions=True)
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)

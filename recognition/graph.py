@@ -87,7 +87,7 @@ def prelu_as_relu(model: Any) -> int:
         x, y = node.input[0], node.output[0]
         base = node.name or y
         weight = numpy_helper.from_array(
-            (slopes.astype(np.float32) - np.float32(1.0)).reshape(-1, 1, 1, 1),
+            (slopes - np.float32(1.0)).reshape(-1, 1, 1, 1),
             fresh(f"{base}_slope_minus_one"),
         )
         graph.initializer.append(weight)
