@@ -26,7 +26,13 @@ def big_jpeg(size: int) -> bytes:
 
 
 def push_document(
-    fake: FakeBotApi, user: JSON, data: bytes, *, file_size: int | None, size_known: bool = True
+    fake: FakeBotApi,
+    user: JSON,
+    data: bytes,
+    *,
+    file_size: int | None,
+    size_known: bool = True,
+    caption: str | None = None,
 ) -> None:
     file_id, unique_id = fake.add_file(
         data, file_size=file_size, file_name="big.jpg", size_known=size_known
@@ -40,7 +46,10 @@ def push_document(
     if size_known:
         document["file_size"] = fake.files[file_id].file_size
     fake.push_message(
-        user, document=(b"placeholder", "big.jpg", "image/jpeg"), extra={"document": document}
+        user,
+        document=(b"placeholder", "big.jpg", "image/jpeg"),
+        caption=caption,
+        extra={"document": document},
     )
 
 
@@ -100,3 +109,16 @@ async def test_a_photo_within_the_byte_limit_is_downloaded_whole_and_answered(
     await reply(fake, user, "Lookup #", timeout=60)
     assert [d.complete for d in fake.downloads] == [True]
     assert await only_lookup_error(service, user) is None
+
+
+async def test_an_enrollment_download_stops_at_the_byte_limit_too(
+    fake: FakeBotApi, start_bot: StartBot, service: FaceFind, admin: JSON
+) -> None:
+    await start_bot(limits=limited())
+    push_document(
+        fake, admin, big_jpeg(BIG), file_size=None, size_known=False, caption="/enroll Big File"
+    )
+    await reply(fake, admin, "larger than the configured limit")
+    [download] = fake.downloads
+    assert not download.complete and download.sent < BIG // 8
+    assert await service.gallery.identities_named("Big File") == []
