@@ -237,7 +237,6 @@ async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:
             strict=True,
         )
     )
-    withheld: set[int] = set()
     for number, slot in todo:
         if number != todo[0][0]:
             # access and identities checked again before every message: a revoke or a forget
@@ -245,22 +244,17 @@ async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:
             check = await gallery.delivery_check(lookup.id)
             if not check.allowed:
                 return await withdraw(service, lookup)
-        if isinstance(slot, CandidateSlot):
-            message = slot.render(check.withheld)
-            if slot.candidate.identity_id in check.withheld:
-                withheld.add(slot.candidate.identity_id)
-        else:
-            message = slot
+        message = slot.render(check.withheld) if isinstance(slot, CandidateSlot) else slot
         if message is not None:
             await send(bot, service, target, lookup, message, rendered.get(number))
+        if isinstance(slot, CandidateSlot) and slot.candidate.identity_id in check.withheld:
+            await gallery.audit(
+                "system",
+                "lookup.candidate_withheld",
+                f"lookup:{lookup.id}",
+                {"candidate": slot.candidate.id, "identity": slot.candidate.identity_id},
+            )
         await gallery.reply_progress(lookup.id, number + 1)
-    if withheld:
-        await gallery.audit(
-            "system",
-            "lookup.candidates_withheld",
-            f"lookup:{lookup.id}",
-            {"identities": sorted(withheld), "reason": "identity_forgotten"},
-        )
     return await gallery.reply_delivered(lookup.id)
 
 

@@ -244,9 +244,10 @@ async def test_a_candidate_forgotten_between_analysis_and_delivery_is_not_shown(
     assert not any("Carla" in body(m) or "REF-3" in body(m) for m in fake.messages_to(user["id"]))
     assert stored.status == "done" and stored.reply_sent == 1
     audit = await service.gallery.recent_audit(50)
-    [row] = [r for r in audit if r["action"] == "lookup.candidates_withheld"]
-    assert row["target"] == f"lookup:{lookup_id}"
-    assert row["details"]["identities"] == [carla.identity_id]
+    [row] = [r for r in audit if r["action"] == "lookup.candidate_withheld"]
+    assert row["target"] == f"lookup:{lookup_id}" and row["actor"] == "system"
+    assert row["details"]["identity"] == carla.identity_id
+    assert row["details"]["candidate"] == analysed.faces[0].candidates[0].id
 
 
 async def test_a_group_reply_leaves_out_only_the_forgotten_candidate(
