@@ -100,9 +100,11 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
     assert message is not None
     async with chat_action(context.bot, message.chat_id):
         try:
-            data = await download(context.bot, found[0], found[1])
-        except FileTooBig:
-            await reply(update, t(lang, "file_too_big"))
+            limit = context.state.settings.limits.max_image_bytes
+            data = await download(context.bot, found[0], found[1], limit)
+        except FileTooBig as exc:
+            too_big = "file_too_big" if exc.code == "file_too_big" else f"image_{exc.code}"
+            await reply(update, t(lang, too_big))
             return
         try:
             result = await service.enroll(data, target, requester, face_index=face_index)

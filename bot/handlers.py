@@ -13,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import BotContext
 from bot.notify import user_label
 from bot.replies import FEEDBACK_SEPARATOR
-from bot.telegram_io import TELEGRAM_DOWNLOAD_LIMIT
+from bot.telegram_io import oversize
 from bot.texts import language_of, t
 from facefind.actors import Requester
 from facefind.inputs import NAME_MAX, parse_id, strip_unsafe
@@ -147,10 +147,11 @@ async def photo(update: Update, context: BotContext) -> None:
                 language=context.lang,
             )
             assert lookup_id is not None  # under the user's lock nobody else creates it
-            if size is not None and size > TELEGRAM_DOWNLOAD_LIMIT:
-                # Telegram will not give it to us: refused without trying (the job tells them)
+            refused = oversize(size, state.settings.limits.max_image_bytes)
+            if refused is not None:
+                # over Telegram's limit or ours: refused without downloading (the job tells them)
                 await context.service.fail_lookup(
-                    lookup_id, requester, "file_too_big", reply_owed=True
+                    lookup_id, requester, refused.code, reply_owed=True
                 )
         else:
             lookup_id, status = existing

@@ -48,6 +48,7 @@ class LookupJobs:
     bot: Bot
     metrics: Metrics
     attempts: int
+    max_image_bytes: int  # FACEFIND_MAX_IMAGE_BYTES: a download stops past it
     policy: RetryPolicy = DEFAULT_POLICY
     worker: str = field(default_factory=worker_name)
 
@@ -96,9 +97,11 @@ class LookupJobs:
         await service.gallery.lookup_handled_by(lookup.id, self.worker)
         async with chat_action(self.bot, lookup.chat_id, ChatAction.TYPING):
             try:
-                data = await download(self.bot, lookup.file_id, None, self.policy)
-            except FileTooBig:
-                await service.fail_lookup(lookup.id, requester, "file_too_big", reply_owed=True)
+                data = await download(
+                    self.bot, lookup.file_id, None, self.max_image_bytes, self.policy
+                )
+            except FileTooBig as exc:
+                await service.fail_lookup(lookup.id, requester, exc.code, reply_owed=True)
                 return
             except TelegramError as exc:
                 if transient(exc):
@@ -181,7 +184,13 @@ def lookup_worker(
     queue: procrastinate.App, service: FaceFind, bot: Bot, metrics: Metrics, settings: Settings
 ) -> QueueWorker:
     """A worker (not yet started) that answers lookup jobs with this Bot API client."""
-    jobs = LookupJobs(service, bot, metrics, attempts=settings.reply_attempts)
+    jobs = LookupJobs(
+        service,
+        bot,
+        metrics,
+        attempts=settings.reply_attempts,
+        max_image_bytes=settings.limits.max_image_bytes,
+    )
     return QueueWorker(
         queue,
         service.gallery,

@@ -1,17 +1,29 @@
 """The outbox: a lookup's reply, rebuilt from what is stored and delivered message by message.
 
-The reply is a list of messages that depends only on the stored lookup (faces, candidates,
-query crops, the overview picture, the outcome and the reader's language), so a retry after a
-crash or a Bot API outage rebuilds the same list and starts at the first message that has not
-arrived (`reply_sent`). A message sent whose progress could not be recorded is sent again: a
-rare duplicate is the lesser harm than a lost answer.
+The reply is a list of messages whose number and order depend only on what the analysis
+stored (faces, candidates, the outcome), so a retry after a crash or a Bot API outage rebuilds
+the same list and starts at the first message that has not arrived (`reply_sent`). What may
+change in between (retention clearing the pictures, an identity forgotten, the requester's
+access revoked) changes what a message says or whether it is sent, never where it stands:
+
+- the photo with numbered boxes always has its place (several faces); when retention cleared
+  it, a short text takes that place;
+- a candidate whose identity was forgotten since the analysis is withheld: its place sends
+  nothing (or, for the face's last candidate when none of the face's is left, "no confident
+  match"; for the reply's last message, the lookup number alone), and `reply_sent` moves past
+  it all the same;
+- before every message the requester's access is checked again: a requester no longer
+  approved gets nothing more, and the lookup is closed without its reply, audited.
+
+A message sent whose progress could not be recorded is sent again: a rare duplicate is the
+lesser harm than a lost answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import Bot, InlineKeyboardMarkup
 
@@ -26,7 +38,7 @@ from bot.replies import (
 )
 from bot.texts import language_of, t
 from facefind.service import FaceFind
-from gallery import Lookup, StoredLookupFace
+from gallery import Lookup, StoredCandidate, StoredLookupFace
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +71,50 @@ class OutMessage:
     keyboard: InlineKeyboardMarkup | None = None
 
 
+@dataclass(frozen=True)
+class CandidateSlot:
+    """The place of one candidate in a reply. What it sends is decided when its turn comes:
+    the candidate's picture and caption, or, when its identity was forgotten after the
+    analysis, what stands in for it."""
+
+    lang: str
+    lookup: Lookup
+    face: StoredLookupFace
+    candidate: StoredCandidate
+    summary: str | None = None  # the lookup number and its caveats, when this is the reply's last
+
+    def render(self, withheld: frozenset[int]) -> OutMessage | None:
+        """The message for this place now; None sends nothing (the place still counts).
+        Withheld candidates are left out of the others' numbering too ("candidate 1 of 1")."""
+        face = self.face
+        shown = [c for c in face.candidates if c.identity_id not in withheld]
+        if self.candidate in shown:
+            rank, total = shown.index(self.candidate) + 1, len(shown)
+            message = candidate_message(self.lang, self.lookup, face, self.candidate, rank, total)
+            if self.summary is None:
+                return message
+            return replace(message, text=message.text + "\n\n" + self.summary)
+        parts = []
+        if self.candidate is face.candidates[-1] and not shown:
+            parts.append(no_match_text(self.lang, face.face_index, quality_reasons(face)))
+        if self.summary is not None:
+            parts.append(self.summary)
+        return OutMessage("\n\n".join(parts)) if parts else None
+
+
+Slot = OutMessage | CandidateSlot
+
+
 def reply_target(lookup: Lookup) -> Target:
     assert lookup.chat_id is not None
     return Target(lookup.chat_id, lookup.message_id, language_of(lookup.language))
 
 
-def compose(lookup: Lookup, *, has_overview: bool) -> list[OutMessage]:
+def compose(lookup: Lookup) -> list[Slot]:
     """The reply to a photo, in as few messages as Telegram allows: numbered boxes (several
     faces), one picture per candidate, then the faces without a match and the lookup number
-    (in the last picture's caption when every face has a candidate)."""
+    (in the last picture's caption when every face has a candidate). One place per message,
+    from what the analysis stored only: the same list on every run."""
     lang = language_of(lookup.language)
     if lookup.outcome == "error":
         code = lookup.error or "internal_error"
@@ -79,20 +126,21 @@ def compose(lookup: Lookup, *, has_overview: bool) -> list[OutMessage]:
     if not lookup.faces:
         return [OutMessage(t(lang, "no_face", id=lookup.id))]
     summary = t(lang, "summary", id=lookup.id, n=len(lookup.faces))
-    out: list[OutMessage] = []
-    if len(lookup.faces) > 1 and has_overview:
+    out: list[Slot] = []
+    if len(lookup.faces) > 1:
         out.append(OutMessage(t(lang, "faces_found", n=len(lookup.faces)), Overview()))
     unmatched: list[str] = []
     for face in lookup.faces:
         if not face.candidates:
             unmatched.append(no_match_text(lang, face.face_index, quality_reasons(face)))
             continue
-        out += candidate_messages(lang, lookup, face)
+        out += [CandidateSlot(lang, lookup, face, cand) for cand in face.candidates]
     if unmatched:
         out.append(OutMessage("\n\n".join([*unmatched, summary])))
-    elif out and out[-1].keyboard is not None:
+    else:
         last = out[-1]
-        out[-1] = OutMessage(last.text + "\n\n" + summary, last.picture, last.keyboard)
+        assert isinstance(last, CandidateSlot)
+        out[-1] = replace(last, summary=summary)
     return out
 
 
@@ -103,29 +151,43 @@ def quality_reasons(face: StoredLookupFace) -> tuple[str, ...]:
 def candidate_messages(
     lang: str, lookup: Lookup, face: StoredLookupFace, *, verdicts: bool = False
 ) -> list[OutMessage]:
-    """One message per candidate of a face: the comparison picture with its caption and the
-    feedback buttons, or the caption alone once retention purged the query face. `verdicts`
-    adds the feedback already given (a lookup shown again)."""
-    out = []
-    for cand in face.candidates:
-        caption = candidate_caption(
-            lang,
-            cand,
-            index=face.face_index,
-            total=len(face.candidates),
-            quality_reasons=quality_reasons(face),
-            identities=lookup.bands.get("identities"),
-            verdict_line=(
-                t(lang, f"feedback_{cand.verdict}", who="—") if verdicts and cand.verdict else None
-            ),
-        )
-        keyboard = feedback_keyboard(lang, cand.id)
-        if face.crop_jpeg is None:  # purged before the reply could be delivered
-            text = t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption
-            out.append(OutMessage(text, None, keyboard))
-        else:
-            out.append(OutMessage(caption, Comparison(face.crop_jpeg, cand.face_id), keyboard))
-    return out
+    """One message per candidate of a face (see candidate_message); `verdicts` adds the
+    feedback already given (a lookup shown again)."""
+    total = len(face.candidates)
+    return [
+        candidate_message(lang, lookup, face, cand, cand.rank, total, verdicts=verdicts)
+        for cand in face.candidates
+    ]
+
+
+def candidate_message(
+    lang: str,
+    lookup: Lookup,
+    face: StoredLookupFace,
+    cand: StoredCandidate,
+    rank: int,
+    total: int,
+    *,
+    verdicts: bool = False,
+) -> OutMessage:
+    """A candidate as "candidate `rank` of `total`": the comparison picture with its caption
+    and the feedback buttons, or the caption alone once retention purged the query face."""
+    caption = candidate_caption(
+        lang,
+        replace(cand, rank=rank),
+        index=face.face_index,
+        total=total,
+        quality_reasons=quality_reasons(face),
+        identities=lookup.bands.get("identities"),
+        verdict_line=(
+            t(lang, f"feedback_{cand.verdict}", who="—") if verdicts and cand.verdict else None
+        ),
+    )
+    keyboard = feedback_keyboard(lang, cand.id)
+    if face.crop_jpeg is None:  # purged before the reply could be delivered
+        text = t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption
+        return OutMessage(text, None, keyboard)
+    return OutMessage(caption, Comparison(face.crop_jpeg, cand.face_id), keyboard)
 
 
 async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:
@@ -153,34 +215,89 @@ async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:
     """Send the messages of the reply that have not arrived yet, recording each one; returns
     the lookup's final status (None when it was not waiting for its reply)."""
     gallery = service.gallery
-    overview = await gallery.lookup_overview(lookup.id) if len(lookup.faces) > 1 else None
-    messages = compose(lookup, has_overview=overview is not None)
     target = reply_target(lookup)
-    todo = list(enumerate(messages))[lookup.reply_sent :]
+    todo = list(enumerate(compose(lookup)))[lookup.reply_sent :]
+    if not todo:
+        return await gallery.reply_delivered(lookup.id)
+    check = await gallery.delivery_check(lookup.id)
+    if not check.allowed:
+        return await withdraw(service, lookup)
     # render the remaining pictures at once (off the event loop), then send them in order
-    pictures = await asyncio.gather(
-        *(
-            service.comparison_picture(
-                m.picture.query_crop, m.picture.face_id, labels(target.lang, m.picture.face_id)
-            )
-            for _, m in todo
-            if isinstance(m.picture, Comparison)
+    wanted = {
+        number: message.picture
+        for number, slot in todo
+        if isinstance(slot, CandidateSlot)
+        and (message := slot.render(check.withheld)) is not None
+        and isinstance(message.picture, Comparison)
+    }
+    rendered = dict(
+        zip(
+            wanted,
+            await asyncio.gather(*(comparison(service, target, p) for p in wanted.values())),
+            strict=True,
         )
     )
-    rendered = iter(pictures)
-    for number, message in todo:
-        if isinstance(message.picture, Overview):
-            assert overview is not None
-            await bot.send_photo(
-                target.chat_id,
-                overview,
-                caption=message.text,
-                reply_parameters=target.reply_parameters(),
+    for number, slot in todo:
+        if number != todo[0][0]:
+            # access and identities checked again before every message: a revoke or a forget
+            # while the reply goes out stops what has not gone yet
+            check = await gallery.delivery_check(lookup.id)
+            if not check.allowed:
+                return await withdraw(service, lookup)
+        message = slot.render(check.withheld) if isinstance(slot, CandidateSlot) else slot
+        if message is not None:
+            await send(bot, service, target, lookup, message, rendered.get(number))
+        if isinstance(slot, CandidateSlot) and slot.candidate.identity_id in check.withheld:
+            await gallery.audit(
+                "system",
+                "lookup.candidate_withheld",
+                f"lookup:{lookup.id}",
+                {"candidate": slot.candidate.id, "identity": slot.candidate.identity_id},
             )
-        elif isinstance(message.picture, Comparison):
-            assert message.keyboard is not None
-            await send_picture(bot, target, next(rendered), message.text, message.keyboard)
-        else:
-            await send_text(bot, target, message.text, reply_markup=message.keyboard)
         await gallery.reply_progress(lookup.id, number + 1)
     return await gallery.reply_delivered(lookup.id)
+
+
+async def send(
+    bot: Bot,
+    service: FaceFind,
+    target: Target,
+    lookup: Lookup,
+    message: OutMessage,
+    picture: bytes | None,
+) -> None:
+    """Send one message of a reply; a picture not rendered beforehand is rendered now."""
+    if isinstance(message.picture, Overview):
+        # read when its turn comes: retention may have cleared it since the run began
+        overview = await service.gallery.lookup_overview(lookup.id)
+        if overview is None:
+            text = t(target.lang, "overview_purged", n=len(lookup.faces))
+            await send_text(bot, target, text)
+            return
+        await bot.send_photo(
+            target.chat_id,
+            overview,
+            caption=message.text,
+            reply_parameters=target.reply_parameters(),
+        )
+    elif isinstance(message.picture, Comparison):
+        assert message.keyboard is not None
+        if picture is None:
+            picture = await comparison(service, target, message.picture)
+        await send_picture(bot, target, picture, message.text, message.keyboard)
+    else:
+        await send_text(bot, target, message.text, reply_markup=message.keyboard)
+
+
+async def comparison(service: FaceFind, target: Target, picture: Comparison) -> bytes:
+    return await service.comparison_picture(
+        picture.query_crop, picture.face_id, labels(target.lang, picture.face_id)
+    )
+
+
+async def withdraw(service: FaceFind, lookup: Lookup) -> str | None:
+    """The requester is no longer approved: nothing more is sent, the lookup is closed."""
+    if await service.gallery.reply_withdrawn(lookup.id, "system", "access_withdrawn"):
+        logger.info("lookup %s: access withdrawn, its reply is not sent", lookup.id)
+        return "error"
+    return None

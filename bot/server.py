@@ -1,4 +1,9 @@
-"""aiohttp servers: /healthz and /metrics (private), and the Telegram webhook (public)."""
+"""aiohttp servers: /healthz and /metrics (private), and the Telegram webhook (public).
+
+The two never share a listener: the webhook's is published to the internet, and /healthz tells
+the gallery's size, its bands and the queue's counts, which are nobody else's business. The
+public listener answers the webhook path only (404 for anything else).
+"""
 
 from __future__ import annotations
 
@@ -100,7 +105,6 @@ def webhook_app(ptb: Application, state: BotState, path: str, secret: str) -> we
     app[STATE] = state
     app[SECRET] = secret
     app.router.add_post(path, webhook)
-    app.router.add_get("/healthz", healthz)
     return app
 
 

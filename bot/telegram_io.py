@@ -8,10 +8,12 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter
 
 logger = logging.getLogger(__name__)
@@ -130,25 +132,100 @@ class RetryingRateLimiter(AIORateLimiter):
 
 
 class FileTooBig(Exception):
-    """Over Telegram's bot download limit."""
+    """Over what a bot may download from Telegram (20 MB), or over FACEFIND_MAX_IMAGE_BYTES."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        shown = f"{size} bytes" if size is not None else "more bytes"
+        super().__init__(f"{shown} than the {limit} byte limit")
+        self.size = size
+        self.limit = limit
+
+    @property
+    def code(self) -> str:
+        """The lookup's error code: Telegram's limit has a reply of its own ("send it as a
+        photo"); ours is the limit every image has, with the reply a decoded one gets."""
+        return "file_too_big" if self.limit >= TELEGRAM_DOWNLOAD_LIMIT else "too_large"
+
+
+def oversize(size: int | None, max_bytes: int) -> FileTooBig | None:
+    """The refusal of a file whose announced size is over the limit, before anything is
+    downloaded; None when it may be tried."""
+    limit = min(max_bytes, TELEGRAM_DOWNLOAD_LIMIT)
+    return FileTooBig(size, limit) if size is not None and size > limit else None
+
+
+DOWNLOAD_CHUNK = 64 * 1024
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
 
 
 async def download(
-    bot: Bot, file_id: str, size_hint: int | None, policy: RetryPolicy = DEFAULT_POLICY
+    bot: Bot,
+    file_id: str,
+    size_hint: int | None,
+    max_bytes: int,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> bytes:
-    """The bytes of a Telegram file; FileTooBig when Telegram will not give them to a bot.
+    """The bytes of a Telegram file, at most `max_bytes` (FACEFIND_MAX_IMAGE_BYTES) of them;
+    FileTooBig when it is larger, or when Telegram will not give it to a bot.
+
+    The size is checked before anything is read (the message's file_size, getFile's, the
+    Content-Length) and while the file streams in: the download stops as soon as it passes the
+    limit, so a file that does not say its size never sits in memory whole.
 
     getFile goes through the rate limiter (and so the policy); the download itself does not,
     so the policy is applied to it here, once.
     """
-    if size_hint is not None and size_hint > TELEGRAM_DOWNLOAD_LIMIT:
-        raise FileTooBig(size_hint)
+    limit = min(max_bytes, TELEGRAM_DOWNLOAD_LIMIT)
+    if refused := oversize(size_hint, limit):
+        raise refused
     try:
         tg_file = await bot.get_file(file_id)
     except BadRequest as exc:
         if "too big" in str(exc).lower():
-            raise FileTooBig(size_hint) from exc
+            raise FileTooBig(size_hint, TELEGRAM_DOWNLOAD_LIMIT) from exc
         raise
-    if tg_file.file_size is not None and tg_file.file_size > TELEGRAM_DOWNLOAD_LIMIT:
-        raise FileTooBig(tg_file.file_size)
-    return bytes(await policy.run(tg_file.download_as_bytearray, "file download"))
+    if refused := oversize(tg_file.file_size, limit):
+        raise refused
+    location = tg_file.file_path
+    if location is None:
+        raise BadRequest("Telegram gave no file path to download")
+    if not location.startswith(("http://", "https://")):
+        # a Bot API server in --local mode hands out paths on this machine
+        return await asyncio.to_thread(_read_local, Path(location), limit)
+    return await policy.run(lambda: _fetch(location, limit), "file download")
+
+
+async def _fetch(url: str, limit: int) -> bytes:
+    """GET a file, reading at most `limit` bytes. Errors name no URL: it holds the token."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT) as http,
+            http.get(url) as response,
+        ):
+            if response.status != 200:
+                if response.status == 429 or response.status >= 500:
+                    raise NetworkError(f"file download failed: HTTP {response.status}")
+                raise BadRequest(f"file download failed: HTTP {response.status}")
+            if refused := oversize(response.content_length, limit):
+                raise refused
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                data += chunk
+                if len(data) > limit:
+                    # leaving the block closes the connection: the rest is never read
+                    raise FileTooBig(None, limit)
+            return bytes(data)
+    except aiohttp.ClientError as exc:
+        raise NetworkError(f"file download failed: {type(exc).__name__}") from None
+    except TimeoutError:
+        raise TimedOut("file download timed out") from None
+
+
+def _read_local(path: Path, limit: int) -> bytes:
+    if refused := oversize(path.stat().st_size, limit):
+        raise refused
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooBig(None, limit)
+    return data

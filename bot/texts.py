@@ -200,6 +200,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{n} faces found. The numbers match the results below.",
         "uk": "Знайдено облич: {n}. Номери відповідають результатам нижче.",
     },
+    "overview_purged": {
+        "en": "{n} faces found. The picture with their numbers was removed under the retention "
+        "policy; the faces are numbered from the largest down.",
+        "uk": "Знайдено облич: {n}. Зображення з номерами видалено згідно з політикою "
+        "зберігання; обличчя пронумеровано від найбільшого.",
+    },
     "candidate": {
         "en": "Face #{index} · candidate {rank} of {total}\n{name}{ref}\n"
         "Similarity {pct}% — {band}\n"

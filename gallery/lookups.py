@@ -10,6 +10,7 @@ from gallery import queries as q
 from gallery.base import GalleryBase
 from gallery.records import (
     CandidateRef,
+    DeliveryCheck,
     Lookup,
     LookupSummary,
     NewLookupFace,
@@ -207,6 +208,29 @@ class LookupStore(GalleryBase):
                 return False
             await self.audit(
                 actor, "lookup.undelivered", f"lookup:{lookup_id}", {"error": error}, con=con
+            )
+        return True
+
+    async def delivery_check(self, lookup_id: int) -> DeliveryCheck:
+        """May the reply's next message go out, and without which identities."""
+        row = await self.pool.fetchrow(q.LOOKUP_DELIVERY_CHECK, lookup_id)
+        if row is None:
+            return DeliveryCheck(False, frozenset())
+        return DeliveryCheck(bool(row["allowed"]), frozenset(int(i) for i in row["withheld"]))
+
+    async def reply_withdrawn(self, lookup_id: int, actor: str, reason: str) -> bool:
+        """The requester may no longer be answered: the lookup is closed without (the rest of)
+        its reply, as `error` with `reason`, and audited; False if it was not waiting for it."""
+        async with self.transaction() as con:
+            row = await con.fetchrow(q.LOOKUP_REPLY_WITHDRAWN, lookup_id, reason)
+            if row is None:
+                return False
+            await self.audit(
+                actor,
+                "lookup.withdrawn",
+                f"lookup:{lookup_id}",
+                {"reason": reason, "outcome": row["outcome"], "messages_sent": row["reply_sent"]},
+                con=con,
             )
         return True
 

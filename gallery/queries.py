@@ -326,6 +326,24 @@ LOOKUP_REPLY_UNDELIVERED = """
 UPDATE lookups SET status = 'undelivered', error = coalesce(error, $2)
 WHERE id = $1 AND status IN ('pending', 'replying')
 RETURNING id"""
+# Before each message of a reply: is the requester still approved, and which identities among
+# the lookup's candidates were forgotten (or erased) since the analysis
+LOOKUP_DELIVERY_CHECK = """
+SELECT coalesce(u.status = 'approved', false) AS allowed,
+       ARRAY(SELECT DISTINCT c.identity_id
+             FROM lookup_candidates c
+             JOIN lookup_faces lf ON lf.id = c.lookup_face_id
+             JOIN identities i ON i.id = c.identity_id
+             WHERE lf.lookup_id = l.id AND i.deleted_at IS NOT NULL) AS withheld
+FROM lookups l
+LEFT JOIN users u ON u.id = l.user_id
+WHERE l.id = $1"""
+# the requester may no longer be answered: closed without its reply; `outcome` keeps what the
+# analysis concluded
+LOOKUP_REPLY_WITHDRAWN = """
+UPDATE lookups SET status = 'error', error = $2
+WHERE id = $1 AND status = 'replying'
+RETURNING reply_sent, outcome"""
 LOOKUP_COUNT_UNDELIVERED = "SELECT count(*) FROM lookups WHERE status = 'undelivered'"
 LOOKUP_COUNT_OPEN = "SELECT count(*) FROM lookups WHERE status IN ('pending', 'replying')"
 # Lookups received or analysed whose reply is owed but that have no queued or running job

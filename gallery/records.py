@@ -144,6 +144,16 @@ class StoredLookupFace:
 
 
 @dataclass(frozen=True)
+class DeliveryCheck:
+    """What the outbox checks before each message of a reply: whether the requester may still
+    be answered (approved now), and the identities among the lookup's candidates that were
+    forgotten (or erased) since the analysis."""
+
+    allowed: bool
+    withheld: frozenset[int]
+
+
+@dataclass(frozen=True)
 class Lookup:
     id: int
     user_id: int | None

@@ -408,28 +408,6 @@ async def test_many_photos_at_once_all_get_answers_with_inference_off_the_event_
 
 
 # --- 8. files that are not usable photos -------------------------------------------------------
-async def test_a_document_over_20_mb_is_refused_without_downloading(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind
-) -> None:
-    user = await officer(fake, service)
-    file_id, unique_id = fake.add_file(
-        b"\xff\xd8\xff" + b"0" * 1024, file_size=25 * 1024 * 1024, file_name="big.jpg"
-    )
-    document = {
-        "file_id": file_id,
-        "file_unique_id": unique_id,
-        "file_name": "big.jpg",
-        "mime_type": "image/jpeg",
-        "file_size": 25 * 1024 * 1024,
-    }
-    fake.push_message(
-        user, document=(b"placeholder", "big.jpg", "image/jpeg"), extra={"document": document}
-    )
-    refusal = await reply(fake, user, "larger than the 20 MB")
-    assert "send it as a photo" in body(refusal)
-    assert fake.calls_of("getFile") == []
-
-
 async def test_a_pdf_is_not_an_image(fake: FakeBotApi, bot: BotRunner, service: FaceFind) -> None:
     user = await officer(fake, service)
     fake.push_message(user, document=(images.PDF_BYTES, "report.pdf", "application/pdf"))

@@ -74,6 +74,32 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
     assert fake.calls_of("getUpdates") == []
 
 
+async def test_the_public_webhook_listener_answers_only_the_webhook_path(
+    fake: FakeBotApi, start_bot: StartBot, service: FaceFind
+) -> None:
+    port = free_port()
+    runner = await start_bot(
+        webhook_url=f"http://127.0.0.1:{port}", webhook_listen=f"127.0.0.1:{port}"
+    )
+    public = f"http://127.0.0.1:{runner.webhook_port}"
+    private = f"http://127.0.0.1:{runner.http_port}"
+    async with aiohttp.ClientSession() as http:
+        # the gallery's size, bands and queue counts are not for the internet
+        for path in ("/healthz", "/metrics", "/", "/telegram/healthz"):
+            async with http.get(public + path) as response:
+                assert response.status == 404, path
+                assert "identities" not in await response.text()
+        # they stay on the private listener
+        async with http.get(f"{private}/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["gallery"]["identities"] >= 0
+        async with http.get(f"{private}/metrics") as response:
+            assert response.status == 200
+    user = stranger_user(fake, "Webhook")
+    fake.push_message(user, "/start")  # the webhook itself still works
+    await reply(fake, user, "sent to the administrators")
+
+
 # --- 10. health and metrics ----------------------------------------------------------------------
 async def test_health_and_metrics(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled

@@ -15,6 +15,7 @@ from tests.fakebotapi.common import (
     MAX_UPLOAD_SIZE,
     BotApiError,
     Call,
+    Download,
     StoredFile,
 )
 from tests.fakebotapi.server import FakeBotApi
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_UPLOAD_SIZE",
     "BotApiError",
     "Call",
+    "Download",
     "FakeBotApi",
     "StoredFile",
 ]

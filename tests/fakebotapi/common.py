@@ -109,6 +109,20 @@ class StoredFile:
     kind: str
     file_name: str | None = None
     mime_type: str | None = None
+    # False: the size is in no message, no getFile answer and no Content-Length (the Bot API
+    # makes file_size optional); the download is sent chunked
+    size_known: bool = True
+
+
+@dataclass
+class Download:
+    """One download of a stored file: how many bytes the server had written when it ended, and
+    whether it reached the end (False: the client closed the connection before)."""
+
+    file_path: str
+    size: int
+    sent: int = 0
+    complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,11 +253,9 @@ def _describe(message: Mapping[str, Any]) -> str:
 
 
 def _document_dict(stored: StoredFile) -> JSON:
-    document: JSON = {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": stored.file_size,
-    }
+    document: JSON = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+    if stored.size_known:
+        document["file_size"] = stored.file_size
     if stored.file_name:
         document["file_name"] = stored.file_name
     if stored.mime_type:

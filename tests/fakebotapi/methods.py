@@ -290,12 +290,10 @@ class BotApiMethods(ChatState):
             raise _bad("invalid file_id")
         if stored.file_size > MAX_DOWNLOAD_SIZE:
             raise _bad("file is too big")
-        return {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_size": stored.file_size,
-            "file_path": stored.file_path,
-        }
+        answer: JSON = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        if stored.size_known:
+            answer["file_size"] = stored.file_size
+        return answer | {"file_path": stored.file_path}
 
     async def _send_chat_action(self, params: JSON, uploads: dict[str, _Upload]) -> bool:
         chat = self._target_chat(params)

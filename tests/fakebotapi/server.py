@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
@@ -17,6 +18,7 @@ from tests.fakebotapi.common import (
     MAX_UPLOAD_SIZE,
     BotApiError,
     Call,
+    Download,
     _command_entities,
     _document_dict,
     _Fault,
@@ -28,6 +30,8 @@ from tests.fakebotapi.common import (
     log,
 )
 from tests.fakebotapi.methods import BotApiMethods
+
+_FILE_CHUNK = 64 * 1024
 
 
 class FakeBotApi(BotApiMethods):
@@ -147,10 +151,18 @@ class FakeBotApi(BotApiMethods):
         kind: str = "document",
         file_name: str | None = None,
         mime_type: str | None = None,
+        size_known: bool = True,
     ) -> tuple[str, str]:
-        """Store a file and return (file_id, file_unique_id); file_size may claim more than data."""
+        """Store a file and return (file_id, file_unique_id); file_size may claim more than data.
+        With size_known=False no answer tells the file's size (getFile, the document dict, the
+        download's Content-Length), as the Bot API allows."""
         stored = self._store_file(
-            data, kind=kind, file_name=file_name, mime_type=mime_type, file_size=file_size
+            data,
+            kind=kind,
+            file_name=file_name,
+            mime_type=mime_type,
+            file_size=file_size,
+            size_known=size_known,
         )
         return stored.file_id, stored.file_unique_id
 
@@ -384,9 +396,32 @@ class FakeBotApi(BotApiMethods):
             return web.json_response(
                 {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
             )
-        return web.Response(
-            body=stored.data, content_type=stored.mime_type or "application/octet-stream"
+        # streamed in chunks, so that a client that stops reading early leaves the rest unsent,
+        # and `downloads` tells how far it got
+        response = web.StreamResponse(
+            headers={"Content-Type": stored.mime_type or "application/octet-stream"}
         )
+        if stored.size_known:
+            response.content_length = len(stored.data)
+        download = Download(stored.file_path, len(stored.data))
+        self.downloads.append(download)
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None:
+            # a small send buffer: what `sent` counts is then close to what the client read
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _FILE_CHUNK)
+        await response.prepare(request)
+        try:
+            for start in range(0, len(stored.data), _FILE_CHUNK):
+                chunk = stored.data[start : start + _FILE_CHUNK]
+                await response.write(chunk)
+                download.sent = start + len(chunk)
+            await response.write_eof()
+            download.complete = True
+        except ConnectionError:
+            log.debug("fake Bot API: download of %s cut after %d bytes", path, download.sent)
+        finally:
+            self._changes.notify()
+        return response
 
     def _take_fault(self, method: str, chat_id: Any) -> _Fault | None:
         queue = self._faults.get(method.lower()) or []

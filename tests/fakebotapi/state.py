@@ -21,6 +21,7 @@ from tests.fakebotapi.common import (
     MAX_CAPTION_LENGTH,
     BotApiError,
     Call,
+    Download,
     StoredFile,
     _as_int,
     _bad,
@@ -68,6 +69,7 @@ class ChatState:
         self.menu_buttons: dict[int | None, JSON] = {}
         self.profile: dict[str, str] = {}
         self.files: dict[str, StoredFile] = {}
+        self.downloads: list[Download] = []
         self.blocked_users: set[int] = set()
         self.webhook: JSON | None = None
         self.webhook_last_error: tuple[int, str] | None = None
@@ -187,6 +189,7 @@ class ChatState:
         mime_type: str | None = None,
         file_size: int | None = None,
         extension: str | None = None,
+        size_known: bool = True,
     ) -> StoredFile:
         number = next(self._file_numbers)
         if extension is None:
@@ -207,6 +210,7 @@ class ChatState:
             kind=kind,
             file_name=file_name,
             mime_type=mime_type,
+            size_known=size_known,
         )
         self.files[stored.file_id] = stored
         return stored
