@@ -31,6 +31,7 @@ from bot.context import STATE_KEY, BotContext, BotState
 from bot.inbox import Inbox
 from bot.lookup_jobs import lookup_queue, lookup_worker
 from bot.notify import RequestNotifier
+from bot.outages import AdminRoster, supervise_embedded
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
 from facefind.audit import Witness
@@ -40,8 +41,9 @@ from facefind.memory import tune_allocator
 from facefind.queue import QueueWorker
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
+from facefind.supervisor import EmbeddedSupervisor, fresh_connections
 from facefind.users import USER_ACTIONS
-from gallery import Gallery
+from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ class BotRunner:
         self.state.queue = self.queue
         self.state.inbox = self.inbox
         self.worker: QueueWorker | None = None
+        self.roster = AdminRoster(service.gallery, settings.admin_ids)
+        self.supervisor: EmbeddedSupervisor | None = None
         self._queue_open = False
         self.http_port: int | None = None
         self.webhook_port: int | None = None
@@ -183,6 +187,10 @@ class BotRunner:
             await self.app.bot.delete_webhook()
             logger.info("polling mode")
         self.inbox.start(polling=not settings.webhook_url)
+        await self.roster.refresh()
+        self.supervisor = supervise_embedded(
+            self.service, self.database_back, bot=self.app.bot, roster=self.roster
+        )
         self.state.ready = True
         self._tasks.append(asyncio.create_task(self._retention_loop()))
         self._tasks.append(asyncio.create_task(self._audit_loop()))
@@ -192,6 +200,9 @@ class BotRunner:
     async def stop(self) -> None:
         """Stop taking updates, let running lookups finish and answer, then close."""
         self.state.ready = False
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+            self.supervisor = None
         await self.inbox.stop_taking()
         if self._webhook_runner is not None:
             await self._webhook_runner.cleanup()
@@ -217,6 +228,14 @@ class BotRunner:
         for runner in self._runners:
             await runner.cleanup()
         self._runners = []
+
+    async def database_back(self) -> None:
+        """The database answers again: fresh connections, and the held updates, the messages
+        Telegram kept and the lookup worker are taken up at once."""
+        await fresh_connections(self.service.gallery, self.queue if self._queue_open else None)
+        if self.worker is not None:
+            self.worker.wake()
+        self.inbox.wake()
 
     async def _ensure_admins(self) -> None:
         gallery = self.service.gallery
@@ -247,16 +266,17 @@ class BotRunner:
                 gone = await self.service.gallery.purge_handled(datetime.now(UTC) - INBOX_KEPT_FOR)
                 if gone:
                     logger.info("inbox: deleted %d handled update(s)", gone)
-            except Exception:
-                logger.exception("retention purge failed")
+            except Exception as exc:
+                log_failure("retention purge", exc)
             await asyncio.sleep(RETENTION_EVERY)
 
     async def _audit_loop(self) -> None:
         while True:
             try:
                 await self.check_audit()
-            except Exception:
-                logger.exception("audit witness update failed")
+            except Exception as exc:
+                log_failure("audit witness update", exc)
+            await self.roster.refresh()  # who to tell, should the database stop
             await asyncio.sleep(WITNESS_EVERY)
 
     async def check_audit(self) -> None:
@@ -296,6 +316,14 @@ class BotRunner:
                 f"audit:{head.last_id}",
                 {"rows": head.rows, "seal": head.last_hash, "admins": told},
             )
+
+
+def log_failure(what: str, exc: Exception) -> None:
+    """A background task's failure: one line when the database is away, else a traceback."""
+    if database_unavailable(exc):
+        logger.warning("%s: database unavailable (%s)", what, outage_text(exc))
+    else:
+        logger.error("%s failed", what, exc_info=exc)
 
 
 def process_start(stop: asyncio.Event | None) -> asyncio.Event:

@@ -27,7 +27,7 @@ from telegram.ext import Application
 
 from bot.metrics import Metrics
 from bot.texts import language_of, t
-from gallery import Gallery, database_unavailable
+from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class Inbox:
         self._held: set[int] = set()  # met a database outage: handle again later
         self._told: set[int] = set()  # senders told about the outage, once per update
         self._retry = asyncio.Event()
+        self._back = asyncio.Event()  # set (then replaced) when the database is back
         self._loops: list[asyncio.Task[None]] = []
 
     @property
@@ -61,6 +62,20 @@ class Inbox:
         self._loops.append(asyncio.create_task(self._redispatch_loop(), name="inbox retries"))
         if polling:
             self._loops.append(asyncio.create_task(self._poll_loop(), name="polling"))
+
+    def wake(self) -> None:
+        """The database is back: store what Telegram kept and handle the held updates now, not
+        when the loops' backoff ends."""
+        self._retry.set()
+        self._back.set()
+        self._back = asyncio.Event()
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait `seconds`, less if the database comes back meanwhile; whether it did."""
+        back = self._back
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(back.wait(), seconds)
+        return back.is_set()
 
     async def stop_taking(self) -> None:
         """Stop fetching and retrying; an interrupted long poll leaves its updates unconfirmed."""
@@ -118,7 +133,9 @@ class Inbox:
         """Updates that could not be stored: tell each sender once; Telegram keeps them."""
         if database_unavailable(exc):
             logger.warning(
-                "database unavailable (%s): %d update(s) left with Telegram", exc, len(updates)
+                "database unavailable (%s): %d update(s) left with Telegram",
+                outage_text(exc),
+                len(updates),
             )
         else:
             logger.error("storing %d update(s) failed", len(updates), exc_info=exc)
@@ -220,8 +237,8 @@ class Inbox:
                 await self.receive(updates)
             except Exception as exc:
                 await self.refuse(updates, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                back = await self._pause(backoff)
+                backoff = 1.0 if back else min(backoff * 2, MAX_BACKOFF)
                 continue  # same offset: Telegram sends them again
             backoff = 1.0
             offset = updates[-1].update_id + 1
@@ -236,8 +253,8 @@ class Inbox:
             except Exception as exc:
                 if not database_unavailable(exc):
                     logger.exception("reading the inbox failed")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                back = await self._pause(backoff)
+                backoff = 1.0 if back else min(backoff * 2, MAX_BACKOFF)
                 continue
             self._retry.clear()
             backoff = 1.0

@@ -2,6 +2,21 @@
 them through bot.texts.t like every other string."""
 
 ADMIN_TEXTS: dict[str, dict[str, str]] = {
+    # --- the embedded database (notices while it is down: bot/outages.py) --------------------
+    "database_down": {
+        "en": "⚠ The database stopped and could not be started again ({tries} tries; last "
+        "error: {reason}). facefind keeps trying. Messages are kept and will be answered once "
+        "it runs; its own log is {log} on the bot's machine.",
+        "uk": "⚠ База даних зупинилася, і її не вдалося запустити знову (спроб: {tries}; "
+        "остання помилка: {reason}). facefind пробує далі. Повідомлення збережено, на них "
+        "буде відповідь, щойно вона запрацює; її власний журнал: {log} на машині бота.",
+    },
+    "database_back": {
+        "en": "✅ The database runs again (started after {tries} failed tries). The messages "
+        "kept meanwhile are being answered now.",
+        "uk": "✅ База даних знову працює (запущена після {tries} невдалих спроб). На "
+        "повідомлення, збережені тим часом, зараз надходять відповіді.",
+    },
     # --- enrollment -----------------------------------------------------------------------
     "enroll_usage": {
         "en": "Usage: reply to a photo with /enroll Name | external reference, or send a photo "

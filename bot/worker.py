@@ -16,11 +16,13 @@ import logging
 from bot.app import advance_at_stop, application_builder, process_start, run_with_bot_api
 from bot.context import BotState
 from bot.lookup_jobs import lookup_queue, lookup_worker
+from bot.outages import supervise_embedded
 from bot.server import health_app, start_site
 from facefind.audit import Witness
 from facefind.queue import QueueWorker, worker_name
 from facefind.service import FaceFind
 from facefind.settings import Settings, parse_listen
+from facefind.supervisor import EmbeddedSupervisor, fresh_connections
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     witness = Witness.of(settings)
     health = None
     worker: QueueWorker | None = None
+    supervisor: EmbeddedSupervisor | None = None
     try:
         await app.initialize()  # getMe: the token works
         await queue.open_async()
@@ -43,12 +46,22 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         health, bound = await start_site(health_app(state), host, port)
         worker = lookup_worker(queue, service, app.bot, state.metrics, settings)
         worker.start()
+        running = worker
+
+        async def database_back() -> None:
+            await fresh_connections(service.gallery, queue)
+            running.wake()
+
+        # the bot beside it tells the admins; a worker restarts the server and says so in its log
+        supervisor = supervise_embedded(service, database_back)
         state.ready = True
         logger.info("worker %s is taking lookups; health on port %s", worker_name(), bound)
         await stop.wait()
         logger.info("stopping: finishing lookups in progress")
     finally:
         state.ready = False
+        if supervisor is not None:
+            await supervisor.stop()
         if worker is not None:
             await worker.stop()
         with contextlib.suppress(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -48,6 +49,8 @@ class ServiceBase:
         self._bands: Bands | None = None
         self._bands_read_at = 0.0
         self.dsn: str | None = None  # set by FaceFind.open: the task queue connects with it
+        # set by FaceFind.open: the embedded server's data, when this process started it
+        self.embedded: Path | None = None
 
     @property
     def limits(self) -> Limits:

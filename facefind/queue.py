@@ -21,7 +21,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
-from gallery import Gallery, database_unavailable
+from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ def open_queue(dsn: str, *, max_connections: int, acquire_timeout: float) -> pro
         min_size=1,
         max_size=max_connections,
         timeout=acquire_timeout,  # waiting for a connection gives up, as the asyncpg pool does
+        # psycopg's pool retries a lost connection with doubling delays (minutes, after a long
+        # outage) and starts no other attempt meanwhile: every request would time out long
+        # after the database is back. Giving up within the acquire timeout lets the next
+        # request start a fresh attempt.
+        reconnect_timeout=max(1.0, acquire_timeout / 2),
     )
     return procrastinate.App(connector=connector)
 
@@ -124,6 +129,7 @@ class QueueWorker:
         }
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._woken = asyncio.Event()
 
     def start(self) -> None:
         self._stopping = False
@@ -144,9 +150,14 @@ class QueueWorker:
                 await task
         self._tasks = []
 
+    def wake(self) -> None:
+        """The database is back: start a worker that stopped at once, not after its backoff."""
+        self._woken.set()
+
     async def _supervise(self) -> None:
         backoff = 1.0
         while True:
+            self._woken.clear()
             try:
                 await self.queue.run_worker_async(**self.options)
                 if self._stopping:
@@ -161,11 +172,14 @@ class QueueWorker:
                     logger.warning("lookup worker stopped with an error: %s", exc)
                     return
                 if database_unavailable(exc):
-                    logger.warning("lookup worker: database unavailable (%s); restarting", exc)
+                    logger.warning(
+                        "lookup worker: database unavailable (%s); restarting", outage_text(exc)
+                    )
                 else:
                     logger.exception("lookup worker failed; restarting")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), backoff)
+            backoff = 1.0 if self._woken.is_set() else min(backoff * 2, 30.0)
 
     async def tidy(self) -> None:
         """Retry the jobs of dead workers; queue a job for every open lookup without one."""
@@ -192,7 +206,7 @@ async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str)
             raise
         except Exception as exc:
             if database_unavailable(exc):
-                logger.warning("%s: database unavailable (%s)", what, exc)
+                logger.warning("%s: database unavailable (%s)", what, outage_text(exc))
             else:
                 logger.exception("%s failed", what)
         await asyncio.sleep(seconds)

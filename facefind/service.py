@@ -111,6 +111,7 @@ class FaceFind(Enrollment):
             inference.shutdown()
             raise
         service.dsn = db.app_url  # the task queue connects as the same (runtime) role
+        service.embedded = db.embedded
         return service
 
     async def close(self) -> None:

@@ -1,7 +1,7 @@
 """PostgreSQL gallery: pool, migrations, every SQL statement, vector search, audit."""
 
 from gallery.checks import DatabaseCheckError, audit_rights, check_vector
-from gallery.db import MigrationError, create_pool, database_unavailable, migrate
+from gallery.db import MigrationError, create_pool, database_unavailable, migrate, outage_text
 from gallery.embedded import start_embedded
 from gallery.records import (
     AuditCheck,
@@ -53,5 +53,6 @@ __all__ = [
     "create_pool",
     "database_unavailable",
     "migrate",
+    "outage_text",
     "start_embedded",
 ]

@@ -221,9 +221,23 @@ def database_unavailable(exc: BaseException) -> bool:
         | asyncpg.exceptions.OperatorInterventionError  # shutdown, cannot connect now
         | asyncpg.exceptions.TooManyConnectionsError
         | asyncpg.exceptions.InterfaceError  # connection closed mid-query
+        # a connection the server dropped mid-reply: its protocol is left mid-operation
+        | asyncpg.exceptions.InternalClientError
         | psycopg.OperationalError
         | psycopg.InterfaceError,
     )
+
+
+def outage_text(exc: BaseException) -> str:
+    """One line saying what an outage error is ("connection refused"), for a log line without a
+    traceback: procrastinate's own message is a blank "Database error.", its cause says it."""
+    from procrastinate.exceptions import ConnectorException
+
+    while isinstance(exc, ConnectorException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    name = type(exc).__name__
+    return f"{name}: {lines[0]}" if lines else name
 
 
 def _jsonb_encode(value: object) -> bytes:

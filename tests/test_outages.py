@@ -290,6 +290,7 @@ async def test_while_the_database_is_down_each_message_gets_one_clear_reply_and_
     runner: BotRunner | None = None
     try:
         runner = await start_bot(own, **own_settings)
+        assert runner.supervisor is None  # DATABASE_URL: not facefind's server to restart
         officer_user = await officer(fake, own)
         stranger = fake.user(next(_user_ids), "Stepan", "stepan", "uk")
         pgdata = tmp_path / "pg"
