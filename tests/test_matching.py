@@ -144,9 +144,17 @@ def test_settings_read_from_the_environment() -> None:
     assert s.possible_target == 0.005 and s.strong_target == 0.0005
     with pytest.raises(SettingsError, match="FACEFIND_MAX_FACES"):
         Settings.from_env({"FACEFIND_MAX_FACES": "many"})
-    with pytest.raises(SettingsError, match="possible"):
-        Settings.from_env({"FACEFIND_POSSIBLE_THRESHOLD": "0.7"}).with_overrides(
-            Thresholds(0.55, 0.4)
+    # one fixed threshold always wins: a derived band that would cross it is held at it
+    possible_fixed = Settings.from_env({"FACEFIND_POSSIBLE_THRESHOLD": "0.7"})
+    assert possible_fixed.with_overrides(Thresholds(0.55, 0.4)) == Thresholds(0.7, 0.7)
+    strong_fixed = Settings.from_env({"FACEFIND_STRONG_THRESHOLD": "0.45"})
+    assert strong_fixed.with_overrides(Thresholds(0.8, 0.6)) == Thresholds(0.45, 0.45)
+    # two fixed thresholds that contradict each other are refused when they are read
+    with pytest.raises(SettingsError, match="FACEFIND_POSSIBLE_THRESHOLD"):
+        Settings.from_env(
+            {"FACEFIND_POSSIBLE_THRESHOLD": "0.7", "FACEFIND_STRONG_THRESHOLD": "0.6"}
         )
+    with pytest.raises(SettingsError, match="FACEFIND_STRONG_THRESHOLD"):
+        Settings.from_env({"FACEFIND_STRONG_THRESHOLD": "1.5"})
     with pytest.raises(SettingsError, match="FACEFIND_POSSIBLE_TARGET"):
         Settings.from_env({"FACEFIND_POSSIBLE_TARGET": "5"})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from facefind.actors import Requester
 from facefind.enrollment import IdentitySpec
 from facefind.errors import AmbiguousFaces, EnrollRefused
 from facefind.service import FaceFind
-from facefind.settings import Settings
+from facefind.settings import Settings, Thresholds
 from recognition import EmptyImage, ImageError, UnsupportedImage
 from tests import images
 
@@ -177,6 +179,33 @@ async def test_a_forgotten_identity_is_no_longer_found(
         assert (await service.identify(query, ACTOR)).faces[0].candidates == []
     finally:
         await service.close()
+
+
+async def test_a_fixed_strong_threshold_below_the_derived_band_never_fails_a_lookup(
+    fresh_dsn: str,
+    tmp_path: Path,
+    t1: np.ndarray,
+    t1_boxes: list,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="facefind.bands")
+    # the shipped calibration's possible band is never below 0.32: a fixed strong 0.30 is
+    # crossed at every gallery size
+    settings = dataclasses.replace(open_settings(fresh_dsn, tmp_path), strong_threshold=0.30)
+    service = await FaceFind.open(settings)
+    try:
+        for k in (2, 3):  # the gallery grows between lookups, so the bands are derived again
+            box = t1_boxes[k]
+            photo = images.to_jpeg(images.crop_around(t1, box, 0.6))
+            await service.enroll(photo, IdentitySpec(f"Person {k + 1}"), ACTOR)
+            result = await service.identify(images.to_jpeg(images.crop_around(t1, box, 0.4)), ACTOR)
+            assert result.bands.thresholds == Thresholds(strong=0.30, possible=0.30)
+            top = result.faces[0].candidates[0]
+            assert (top.display_name, top.band) == (f"Person {k + 1}", "strong")
+    finally:
+        await service.close()
+    held = [m for m in caplog.messages if "identities: possible is held at 0.300" in m]
+    assert len(held) == 1
 
 
 # --- the command line -----------------------------------------------------------------------
