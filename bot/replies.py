@@ -13,7 +13,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, R
 from telegram.constants import ChatAction
 
 from bot.texts import number, t
-from facefind.bands import one_in
+from facefind.bands import rarity_text
 
 logger = logging.getLogger(__name__)
 
@@ -136,24 +136,15 @@ class ShownCandidate(Protocol):
     def low_quality_ref(self) -> bool: ...
 
 
-# Rates below this are beyond what any calibration can vouch for: "fewer than 1 in a billion".
-RARE_RATE = 1e-9
-
-
 def rate_text(lang: str, rate: float | None, identities: int | None) -> str | None:
     """The candidate's score in plain words: how many people who are not enrolled would score
-    as high against this gallery."""
-    if rate is None or identities is None or identities <= 0:
-        return None
-    if rate < RARE_RATE:
-        return t(
-            lang,
-            "candidate_rate_rare",
-            n=number(lang, round(1 / RARE_RATE)),
-            identities=number(lang, identities),
-        )
-    return t(
-        lang, "candidate_rate", n=number(lang, one_in(rate)), identities=number(lang, identities)
+    as high against this gallery (facefind.bands.rarity_text, in the reader's language)."""
+    return rarity_text(
+        rate,
+        identities,
+        about=t(lang, "candidate_rate"),
+        fewer=t(lang, "candidate_rate_rare"),
+        number=lambda n: number(lang, n),
     )
 
 

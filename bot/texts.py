@@ -4,6 +4,7 @@ Callers use `t(lang, key, **values)`."""
 from __future__ import annotations
 
 from bot.texts_admin import ADMIN_TEXTS
+from facefind.bands import RARITY_ABOUT, RARITY_FEWER
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "uk")
@@ -210,15 +211,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "Ліворуч: обличчя з вашого фото. Праворуч: еталонне обличчя №{face_id}.\n"
         "Кандидат для перевірки, а не встановлена особа.",
     },
+    # facefind.bands.rarity_text fills these in; English is the CLI's wording too
     "candidate_rate": {
-        "en": "About 1 in {n} people who are not in the gallery would score this high against "
-        "its {identities} identities.",
+        "en": RARITY_ABOUT,
         "uk": "Приблизно 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "
         "однією з її {identities} осіб.",
     },
     "candidate_rate_rare": {
-        "en": "Fewer than 1 in {n} people who are not in the gallery would score this high "
-        "against its {identities} identities.",
+        "en": RARITY_FEWER,
         "uk": "Менше ніж 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "
         "однією з її {identities} осіб.",
     },

@@ -271,3 +271,53 @@ def one_in(rate: float) -> int:
     if n < 100:
         return max(1, round(n))
     return int(round(n, 2 - len(str(int(n)))))
+
+
+# Rates below this are beyond what any calibration can vouch for (the shipped one measured 45
+# million impostor comparisons; the rates beyond come from its tail model): "fewer than 1 in a
+# billion", never "1 in 650,000,000,000,000".
+RARE_RATE = 1e-9
+# The one wording of a candidate's rate, in English: the CLI prints it, the bot's texts use it
+# for English and translate it (bot/texts.py: candidate_rate, candidate_rate_rare).
+RARITY_ABOUT = (
+    "About 1 in {n} people who are not in the gallery would score this high against its "
+    "{identities} identities."
+)
+RARITY_FEWER = (
+    "Fewer than 1 in {n} people who are not in the gallery would score this high against its "
+    "{identities} identities."
+)
+
+
+@dataclass(frozen=True)
+class Rarity:
+    """A false-candidate rate as people read it: 'about 1 in n', or 'fewer than 1 in n' for a
+    rate below what a calibration can vouch for."""
+
+    n: int
+    fewer_than: bool
+
+
+def rarity(rate: float) -> Rarity:
+    """How rare a score this high is among people not enrolled: the one place the number is
+    rounded and capped, for the bot and the CLI alike."""
+    if rate < RARE_RATE:
+        return Rarity(round(1 / RARE_RATE), fewer_than=True)
+    return Rarity(one_in(rate), fewer_than=False)
+
+
+def rarity_text(
+    rate: float | None,
+    identities: int | None,
+    *,
+    about: str = RARITY_ABOUT,
+    fewer: str = RARITY_FEWER,
+    number: Callable[[int], str] = "{:,}".format,
+) -> str | None:
+    """The sentence for a candidate's rate: `about` or `fewer` (English by default; templates
+    with {n} and {identities}), numbers written by `number`. None without a calibration or
+    for an empty gallery: no number is made up."""
+    if rate is None or identities is None or identities <= 0:
+        return None
+    r = rarity(rate)
+    return (fewer if r.fewer_than else about).format(n=number(r.n), identities=number(identities))

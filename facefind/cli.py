@@ -15,7 +15,7 @@ from typing import Any
 from facefind import cli_gallery
 from facefind.actors import Requester
 from facefind.audit import Witness, load_audit_key, parse_head, verify
-from facefind.bands import one_in
+from facefind.bands import rarity_text
 from facefind.cli_common import db_id, open_gallery, open_service, witness_gallery
 from facefind.database import open_pool, prepare
 from facefind.erasure import purge
@@ -112,11 +112,8 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
                 f"    candidate {c.rank}: {c.display_name}{ref} (identity #{c.identity_id}) "
                 f"similarity {c.similarity * 100:.0f}% ({c.band}), matched face #{c.face_id}"
             )
-            if c.false_candidate_rate is not None:
-                print(
-                    f"      about 1 in {one_in(c.false_candidate_rate):,} people not enrolled "
-                    f"would score this high against {result.bands.identities:,} identities"
-                )
+            if rarity := rarity_text(c.false_candidate_rate, result.bands.identities):
+                print("      " + rarity)
             if c.low_quality_ref:
                 print("      matched through a LOW-QUALITY reference photo: weaker evidence")
     if any(fr.candidates for fr in result.faces):
