@@ -19,6 +19,7 @@ from bot.replies import (
     Target,
     candidate_caption,
     feedback_keyboard,
+    holder_score,
     labels,
     no_match_text,
     send_picture,
@@ -107,12 +108,14 @@ def candidate_messages(
     feedback buttons, or the caption alone once retention purged the query face. `verdicts`
     adds the feedback already given (a lookup shown again)."""
     out = []
+    own = sum(c.held_by_face is None for c in face.candidates)
     for cand in face.candidates:
         caption = candidate_caption(
             lang,
             cand,
             index=face.face_index,
-            total=len(face.candidates),
+            total=own,
+            held_there=holder_score(lookup, cand),
             quality_reasons=quality_reasons(face),
             identities=lookup.bands.get("identities"),
             verdict_line=(

@@ -18,6 +18,7 @@ from tests.botkit import (
     ADMIN,
     JSON,
     Enrolled,
+    answered,
     body,
     buttons,
     candidates,
@@ -134,6 +135,7 @@ async def test_admin_lists_lookups_and_shows_one_again(
 ) -> None:
     user = await officer(fake, service)
     lookup_id, replies = await lookup_replies(fake, user, enrolled.people["Carla"].query)
+    await answered(service, lookup_id)  # the list shows the outcome once it is recorded
 
     listing = await send(fake, admin, f"/lookups {user['id']}", "Lookups:")
     line = body(listing).splitlines()[1]
