@@ -102,7 +102,7 @@ async def lookup(update: Update, context: BotContext) -> None:
 EXPORT_COLUMNS = [
     "lookup_id", "created_at", "user_id", "actor", "source", "status", "face_count",
     "photo_sha256", "model", "face_index", "det_score", "rank", "identity_id", "display_name",
-    "external_ref", "face_id", "similarity", "band", "verdict",
+    "external_ref", "face_id", "similarity", "band", "verdict", "held_by_face",
 ]  # fmt: skip
 
 

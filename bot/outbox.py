@@ -31,6 +31,7 @@ from bot.replies import (
     Target,
     candidate_caption,
     feedback_keyboard,
+    holder_score,
     labels,
     no_match_text,
     send_picture,
@@ -89,7 +90,7 @@ class CandidateSlot:
         face = self.face
         shown = [c for c in face.candidates if c.identity_id not in withheld]
         if self.candidate in shown:
-            rank, total = shown.index(self.candidate) + 1, len(shown)
+            rank, total = numbering(shown, self.candidate)
             message = candidate_message(self.lang, self.lookup, face, self.candidate, rank, total)
             if self.summary is None:
                 return message
@@ -153,11 +154,22 @@ def candidate_messages(
 ) -> list[OutMessage]:
     """One message per candidate of a face (see candidate_message); `verdicts` adds the
     feedback already given (a lookup shown again)."""
-    total = len(face.candidates)
     return [
-        candidate_message(lang, lookup, face, cand, cand.rank, total, verdicts=verdicts)
+        candidate_message(
+            lang, lookup, face, cand, *numbering(face.candidates, cand), verdicts=verdicts
+        )
         for cand in face.candidates
     ]
+
+
+def numbering(shown: list[StoredCandidate], cand: StoredCandidate) -> tuple[int, int]:
+    """`cand`'s place among the candidates shown of its face, and how many of them are the
+    face's own: own candidates first ("candidate 1 of 2"), then the leads that another face
+    holds, numbered on from there."""
+    own = [c for c in shown if c.held_by_face is None]
+    leads = [c for c in shown if c.held_by_face is not None]
+    rank = own.index(cand) + 1 if cand in own else len(own) + leads.index(cand) + 1
+    return rank, len(own)
 
 
 def candidate_message(
@@ -170,13 +182,15 @@ def candidate_message(
     *,
     verdicts: bool = False,
 ) -> OutMessage:
-    """A candidate as "candidate `rank` of `total`": the comparison picture with its caption
-    and the feedback buttons, or the caption alone once retention purged the query face."""
+    """A candidate as "candidate `rank` of `total`" (`total`: the face's own candidates shown):
+    the comparison picture with its caption and the feedback buttons, or the caption alone once
+    retention purged the query face."""
     caption = candidate_caption(
         lang,
         replace(cand, rank=rank),
         index=face.face_index,
         total=total,
+        held_there=holder_score(lookup, cand),
         quality_reasons=quality_reasons(face),
         identities=lookup.bands.get("identities"),
         verdict_line=(

@@ -13,7 +13,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, R
 from telegram.constants import ChatAction
 
 from bot.texts import number, t
-from facefind.bands import one_in
+from facefind.bands import rarity_text
+from gallery import Lookup
 
 logger = logging.getLogger(__name__)
 
@@ -134,27 +135,30 @@ class ShownCandidate(Protocol):
     def false_candidate_rate(self) -> float | None: ...
     @property
     def low_quality_ref(self) -> bool: ...
-
-
-# Rates below this are beyond what any calibration can vouch for: "fewer than 1 in a billion".
-RARE_RATE = 1e-9
+    @property
+    def held_by_face(self) -> int | None: ...
 
 
 def rate_text(lang: str, rate: float | None, identities: int | None) -> str | None:
     """The candidate's score in plain words: how many people who are not enrolled would score
-    as high against this gallery."""
-    if rate is None or identities is None or identities <= 0:
-        return None
-    if rate < RARE_RATE:
-        return t(
-            lang,
-            "candidate_rate_rare",
-            n=number(lang, round(1 / RARE_RATE)),
-            identities=number(lang, identities),
-        )
-    return t(
-        lang, "candidate_rate", n=number(lang, one_in(rate)), identities=number(lang, identities)
+    as high against this gallery (facefind.bands.rarity_text, in the reader's language)."""
+    return rarity_text(
+        rate,
+        identities,
+        about=t(lang, "candidate_rate"),
+        fewer=t(lang, "candidate_rate_rare"),
+        number=lambda n: number(lang, n),
     )
+
+
+def holder_score(lookup: Lookup, lead: ShownCandidate) -> float | None:
+    """A lead's score on the face that holds its identity (None for a face's own candidate)."""
+    for face in lookup.faces:
+        if face.face_index == lead.held_by_face:
+            for c in face.candidates:
+                if c.identity_id == getattr(lead, "identity_id", None) and c.held_by_face is None:
+                    return c.similarity
+    return None
 
 
 def candidate_caption(
@@ -166,26 +170,37 @@ def candidate_caption(
     quality_reasons: Sequence[str],
     identities: int | None,
     verdict_line: str | None = None,
+    held_there: float | None = None,
 ) -> str:
+    """A candidate's caption; for a lead (`held_by_face`, `held_there` its score on that face)
+    one that says it is not this face's candidate. `total`: the face's own candidates."""
     name = candidate.display_name
     if getattr(candidate, "identity_deleted", False) and not getattr(
         candidate, "identity_erased", False
     ):
         name += t(lang, "identity_forgotten_mark")  # erased names say so themselves
-    text = t(
-        lang,
-        "candidate",
-        index=index,
-        rank=candidate.rank,
-        total=total,
-        name=name,
-        ref=t(lang, "ref", ref=candidate.external_ref) if candidate.external_ref else "",
-        pct=round(candidate.similarity * 100),
-        band=t(lang, f"band_{candidate.band}"),
-        face_id=candidate.face_id,
-    )
-    if rate := rate_text(lang, candidate.false_candidate_rate, identities):
-        text += "\n" + rate
+    values = {
+        "index": index,
+        "name": name,
+        "ref": t(lang, "ref", ref=candidate.external_ref) if candidate.external_ref else "",
+        "pct": round(candidate.similarity * 100),
+        "face_id": candidate.face_id,
+    }
+    if candidate.held_by_face is not None:
+        text = lead_text(lang, candidate, values, held_there)
+        if total == 0:  # the face has no candidate of its own
+            text = t(lang, "no_match", index=index) + "\n" + text
+    else:
+        text = t(
+            lang,
+            "candidate",
+            rank=candidate.rank,
+            total=total,
+            band=t(lang, f"band_{candidate.band}"),
+            **values,
+        )
+        if rate := rate_text(lang, candidate.false_candidate_rate, identities):
+            text += "\n" + rate
     if candidate.low_quality_ref:
         text += "\n" + t(lang, "candidate_low_quality_ref")
     if quality_reasons:
@@ -193,3 +208,18 @@ def candidate_caption(
     if verdict_line:
         text += FEEDBACK_SEPARATOR + verdict_line
     return text
+
+
+def lead_text(
+    lang: str, lead: ShownCandidate, values: dict[str, object], held_there: float | None
+) -> str:
+    """An identity another face of the photo holds, shown on this face as a lead: the same
+    person cannot be two faces, so it is never worded as a second match."""
+    other = lead.held_by_face
+    if held_there is None:
+        held = t(lang, "lead_held", other=other)
+    else:
+        there, here = round(held_there * 100), round(lead.similarity * 100)
+        key = "lead_held_better" if there > here else "lead_held_score"
+        held = t(lang, key, other=other, other_pct=there)
+    return t(lang, "lead", held=held, **values)

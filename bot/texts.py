@@ -4,6 +4,7 @@ Callers use `t(lang, key, **values)`."""
 from __future__ import annotations
 
 from bot.texts_admin import ADMIN_TEXTS
+from facefind.bands import RARITY_ABOUT, RARITY_FEWER
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "uk")
@@ -216,15 +217,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "Ліворуч: обличчя з вашого фото. Праворуч: еталонне обличчя №{face_id}.\n"
         "Кандидат для перевірки, а не встановлена особа.",
     },
+    # a lead: an identity another face of the photo holds (facefind.matching.assign_jointly)
+    "lead": {
+        "en": "Face #{index} · a lead, not a candidate for this face\n{name}{ref}\n"
+        "Similarity {pct}% — {held}\n"
+        "Left: the face in your photo. Right: reference face #{face_id}.\n"
+        "One person is not two faces of one photo: compare both faces (close relatives, such as "
+        "twins and siblings, look alike).",
+        "uk": "Обличчя №{index} · підказка, а не кандидат для цього обличчя\n{name}{ref}\n"
+        "Схожість {pct}% — {held}\n"
+        "Ліворуч: обличчя з вашого фото. Праворуч: еталонне обличчя №{face_id}.\n"
+        "Одна людина не може бути двома обличчями одного фото: порівняйте обидва обличчя "
+        "(близькі родичі, як-от близнюки, брати й сестри, схожі).",
+    },
+    "lead_held_better": {
+        "en": "also matches face #{other}, better there ({other_pct}%): it is that face's "
+        "candidate.",
+        "uk": "також збігається з обличчям №{other}, там краще ({other_pct}%): це кандидат того "
+        "обличчя.",
+    },
+    "lead_held_score": {
+        "en": "also matches face #{other} ({other_pct}% there): it is that face's candidate.",
+        "uk": "також збігається з обличчям №{other} ({other_pct}% там): це кандидат того обличчя.",
+    },
+    "lead_held": {
+        "en": "it is the candidate of face #{other}.",
+        "uk": "це кандидат обличчя №{other}.",
+    },
+    # facefind.bands.rarity_text fills these in; English is the CLI's wording too
     "candidate_rate": {
-        "en": "About 1 in {n} people who are not in the gallery would score this high against "
-        "its {identities} identities.",
+        "en": RARITY_ABOUT,
         "uk": "Приблизно 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "
         "однією з її {identities} осіб.",
     },
     "candidate_rate_rare": {
-        "en": "Fewer than 1 in {n} people who are not in the gallery would score this high "
-        "against its {identities} identities.",
+        "en": RARITY_FEWER,
         "uk": "Менше ніж 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "
         "однією з її {identities} осіб.",
     },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import logging
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +31,9 @@ STRONG_TARGET = 0.0005
 # capacity(): the gallery is too large once fewer than this share of enrolled people's photos
 # (one reference each) reach `possible`.
 MIN_FOUND = 0.90
+# The threshold search evaluates the rate on the curves' own similarities, the tails' starts and
+# this uniform grid over [-1, 1], then refines within one cell (see _threshold).
+SEARCH_GRID_STEP = 1 / 1024
 # `strong` is never below the score this share of enrolled people's photos reach with one
 # reference: a strong label should mean a match as good as most true ones. For buffalo_s on LFW
 # that is 0.556, above which most of LFW's twins and siblings stay `possible` (docs/calibration.md).
@@ -111,11 +117,15 @@ class Calibration:
     detector_sha256: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def _curves(self, references: int) -> Curves:
+    def _key(self, references: int) -> int:
+        """The curves an identity with that many references is scored with."""
         key = max(1, min(int(references), max(self.curves)))
         while key not in self.curves:
             key -= 1
-        return self.curves[key]
+        return key
+
+    def _curves(self, references: int) -> Curves:
+        return self.curves[self._key(references)]
 
     def fmr(self, similarity: float, references: int = 1) -> float:
         """Share of impostor comparisons with an identity of that many references (3: 3 or
@@ -158,6 +168,25 @@ class Calibration:
             return xs[-1]
         x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
         return x0 + (x1 - x0) * (y0 - STRONG_FOUND) / (y0 - y1) if y0 != y1 else x0
+
+    @functools.cached_property
+    def _search_table(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """The threshold search's grid and log(1 - fmr) on it per number of references (-inf
+        where fmr is 1): the same for every gallery size, so it is computed once."""
+        points = set(np.linspace(-1.0, 1.0, round(2 / SEARCH_GRID_STEP) + 1).tolist())
+        for c in self.curves.values():
+            points.update(c.fmr_similarity)
+            points.update(c.found_similarity)
+            # The rate may jump at the tail's start (relatives above the calibration's own):
+            # both sides of the jump are grid points, so no cell holds it.
+            points.update((c.tail.start, math.nextafter(c.tail.start, -math.inf)))
+        grid = np.array(sorted(p for p in points if -1.0 <= p <= 1.0))
+        logs = {}
+        for refs in self.curves:
+            fmr = np.array([self.fmr(float(s), refs) for s in grid])
+            with np.errstate(divide="ignore"):
+                logs[refs] = np.where(fmr >= 1.0, -np.inf, np.log1p(-np.minimum(fmr, 1.0)))
+        return grid, logs
 
     @classmethod
     def from_tables(
@@ -222,15 +251,35 @@ def _false_candidate_rate(
 
 
 def _threshold(cal: Calibration, target: float, counts: Mapping[int, float]) -> float:
+    """The lowest similarity s whose false-candidate rate, and that of every score above it, is
+    at most `target` (1.0 when even 1.0 is over it).
+
+    The rate is not monotone everywhere: with more look-alike relatives than the calibration
+    measured, the tail's model starts above the measured curve, and the rate jumps up at the
+    tail's start; a bisection could stop below that jump, at a score whose neighbours above miss
+    the target. So the rate is evaluated on a grid that holds every point where a curve bends or
+    jumps (between two of them it does not rise), and the crossing above the last grid point
+    over the target is refined by bisection within its cell.
+    """
     if not 0 < target < 1:
         raise ValueError(f"target must be between 0 and 1, got {target}")
-    if not any(n > 0 for n in counts.values()):
-        counts = {1: 1.0}
-    lo, hi = -1.0, 1.0
-    if _false_candidate_rate(cal, hi, counts) > target:
+    counts = {k: n for k, n in counts.items() if n > 0} or {1: 1.0}
+    grid, logs = cal._search_table
+    log_miss = np.zeros_like(grid)
+    for refs, n in counts.items():
+        log_miss = log_miss + n * logs[cal._key(refs)]
+    over = np.flatnonzero(-np.expm1(log_miss) > target)
+    if over.size == 0:
+        return float(grid[0])
+    j = int(over[-1])
+    # the grid's arithmetic may differ from the exact rate's in the last bit: step up to the
+    # first grid point the exact rate accepts
+    while j + 1 < len(grid) and _false_candidate_rate(cal, float(grid[j + 1]), counts) > target:
+        j += 1
+    if j + 1 >= len(grid):
         return 1.0
-    # The rate never rises with the similarity: bisect to well below the bands' precision.
-    for _ in range(60):
+    lo, hi = float(grid[j]), float(grid[j + 1])
+    for _ in range(40):  # the cell is at most 1/1024 wide: far below the bands' precision
         mid = (lo + hi) / 2
         if _false_candidate_rate(cal, mid, counts) <= target:
             hi = mid

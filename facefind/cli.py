@@ -15,12 +15,13 @@ from typing import Any
 from facefind import cli_gallery
 from facefind.actors import Requester
 from facefind.audit import Witness, load_audit_key, parse_head, verify
-from facefind.bands import one_in
+from facefind.bands import rarity_text
 from facefind.cli_common import db_id, open_gallery, open_service, witness_gallery
 from facefind.database import open_pool, prepare
 from facefind.erasure import purge
 from facefind.errors import StaleEmbeddings
 from facefind.logs import configure_logging
+from facefind.matching import Candidate
 from facefind.service import IdentifyResult
 from facefind.settings import Settings, SettingsError
 from facefind.users import USER_ACTIONS, apply_user_action
@@ -80,6 +81,8 @@ def _result_json(
                             "face_id": c.face_id,
                             "false_candidate_rate": c.false_candidate_rate,
                             "low_quality_reference": c.low_quality_ref,
+                            # a lead: the face of the photo that holds this identity
+                            "held_by_face": c.held_by_face,
                         }
                         for c in fr.candidates
                     ],
@@ -104,19 +107,23 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
         x1, y1, x2, y2 = (round(v) for v in f.bbox)
         quality = "ok" if f.quality.ok else "LOW QUALITY: " + ", ".join(f.quality.reasons)
         print(f"  face {f.index} at ({x1},{y1})-({x2},{y2}), quality {quality}")
-        if not fr.candidates:
+        if all(c.held_by_face is not None for c in fr.candidates):
             print("    no confident match")
         for c in fr.candidates:
             ref = f" [{c.external_ref}]" if c.external_ref else ""
-            print(
-                f"    candidate {c.rank}: {c.display_name}{ref} (identity #{c.identity_id}) "
-                f"similarity {c.similarity * 100:.0f}% ({c.band}), matched face #{c.face_id}"
-            )
-            if c.false_candidate_rate is not None:
+            if c.held_by_face is not None:
                 print(
-                    f"      about 1 in {one_in(c.false_candidate_rate):,} people not enrolled "
-                    f"would score this high against {result.bands.identities:,} identities"
+                    f"    lead (not a candidate for this face): {c.display_name}{ref} (identity "
+                    f"#{c.identity_id}) similarity {c.similarity * 100:.0f}%, matched face "
+                    f"#{c.face_id}; {_held_there(result, c)}"
                 )
+            else:
+                print(
+                    f"    candidate {c.rank}: {c.display_name}{ref} (identity #{c.identity_id}) "
+                    f"similarity {c.similarity * 100:.0f}% ({c.band}), matched face #{c.face_id}"
+                )
+                if rarity := rarity_text(c.false_candidate_rate, result.bands.identities):
+                    print("      " + rarity)
             if c.low_quality_ref:
                 print("      matched through a LOW-QUALITY reference photo: weaker evidence")
     if any(fr.candidates for fr in result.faces):
@@ -124,6 +131,27 @@ def _print_text(path: str, result: IdentifyResult | None, error: str | None) -> 
             "  candidates are leads for a person to verify, not identifications; close "
             "relatives (twins, siblings) can score like the person"
         )
+
+
+def _held_there(result: IdentifyResult, lead: Candidate) -> str:
+    """Where a lead's identity is a candidate: one person is not two faces of one photo."""
+    there = next(
+        (
+            c.similarity
+            for fr in result.faces
+            if fr.face.index == lead.held_by_face
+            for c in fr.candidates
+            if c.identity_id == lead.identity_id and c.held_by_face is None
+        ),
+        None,
+    )
+    if there is None:
+        return f"it is the candidate of face {lead.held_by_face}"
+    better = ", better there" if round(there * 100) > round(lead.similarity * 100) else ""
+    return (
+        f"also matches face {lead.held_by_face}{better} ({there * 100:.0f}%): it is that face's "
+        "candidate"
+    )
 
 
 async def cmd_identify(settings: Settings, args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from facefind.settings import Thresholds
 from gallery import Match
@@ -31,9 +30,12 @@ class Candidate:
     external_ref: str | None
     face_id: int
     similarity: float
-    band: str  # 'strong' | 'possible'
+    band: str  # 'strong' | 'possible' (of this face's own score, also for a lead)
     low_quality_ref: bool = False
     false_candidate_rate: float | None = None  # for the gallery size at the time
+    # A lead, not a candidate: the identity was assigned to this face of the same photo (its
+    # number), and is shown here too with this face's own score (twins, siblings).
+    held_by_face: int | None = None
 
 
 def assign_jointly(
@@ -41,16 +43,26 @@ def assign_jointly(
     thresholds: Thresholds,
     per_face_limit: int,
     rate: Callable[[float], float | None] | None = None,
+    numbers: Sequence[int] | None = None,
 ) -> list[list[Candidate]]:
-    """Banded candidates per face, never giving one identity to two faces of the same photo.
+    """Banded candidates per face, never giving one identity to two faces of the same photo,
+    followed by the leads of each face: identities it matches that another face holds.
 
-    An optimal one-to-one assignment, rank by rank: the rank-1 candidates of all faces are
-    chosen together so that their total similarity is highest (a face that is the only one able
-    to take an identity keeps it, rather than losing it to a face with a better alternative);
-    then the rank-2 candidates from the identities left, and so on. Matches below `possible`
-    are dropped: a face left with nothing gets "no confident match". On equal totals the larger
-    face (which comes first) and the lower identity id win, so the answer is deterministic.
+    Rank by rank, the strongest evidence first: of all (face, identity) pairs still open at a
+    rank (faces without a candidate of that rank, identities no face holds), the one with the
+    highest similarity is assigned, then the next that involves neither, and so on (the
+    lexicographically best assignment: weaker evidence never overrides stronger). A face that
+    is the only one able to take an identity keeps it unless a stronger match of another face
+    takes it. Matches below `possible` are dropped: a face left with nothing gets "no
+    confident match". On equal similarities the larger face (which comes first) and then the
+    lower identity id win, so the answer is deterministic.
+
+    A face's leads follow its own candidates (ranks after theirs; they do not count toward
+    `per_face_limit`): each identity that another face holds, among this face's matches from
+    its best down to its last candidate (all of them when it has fewer than the limit), with
+    this face's score and `held_by_face` the holder's number (`numbers`, default 1, 2, ...).
     """
+    numbers = list(numbers) if numbers is not None else list(range(1, len(per_face) + 1))
     eligible: list[dict[int, Match]] = []
     for matches in per_face:
         best: dict[int, Match] = {}
@@ -60,53 +72,56 @@ def assign_jointly(
             ):
                 best[m.identity_id] = m
         eligible.append(best)
-    taken: set[int] = set()
-    result: list[list[Candidate]] = [[] for _ in per_face]
+    holder: dict[int, int] = {}  # identity -> the face (position) it was assigned to
+    own: list[list[Match]] = [[] for _ in per_face]
     for rank in range(1, per_face_limit + 1):
-        faces = [i for i, r in enumerate(result) if len(r) == rank - 1 and eligible[i]]
-        identities = sorted({ident for i in faces for ident in eligible[i]} - taken)
-        if not faces or not identities:
+        pairs = sorted(
+            (-m.similarity, face, ident)
+            for face, best in enumerate(eligible)
+            if len(own[face]) == rank - 1
+            for ident, m in best.items()
+            if ident not in holder
+        )
+        assigned = False
+        for _, face, ident in pairs:
+            if len(own[face]) == rank - 1 and ident not in holder:
+                holder[ident] = face
+                own[face].append(eligible[face][ident])
+                assigned = True
+        if not assigned:
             break
-        for face_no, ident in _best_assignment(faces, identities, eligible):
-            m = eligible[face_no][ident]
-            taken.add(ident)
-            result[face_no].append(
-                Candidate(
-                    rank=rank,
-                    identity_id=m.identity_id,
-                    display_name=m.display_name,
-                    external_ref=m.external_ref,
-                    face_id=m.face_id,
-                    similarity=m.similarity,
-                    band=thresholds.band(m.similarity) or "possible",
-                    low_quality_ref=m.low_quality_ref,
-                    false_candidate_rate=rate(m.similarity) if rate else None,
-                )
-            )
+
+    def candidate(rank: int, m: Match, held_by: int | None) -> Candidate:
+        return Candidate(
+            rank=rank,
+            identity_id=m.identity_id,
+            display_name=m.display_name,
+            external_ref=m.external_ref,
+            face_id=m.face_id,
+            similarity=m.similarity,
+            band=thresholds.band(m.similarity) or "possible",
+            low_quality_ref=m.low_quality_ref,
+            false_candidate_rate=rate(m.similarity) if rate else None,
+            held_by_face=held_by,
+        )
+
+    result: list[list[Candidate]] = []
+    for face, best in enumerate(eligible):
+        cands = [candidate(rank, m, None) for rank, m in enumerate(own[face], start=1)]
+        mine = {m.identity_id for m in own[face]}
+        leads: list[Match] = []
+        seen = 0
+        for m in sorted(best.values(), key=lambda m: (-m.similarity, m.identity_id)):
+            if seen == per_face_limit:
+                break
+            if m.identity_id in mine:
+                seen += 1
+            elif m.identity_id in holder:
+                leads.append(m)
+        for m in leads:
+            cands.append(candidate(len(cands) + 1, m, numbers[holder[m.identity_id]]))
+        result.append(cands)
     return result
-
-
-def _best_assignment(
-    faces: list[int], identities: list[int], eligible: list[dict[int, Match]]
-) -> list[tuple[int, int]]:
-    """(face, identity) pairs of the assignment with the highest total similarity."""
-    # Columns: the identities, then one "nothing" column per face (weight 0), so a face may go
-    # without. Forbidden pairs get a weight far below any real total.
-    forbidden = -1e6
-    weights = np.full((len(faces), len(identities) + len(faces)), forbidden)
-    for row, face_no in enumerate(faces):
-        weights[row, len(identities) + row] = 0.0
-        for col, ident in enumerate(identities):
-            m = eligible[face_no][ident] if ident in eligible[face_no] else None
-            if m is not None:
-                # tiny preferences for the larger face and the lower identity id break ties
-                weights[row, col] = m.similarity + 1e-9 * (len(faces) - row) - 1e-12 * col
-    rows, cols = linear_sum_assignment(weights, maximize=True)
-    return [
-        (faces[r], identities[c])
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
-        if c < len(identities) and weights[r, c] > forbidden / 2
-    ]
 
 
 def prominence(face: DetectedFace, width: int, height: int) -> float:

@@ -200,7 +200,11 @@ class FaceFind(Enrollment):
             for f in analysis.faces
         ]
         assigned = assign_jointly(
-            per_face, bands.thresholds, self.candidates_per_face, bands.false_candidate_rate
+            per_face,
+            bands.thresholds,
+            self.candidates_per_face,
+            bands.false_candidate_rate,
+            numbers=[f.index for f in analysis.faces],
         )
         timings = dict(analysis.timings_ms)
         timings["search"] = (time.perf_counter() - searched) * 1000
@@ -220,6 +224,7 @@ class FaceFind(Enrollment):
                         c.band,
                         c.false_candidate_rate,
                         c.low_quality_ref,
+                        c.held_by_face,
                     )
                     for c in cands
                 ],

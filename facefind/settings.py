@@ -106,18 +106,38 @@ class Settings:
         return self.strong_threshold is not None or self.possible_threshold is not None
 
     def with_overrides(self, derived: Thresholds) -> Thresholds:
-        """The derived thresholds with the operator's fixed values in their place."""
-        t = Thresholds(
-            strong=self.strong_threshold if self.strong_threshold is not None else derived.strong,
-            possible=self.possible_threshold
-            if self.possible_threshold is not None
-            else derived.possible,
+        """The derived thresholds with the operator's fixed values in their place.
+
+        A fixed value always wins. The derived band on its other side moves with the gallery
+        and may cross it (a fixed strong 0.45 below the possible band of a large gallery): it is
+        then held at the fixed value, so possible <= strong always holds and no lookup fails
+        over it (facefind.bands.BandPolicy warns when that happens)."""
+        strong, possible = derived.strong, derived.possible
+        if self.strong_threshold is not None:
+            strong = self.strong_threshold
+            possible = min(possible, strong)
+        if self.possible_threshold is not None:
+            possible = self.possible_threshold
+            strong = max(strong, possible)
+        return Thresholds(strong=strong, possible=possible)
+
+    def __post_init__(self) -> None:
+        fixed = (
+            ("FACEFIND_STRONG_THRESHOLD", self.strong_threshold),
+            ("FACEFIND_POSSIBLE_THRESHOLD", self.possible_threshold),
         )
-        if not 0 < t.possible <= t.strong <= 1:
+        for name, value in fixed:
+            if value is not None and not 0 < value <= 1:
+                raise SettingsError(f"{name} must be a similarity above 0 and at most 1: {value}")
+        if (
+            self.strong_threshold is not None
+            and self.possible_threshold is not None
+            and self.possible_threshold > self.strong_threshold
+        ):
             raise SettingsError(
-                f"thresholds must satisfy 0 < possible ({t.possible}) <= strong ({t.strong}) <= 1"
+                f"FACEFIND_POSSIBLE_THRESHOLD ({self.possible_threshold}) must not be above "
+                f"FACEFIND_STRONG_THRESHOLD ({self.strong_threshold})"
             )
-        return t
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:

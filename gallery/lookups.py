@@ -110,6 +110,7 @@ class LookupStore(GalleryBase):
                         c.band,
                         c.false_candidate_rate,
                         c.low_quality_ref,
+                        c.held_by_face,
                     )
             await con.execute(
                 q.LOOKUP_FINISH,
@@ -157,6 +158,7 @@ class LookupStore(GalleryBase):
                     false_candidate_rate=c["false_candidate_rate"],
                     low_quality_ref=c["low_quality_ref"],
                     identity_erased=c["erased_at"] is not None,
+                    held_by_face=c["held_by_face"],
                 )
             )
         faces = [

@@ -306,8 +306,8 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id"""
 LOOKUP_CANDIDATE_INSERT = """
 INSERT INTO lookup_candidates (lookup_face_id, rank, identity_id, face_id, similarity, band,
-                               false_candidate_rate, low_quality_ref)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                               false_candidate_rate, low_quality_ref, held_by_face)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING id"""
 LOOKUP_GET = """
 SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
@@ -361,8 +361,8 @@ SELECT id, face_index, bbox, det_score, quality, crop_jpeg FROM lookup_faces
 WHERE lookup_id = $1 ORDER BY face_index"""
 LOOKUP_CANDIDATES = """
 SELECT c.id, c.lookup_face_id, c.rank, c.identity_id, c.face_id, c.similarity, c.band,
-       c.false_candidate_rate, c.low_quality_ref, i.display_name, i.external_ref, i.deleted_at,
-       i.erased_at,
+       c.false_candidate_rate, c.low_quality_ref, c.held_by_face, i.display_name, i.external_ref,
+       i.deleted_at, i.erased_at,
        (SELECT fb.verdict FROM feedback fb WHERE fb.candidate_id = c.id
         ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1) AS verdict
 FROM lookup_candidates c
@@ -380,7 +380,8 @@ SELECT l.id, l.user_id, l.actor, l.source, l.status, l.face_count, l.created_at,
                                         ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1)
                                || ']', '') AS summary
             FROM lookup_faces lf
-            JOIN lookup_candidates c ON c.lookup_face_id = lf.id AND c.rank = 1
+            JOIN lookup_candidates c
+              ON c.lookup_face_id = lf.id AND c.rank = 1 AND c.held_by_face IS NULL
             JOIN identities i ON i.id = c.identity_id
             WHERE lf.lookup_id = l.id) top) AS top_candidates
 FROM lookups l
@@ -394,7 +395,7 @@ SELECT count(*) FROM lookups WHERE user_id = $1 AND created_at >= $2"""
 LOOKUP_EXPORT = """
 SELECT l.id AS lookup_id, l.created_at, l.user_id, l.actor, l.source, l.status, l.face_count,
        l.photo_sha256, l.model, lf.face_index, lf.det_score, c.rank, c.identity_id,
-       i.display_name, i.external_ref, c.face_id, c.similarity, c.band,
+       i.display_name, i.external_ref, c.face_id, c.similarity, c.band, c.held_by_face,
        (SELECT fb.verdict FROM feedback fb WHERE fb.candidate_id = c.id
         ORDER BY fb.created_at DESC, fb.id DESC LIMIT 1) AS verdict
 FROM lookups l

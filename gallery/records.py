@@ -103,6 +103,7 @@ class NewCandidate:
     band: str
     false_candidate_rate: float | None = None
     low_quality_ref: bool = False
+    held_by_face: int | None = None  # a lead: the face of the photo that holds the identity
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class StoredCandidate:
     false_candidate_rate: float | None = None
     low_quality_ref: bool = False
     identity_erased: bool = False
+    held_by_face: int | None = None  # a lead: the face of the photo that holds the identity
 
 
 @dataclass(frozen=True)

@@ -230,18 +230,10 @@ def load_models(pack: ModelPack, threads: int) -> LoadedModels:
 
 
 def recognizer_session(path: Path, threads: int) -> onnxruntime.InferenceSession:
-    """An ONNX Runtime session of the recognizer with its PRelu nodes rewritten (same outputs)."""
-    import onnx
+    """An ONNX Runtime session of the recognizer with its PRelu nodes rewritten (same outputs,
+    checked at load time; the original graph, with a warning, when the check fails)."""
+    from recognition.graph import checked_session
 
-    from recognition.graph import prelu_as_relu
-
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise ModelError(f"{path} is not a readable ONNX model: {exc}") from exc
-    rewritten = prelu_as_relu(model)
+    session, rewritten = checked_session(str(path), session_options(threads))
     logger.debug("recognizer %s: %d PRelu nodes rewritten", Path(path).name, rewritten)
-    source: str | bytes = model.SerializeToString() if rewritten else str(path)
-    return onnxruntime.InferenceSession(
-        source, session_options(threads), providers=["CPUExecutionProvider"]
-    )
+    return session

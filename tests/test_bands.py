@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pytest
@@ -74,6 +75,42 @@ def test_fixed_thresholds_override_the_calibration() -> None:
     assert bands.thresholds.possible == 0.45 and bands.source == "fixed"
     # the rate at a score is still the calibrated one
     assert bands.false_candidate_rate(0.45) is not None
+
+
+def test_a_fixed_strong_threshold_below_a_large_gallerys_possible_band_wins_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="facefind.bands")
+    p = policy(strong_threshold=0.40)
+    # at start, the operator learns the sizes at which the derived band will cross it
+    [start] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "FACEFIND_STRONG_THRESHOLD 0.400 is below the possible band" in start
+    assert "from 1,671 identities with 3 reference(s) each" in start
+    caplog.clear()
+    assert p.bands_for({1: 1000}).thresholds.possible < 0.40  # not crossed yet
+    # past 5,013 identities the derived possible band (0.465 at 100,000) is above the fixed
+    # strong one: it is held at it, and no lookup fails over it
+    for n in (100_000, 1_000_000, 100_001, 2_000_000):
+        bands = p.bands_for({1: n})
+        assert bands.thresholds == Thresholds(strong=0.40, possible=0.40)
+        assert bands.thresholds.band(0.41) == "strong" and bands.thresholds.band(0.39) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # once when it began, not for every gallery size or lookup
+    held = "possible band 0.465 derived for 100000 identities: possible is held at 0.400"
+    assert held in warnings[0]
+    assert "9.52%" in warnings[0]  # the false-candidate rate at the fixed value
+    # a gallery that shrinks back below the crossing says so once
+    caplog.clear()
+    p.bands_for({1: 1000})
+    p.bands_for({1: 999})
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
+def test_a_fixed_possible_threshold_above_the_derived_strong_band_raises_it() -> None:
+    p = policy(possible_threshold=0.37)
+    # a small gallery's strong band (0.35) is below it: strong is raised to it
+    assert p.bands_for({1: 10}).thresholds == Thresholds(strong=0.37, possible=0.37)
+    assert p.bands_for({1: 1000}).thresholds.strong > 0.37
 
 
 def test_targets_are_settings() -> None:

@@ -18,6 +18,7 @@ from tests.botkit import (
     ADMIN,
     JSON,
     Enrolled,
+    answered,
     body,
     buttons,
     candidates,
@@ -134,6 +135,7 @@ async def test_admin_lists_lookups_and_shows_one_again(
 ) -> None:
     user = await officer(fake, service)
     lookup_id, replies = await lookup_replies(fake, user, enrolled.people["Carla"].query)
+    await answered(service, lookup_id)  # the list shows the outcome once it is recorded
 
     listing = await send(fake, admin, f"/lookups {user['id']}", "Lookups:")
     line = body(listing).splitlines()[1]
@@ -218,6 +220,29 @@ def test_a_candidates_rate_reads_as_one_in_n_people_in_both_languages() -> None:
         "однією з її 12\u00a0000 осіб."
     )
     assert rate_text("en", None, 547) is None  # no calibration: no number is made up
+
+
+def test_the_bot_and_the_cli_word_a_rate_alike_and_cap_it_at_one_in_a_billion() -> None:
+    from bot.replies import rate_text
+    from facefind.bands import Rarity, rarity, rarity_text
+
+    assert rarity(1 / 19_873) == Rarity(20_000, fewer_than=False)
+    assert rarity(1e-9) == Rarity(1_000_000_000, fewer_than=False)
+    # beyond what a calibration can vouch for: never "about 1 in 650,000,000,000,000"
+    assert rarity(1 / 6.5e14) == Rarity(1_000_000_000, fewer_than=True)
+    assert rarity_text(1 / 6.5e14, 719) == (
+        "Fewer than 1 in 1,000,000,000 people who are not in the gallery would score this high "
+        "against its 719 identities."
+    )
+    # the CLI prints rarity_text; the bot's English is the same sentence, for every rate
+    for rate in (0.4, 1 / 19_873, 2e-6, 1e-9, 9.9e-10, 1 / 6.5e14, 0.0):
+        assert rate_text("en", rate, 12_345) == rarity_text(rate, 12_345)
+    # and Ukrainian caps at the same place
+    assert rate_text("uk", 1 / 6.5e14, 719) == (
+        "Менше ніж 1 з 1\u00a0000\u00a0000\u00a0000 людей, яких немає в галереї, отримали б таку "
+        "схожість з однією з її 719 осіб."
+    )
+    assert rarity_text(0.01, 0) is None and rate_text("uk", None, 5) is None
 
 
 def test_picture_labels_in_ukrainian_are_drawn_not_question_marks() -> None:

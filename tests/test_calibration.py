@@ -237,6 +237,37 @@ def test_the_shipped_buffalo_s_calibration_loads_and_an_operator_file_wins(tmp_p
     assert chosen is not None and chosen.source == "the operator's photos"
 
 
+def test_the_threshold_meets_the_target_at_and_above_it_whatever_the_relatives() -> None:
+    """With more look-alike relatives than the calibration measured, the rate jumps up at the
+    tail's start: the threshold must be above the jump when the jump misses the target
+    (a bisection returned 0.3403 for N = 719 and 3e-6 relatives, where scores just above it
+    gave 0.51% against 0.5%), and still the lowest score that meets the target from there up."""
+    recognizer = DEFAULT_SHA256[DEFAULT_RECOGNIZER_FILE]
+    shipped = load_calibration("buffalo_s", recognizer, None, recipe=EMBEDDING_RECIPE)
+    assert shipped is not None
+    sizes = sorted({*np.unique(np.round(np.logspace(0, 8, 33))).astype(int).tolist(), 719})
+    starts = [c.tail.start for c in shipped.curves.values()]
+    jumped = 0
+    for relatives in (0.0, shipped.relatives, 3e-6, 5e-6, 1e-5, 1e-4):
+        cal = dataclasses.replace(shipped, relatives=relatives)
+        for n, target in itertools.product(sizes, (0.005, 0.0005)):
+            size = GallerySize({1: n // 2, 3: n - n // 2}) if n % 3 == 0 else GallerySize.single(n)
+            s = cal.threshold_for(target, size)
+            above = [s, *np.arange(s, 1.0, 2e-3).tolist(), *(x for x in starts if x > s), 1.0]
+            worst = max(cal.false_candidate_rate(x, size) for x in above)
+            assert worst <= target, (relatives, n, target, s, worst)
+            if s > -1.0:  # and nothing lower would do
+                assert cal.false_candidate_rate(s - 1e-7, size) > target, (relatives, n, s)
+            jumped += any(
+                cal.false_candidate_rate(math.nextafter(x, -1.0), size) <= target
+                for x in starts
+                if x < s
+            )
+    # the case this guards against did occur: just below a tail's start, under the threshold,
+    # the target was met
+    assert jumped > 0
+
+
 # --- fitting --------------------------------------------------------------------------------------
 def test_the_tail_fit_recovers_strangers_and_relatives() -> None:
     """Impostors: a Laplace tail of scale 0.03 plus 60 relatives scoring like genuine pairs."""

@@ -3,6 +3,10 @@ embeddings, on the default model and on small graphs that exercise what must be 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime
@@ -10,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from recognition import Limits
-from recognition.graph import prelu_as_relu
+from recognition.graph import checked_session, prelu_as_relu
 from recognition.models import recognizer_session, resolve_model_pack, session_options
 from recognition.pipeline import FaceAnalyzer, align_face
 from tests.images import T1, read_image
@@ -75,6 +79,83 @@ def test_per_channel_prelu_is_rewritten_to_the_same_function(slopes: np.ndarray)
     np.testing.assert_allclose(_run(rewritten, x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 1, 1, 1), (1,), ()])
+def test_one_shared_prelu_slope_is_repeated_per_channel_to_the_same_function(
+    shape: tuple[int, ...],
+) -> None:
+    # One slope for every element: the rewrite once made it a (1,1,1,1) kernel that ONNX
+    # Runtime refused at run time ("Input channels C is not equal to kernel channels * group").
+    slopes = np.full(shape, 0.25)
+    original, rewritten = _prelu_graph(slopes), _prelu_graph(slopes)
+    assert prelu_as_relu(rewritten) == 1
+    onnx.checker.check_model(rewritten)
+    assert _ops(rewritten) == ["Conv", "Conv", "Relu", "Add"]
+    x = (np.random.default_rng(5).standard_normal((1, CHANNELS, 5, 6)) * 10).astype(np.float32)
+    np.testing.assert_allclose(_run(rewritten, x), _run(original, x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_shared_prelu_slope_on_an_unknown_number_of_channels_is_kept() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("PRelu", ["input", "slope"], ["output"])],
+        "shared",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", "c", 5, 6])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["n", "c", 5, 6])],
+        initializer=[numpy_helper.from_array(np.full((1, 1, 1), 0.25, np.float32), "slope")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    before = model.SerializeToString()
+    assert prelu_as_relu(model) == 0
+    assert model.SerializeToString() == before
+
+
+def _saved(model: onnx.ModelProto, folder: Path) -> str:
+    path = folder / "model.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def _depthwise_as_plain_conv(model: onnx.ModelProto) -> int:
+    """The rewrite with its depthwise convolution made an ordinary one: it fails at run time."""
+    rewritten = prelu_as_relu(model)
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.name == "group":
+                attribute.i = 1
+    return rewritten
+
+
+def _slopes_doubled(model: onnx.ModelProto) -> int:
+    """The rewrite with wrong slopes: it runs, and computes another function."""
+    rewritten = prelu_as_relu(model)
+    for init in model.graph.initializer:
+        if init.name.endswith("_slope_minus_one"):
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 2, init.name))
+    return rewritten
+
+
+@pytest.mark.parametrize("rewrite", [_depthwise_as_plain_conv, _slopes_doubled])
+def test_a_rewritten_graph_that_fails_the_load_time_check_gives_way_to_the_original(
+    rewrite: Callable[[onnx.ModelProto], int], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    slopes = np.array([0.25, -0.8, 0.9, 0.1]).reshape(CHANNELS, 1, 1)
+    path = _saved(_prelu_graph(slopes), tmp_path)
+    session, rewritten = checked_session(path, session_options(1), rewrite)
+    assert rewritten == 0
+    assert "using the original graph" in caplog.text
+    x = (np.random.default_rng(3).standard_normal((1, CHANNELS, 5, 6)) * 10).astype(np.float32)
+    expected = _run(_prelu_graph(slopes), x)
+    np.testing.assert_array_equal(session.run(None, {"input": x})[0], expected)
+
+
+def test_a_rewritten_graph_that_passes_the_load_time_check_is_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    path = _saved(_prelu_graph(np.full((1, 1, 1), 0.25)), tmp_path)
+    _, rewritten = checked_session(path, session_options(1))
+    assert rewritten == 1 and not caplog.records
+
+
 @pytest.mark.parametrize(
     ("slopes", "rank"),
     [
@@ -117,6 +198,8 @@ def test_default_recognizer_gives_the_same_embeddings_rewritten() -> None:
     )
     name = plain.get_inputs()[0].name
     expected = np.concatenate([plain.run(None, {name: blob[i : i + 1]})[0] for i in range(12)])
+    _, rewritten = checked_session(str(pack.recognizer_path), session_options(1))
+    assert rewritten == prelus  # the load-time check passes on the real model
     session = recognizer_session(pack.recognizer_path, threads=1)
     got = np.concatenate([session.run(None, {name: blob[i : i + 1]})[0] for i in range(12)])
     unit = expected / np.linalg.norm(expected, axis=1, keepdims=True)
