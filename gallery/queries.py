@@ -122,6 +122,12 @@ USER_SET_ROLE = f"""
 UPDATE users SET role = $2, decided_by = $3, decided_at = now(), updated_at = now()
 WHERE id = $1
 RETURNING {_USER_COLUMNS}"""
+# a decision applies only if the user is still as the deciding admin saw them: compare-and-set,
+# so of two admins deciding at once the second finds nothing to update
+USER_CHANGE = f"""
+UPDATE users SET status = $2, role = $3, decided_by = $4, decided_at = now(), updated_at = now()
+WHERE id = $1 AND status = $5 AND role = $6
+RETURNING {_USER_COLUMNS}"""
 USER_ADMINS = f"""
 SELECT {_USER_COLUMNS} FROM users WHERE role = 'admin' AND status = 'approved' ORDER BY id"""
 
