@@ -14,8 +14,9 @@ from bot.context import BotContext
 from bot.handlers import parse_callback, reply
 from bot.notify import request_text, user_label
 from bot.texts import LANGUAGES, language_of, t
+from facefind.errors import AlreadyDecided
 from facefind.inputs import parse_id
-from facefind.users import NOT_ON_ONESELF, apply_user_action
+from facefind.users import NOT_ON_ONESELF, apply_user_action, readmitted_at_start
 from gallery import Gallery, User
 
 logger = logging.getLogger(__name__)
@@ -98,28 +99,42 @@ async def access_decision(update: Update, context: BotContext) -> None:
     """Approve or reject a pending user from the buttons on an access request."""
     query = update.callback_query
     assert query is not None and context.sender is not None
-    parsed = parse_callback(query.data, {"a": "approved", "r": "rejected"})
+    parsed = parse_callback(query.data, {"a": "approve", "r": "reject"})
     if parsed is None:
         await query.answer(t(context.lang, "not_allowed"))
         return
-    status, target_id = parsed
+    action, target_id = parsed
     gallery = context.service.gallery
-    target = await gallery.get_user(target_id)
-    if target is None:
+    try:
+        updated = await apply_user_action(
+            gallery, target_id, action, f"tg:{context.sender.id}", expect="pending"
+        )
+    except AlreadyDecided as decided:
+        # another admin decided first (a moment ago, or on their copy of this request)
+        by = await decided_by(gallery, decided.user)
+        status = t(context.lang, f"status_{decided.user.status}")
+        await query.answer(
+            t(context.lang, "already_decided", status=status, admin=by), show_alert=True
+        )
+        await _mark_request(query.message, context, decided.user, by)
+        return
+    if updated is None:
         await query.answer(t(context.lang, "user_not_found", id=target_id), show_alert=True)
         return
-    if target.status != "pending":
-        await query.answer(
-            t(context.lang, "already_decided", status=t(context.lang, f"status_{target.status}")),
-            show_alert=True,
-        )
-        await _mark_request(query.message, context, target, target.decided_by or "?")
-        return
-    updated = await gallery.set_user_status(target_id, status, f"tg:{context.sender.id}")
-    assert updated is not None
-    await query.answer(t(context.lang, f"status_{status}"))
+    await query.answer(t(context.lang, f"status_{updated.status}"))
     await _mark_request(query.message, context, updated, user_label(context.sender))
     await _tell_user(context.bot, updated)
+
+
+async def decided_by(gallery: Gallery, user: User) -> str:
+    """Who made the last decision on a user, as admins know them: an admin's name, else the
+    actor as recorded (cli:login, config:ADMIN_IDS)."""
+    actor = user.decided_by
+    if actor is None:
+        return "?"
+    admin_id = parse_id(actor.removeprefix("tg:")) if actor.startswith("tg:") else None
+    admin = await gallery.get_user(admin_id) if admin_id is not None else None
+    return user_label(admin) if admin is not None else actor
 
 
 async def _mark_request(message: object, context: BotContext, user: User, by: str) -> None:
@@ -233,20 +248,43 @@ async def user_command(update: Update, context: BotContext) -> None:
     if before is None:
         await reply(update, t(context.lang, "user_not_found", id=target_id))
         return
-    after = await apply_user_action(gallery, target_id, command, f"tg:{context.sender.id}")
+    try:
+        after = await apply_user_action(gallery, target_id, command, f"tg:{context.sender.id}")
+    except AlreadyDecided as decided:
+        await reply(update, await _unchanged_text(context, decided.user))
+        return
     assert after is not None
     if after.status != before.status:
         await _tell_user(context.bot, after)
     if after.is_admin != before.is_admin:
         await set_admin_menu(context.bot, after.id, after.is_admin)
-    await reply(
-        update,
-        t(
-            context.lang,
-            "user_updated",
-            id=after.id,
-            name=user_label(after),
-            role=t(context.lang, f"role_{after.role}"),
-            status=t(context.lang, f"status_{after.status}"),
-        ),
+    await reply(update, _user_text(context.lang, "user_updated", after) + _readmits(context, after))
+
+
+def _user_text(lang: str, key: str, user: User, **values: object) -> str:
+    return t(
+        lang,
+        key,
+        id=user.id,
+        name=user_label(user),
+        role=t(lang, f"role_{user.role}"),
+        status=t(lang, f"status_{user.status}"),
+        **values,
     )
+
+
+async def _unchanged_text(context: BotContext, user: User) -> str:
+    """Nothing changed: the user as they are, and who decided so."""
+    if user.decided_by is None:
+        text = _user_text(context.lang, "user_unchanged", user)
+    else:
+        by = await decided_by(context.service.gallery, user)
+        text = _user_text(context.lang, "user_already_decided", user, admin=by)
+    return text + _readmits(context, user)
+
+
+def _readmits(context: BotContext, user: User) -> str:
+    """The warning that ADMIN_IDS will undo this at the next start, where it will."""
+    if not readmitted_at_start(user, context.state.settings.admin_ids):
+        return ""
+    return "\n\n" + t(context.lang, "admin_ids_readmits", id=user.id)

@@ -42,7 +42,7 @@ from facefind.queue import QueueWorker
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
 from facefind.supervisor import EmbeddedSupervisor, fresh_connections
-from facefind.users import USER_ACTIONS
+from facefind.users import ADMIN_IDS_ACTOR, USER_ACTIONS
 from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)
@@ -238,13 +238,25 @@ class BotRunner:
         self.inbox.wake()
 
     async def _ensure_admins(self) -> None:
+        """Make every user in ADMIN_IDS an approved admin, saying so when that undoes a
+        decision someone took on them since (the setting wins at every start)."""
         gallery = self.service.gallery
         for admin_id in self.settings.admin_ids:
             user = await gallery.get_user(admin_id)
             if user is not None and user.is_admin:
                 continue
-            await gallery.set_user_role(admin_id, "admin", "config:ADMIN_IDS", create=True)
-            await gallery.set_user_status(admin_id, "approved", "config:ADMIN_IDS")
+            if user is not None and user.decided_by not in (None, ADMIN_IDS_ACTOR):
+                logger.warning(
+                    "ADMIN_IDS makes user %s an approved admin again, undoing the last decision "
+                    "on them (%s, %s, by %s at %s): remove them from ADMIN_IDS to keep it",
+                    admin_id,
+                    user.role,
+                    user.status,
+                    user.decided_by,
+                    f"{user.decided_at:%Y-%m-%d %H:%M}" if user.decided_at else "?",
+                )
+            await gallery.set_user_role(admin_id, "admin", ADMIN_IDS_ACTOR, create=True)
+            await gallery.set_user_status(admin_id, "approved", ADMIN_IDS_ACTOR)
 
     async def _retention_loop(self) -> None:
         settings = self.settings

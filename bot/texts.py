@@ -134,8 +134,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "status_revoked": {"en": "revoked", "uk": "скасовано"},
     "status_pending": {"en": "pending", "uk": "очікує"},
     "already_decided": {
-        "en": "Already decided: {status}.",
-        "uk": "Рішення вже ухвалено: {status}.",
+        "en": "Already decided: {status} by {admin}.",
+        "uk": "Рішення вже ухвалено: {status}, {admin}.",
     },
     "not_allowed": {
         "en": "You are not allowed to do that.",

@@ -188,6 +188,22 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "en": "User {id} ({name}): {role}, {status}.",
         "uk": "Користувач {id} ({name}): {role}, {status}.",
     },
+    "user_already_decided": {
+        "en": "Already decided by {admin}: user {id} ({name}) is {role}, {status}. Nothing "
+        "changed.",
+        "uk": "Рішення вже ухвалено ({admin}): користувач {id} ({name}) — {role}, {status}. "
+        "Нічого не змінено.",
+    },
+    "user_unchanged": {
+        "en": "Nothing to change: user {id} ({name}) is {role}, {status}.",
+        "uk": "Нічого змінювати: користувач {id} ({name}) — {role}, {status}.",
+    },
+    "admin_ids_readmits": {
+        "en": "⚠ User {id} is listed in ADMIN_IDS and will be made an approved admin again at "
+        "the bot's next start. To make this last, remove them from ADMIN_IDS.",
+        "uk": "⚠ Користувач {id} є в ADMIN_IDS і під час наступного запуску бота знову стане "
+        "схваленим адміністратором. Щоб це рішення діяло й далі, вилучіть його з ADMIN_IDS.",
+    },
     "user_not_found": {
         "en": "No user with id {id}. They must write to the bot first.",
         "uk": "Немає користувача з ID {id}. Спершу він має написати боту.",

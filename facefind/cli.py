@@ -19,12 +19,12 @@ from facefind.bands import rarity_text
 from facefind.cli_common import db_id, open_gallery, open_service, witness_gallery
 from facefind.database import open_pool, prepare
 from facefind.erasure import purge
-from facefind.errors import StaleEmbeddings
+from facefind.errors import AlreadyDecided, StaleEmbeddings
 from facefind.logs import configure_logging
 from facefind.matching import Candidate
 from facefind.service import IdentifyResult
 from facefind.settings import Settings, SettingsError
-from facefind.users import USER_ACTIONS, apply_user_action
+from facefind.users import USER_ACTIONS, apply_user_action, readmitted_at_start
 from gallery import (
     AuditKeyMismatch,
     DatabaseCheckError,
@@ -32,6 +32,7 @@ from gallery import (
     MigrationError,
     ModelMismatch,
     RoleError,
+    User,
 )
 from recognition import ImageError, ModelError
 
@@ -191,10 +192,27 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
             for u in await gallery.list_users(getattr(args, "status", None)):
                 print(f"{u.id}\t{u.display}\t{u.role}\t{u.status}")
             return 0
-        user = await apply_user_action(gallery, args.user_id, args.action, actor, create=True)
+        try:
+            user = await apply_user_action(gallery, args.user_id, args.action, actor, create=True)
+        except AlreadyDecided as decided:
+            user = decided.user
+            # already where the action puts them: done; else another decision stands
+            print(f"nothing changed: {decided}", file=sys.stdout if decided.same else sys.stderr)
+            _warn_readmitted(settings, user)
+            return 0 if decided.same else 1
         assert user is not None
         print(f"user {user.id}: role {user.role}, status {user.status}")
+        _warn_readmitted(settings, user)
     return 0
+
+
+def _warn_readmitted(settings: Settings, user: User) -> None:
+    if readmitted_at_start(user, settings.admin_ids):
+        print(
+            f"warning: user {user.id} is listed in ADMIN_IDS and will be made an approved admin "
+            "again at the bot's next start; to make this last, remove them from ADMIN_IDS",
+            file=sys.stderr,
+        )
 
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
@@ -297,7 +315,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 USER_ACTION_HELP = {
     "approve": "let a Telegram user run lookups",
     "reject": "refuse a pending access request",
-    "revoke": "withdraw access",
+    "revoke": "withdraw an approved user's access",
     "promote": "make an admin (also approves): this is how the first admin is made",
     "demote": "make an admin an officer again",
 }

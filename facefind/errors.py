@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gallery import Identity
+from gallery import Identity, User
 
 
 class FaceFindError(Exception):
@@ -65,6 +65,20 @@ class AmbiguousIdentity(FaceFindError):
 
 class UnknownIdentity(FaceFindError):
     code = "unknown_identity"
+
+
+class AlreadyDecided(FaceFindError):
+    """A decision on a user that does not apply to them as they are now: another admin decided
+    first, or the user is where the action would put them already. `user`: as they are now;
+    `same`: they are already where the action would put them."""
+
+    code = "already_decided"
+
+    def __init__(self, user: User, *, same: bool) -> None:
+        by = f", decided by {user.decided_by}" if user.decided_by else ""
+        super().__init__(f"user {user.id} is already {user.role}, {user.status}{by}")
+        self.user = user
+        self.same = same
 
 
 class StaleEmbeddings(RuntimeError):

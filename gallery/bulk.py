@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class VectorIndex:
     name: str
-    definition: str  # CREATE INDEX ..., as the server gives it (pg_indexes)
+    definition: str  # CREATE INDEX ..., as the server describes it (pg_indexes)
     bytes: int
 
 
@@ -176,18 +176,26 @@ class BulkStore(GalleryBase):
             yield ExportSnapshot(con, model)
 
     async def defer_vector_indexes(self, actor: str) -> list[str]:
-        """Drop the HNSW indexes for a large load, keeping their definitions to rebuild.
+        """Drop the HNSW indexes for a large load, keeping their names to rebuild them.
 
-        Dropping is the schema owner's: without its connection (a runtime role alone) nothing
-        is dropped and the load goes into the indexes as they are, slower but complete."""
+        Only the indexes facefind defines (q.VECTOR_INDEX_DEFINITIONS) are dropped: they are
+        built again from those definitions, never from what a table holds. Dropping is the
+        schema owner's: without its connection (a runtime role alone) nothing is dropped and
+        the load goes into the indexes as they are, slower but complete."""
+        names: list[str] = []
         try:
             async with self.owner_transaction() as con:
-                rows = await con.fetch(q.VECTOR_INDEXES)
-                for r in rows:
-                    await con.execute(q.DEFERRED_INDEX_ADD, r["indexname"], r["indexdef"], actor)
+                for r in await con.fetch(q.VECTOR_INDEXES):
+                    if r["indexname"] not in q.VECTOR_INDEX_DEFINITIONS:
+                        logger.warning(
+                            "index %s is not one facefind builds: kept through the load",
+                            r["indexname"],
+                        )
+                        continue
+                    await con.execute(q.DEFERRED_INDEX_ADD, r["indexname"], actor)
                     await con.execute(q.drop_index(r["indexname"]))
-                if rows:
-                    names = [r["indexname"] for r in rows]
+                    names.append(r["indexname"])
+                if names:
                     await self.audit(actor, "index.defer", None, {"indexes": names}, con=con)
         except asyncpg.InsufficientPrivilegeError:
             logger.warning(
@@ -195,7 +203,7 @@ class BulkStore(GalleryBase):
                 "set DATABASE_OWNER_URL for large loads)"
             )
             return []
-        return [r["indexname"] for r in rows]
+        return names
 
     async def vector_indexes(self) -> list[VectorIndex]:
         """The HNSW indexes that searches walk, with their definitions and sizes."""
@@ -210,27 +218,35 @@ class BulkStore(GalleryBase):
     async def restore_vector_indexes(
         self, actor: str, *, timings: dict[str, float] | None = None
     ) -> list[str]:
-        """Build the indexes a load deferred (also one an interrupted load left behind).
+        """Build the indexes a load deferred (also one an interrupted load left behind), each
+        from its definition in the code, looked up by the name the table keeps.
 
         `timings`, when given, receives each built index's seconds."""
         built = []
-        for r in await self.pool.fetch(q.DEFERRED_INDEXES):
-            logger.info("building index %s", r["name"])
+        for name in await self.deferred_indexes():
+            definition = q.VECTOR_INDEX_DEFINITIONS.get(name)
+            if definition is None:
+                logger.warning(
+                    "deferred index %s is not one facefind defines: not built (delete its row "
+                    "from deferred_indexes)",
+                    name,
+                )
+                continue
+            logger.info("building index %s", name)
             started = time.perf_counter()
             try:
                 async with self.owner_transaction() as con:
-                    # the definition is the server's own (pg_indexes), kept when it was dropped
-                    await con.execute(r["definition"])
-                    await con.execute(q.DEFERRED_INDEX_DONE, r["name"])
-                    await self.audit(actor, "index.build", None, {"index": r["name"]}, con=con)
+                    await con.execute(definition)
+                    await con.execute(q.DEFERRED_INDEX_DONE, name)
+                    await self.audit(actor, "index.build", None, {"index": name}, con=con)
             except asyncpg.InsufficientPrivilegeError:
                 logger.warning(
-                    "index %s waits to be built by its owner: run `facefind migrate`", r["name"]
+                    "index %s waits to be built by its owner: run `facefind migrate`", name
                 )
                 continue
-            built.append(r["name"])
+            built.append(name)
             seconds = time.perf_counter() - started
-            logger.info("built index %s in %.0f s", r["name"], seconds)
+            logger.info("built index %s in %.0f s", name, seconds)
             if timings is not None:
-                timings[r["name"]] = seconds
+                timings[name] = seconds
         return built

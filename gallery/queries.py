@@ -27,22 +27,47 @@ ROLE_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
 ROLE_CREATE = "SELECT format('CREATE ROLE %I LOGIN', $1::text)"
 ROLE_CREATE_WITH_PASSWORD = "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)"
 ROLE_SET_PASSWORD = "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)"
-# What the application's runtime role may do, applied after every migration run (so tables a
-# later migration adds are covered) and as default privileges for tables the owner creates
-# outside the runner. The audit log: read and append, nothing else.
+# What the application's runtime role may do, applied by the owner after every migration run in
+# one transaction: everything it held on tables is revoked, then each table gets what
+# RUNTIME_TABLE_PRIVILEGES names for it. Tables the owner creates outside the runner can only be
+# read until a migration run grants them.
 RUNTIME_GRANTS = tuple(
     f"SELECT format('{statement}', $1::text)"
     for statement in (
         "GRANT USAGE ON SCHEMA public TO %I",
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I",
+        "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I",
         "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I",
-        "REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM %I",
-        "REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON schema_migrations FROM %I",
-        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM %I",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO %I",
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO %I",
     )
 )
+# Per table, what the application's statements need and nothing more. Whatever the owner reads
+# back from a table this role can write is data only: the owner never executes it.
+RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
+    "audit_log": "SELECT, INSERT",  # read and append; sealed rows are never changed
+    "deferred_indexes": "SELECT",  # which indexes a load left out: the owner's to write
+    "faces": "SELECT, INSERT, UPDATE",  # forget, restore, erase, re-embed: never deleted
+    "feedback": "SELECT, INSERT, UPDATE",  # a verdict can be changed
+    "identities": "SELECT, INSERT, UPDATE",
+    "identity_templates": "SELECT, INSERT, DELETE",  # rebuilt, never updated in place
+    "inbox": "SELECT, INSERT, UPDATE, DELETE",  # handled rows are deleted a day later
+    "lookup_candidates": "SELECT, INSERT",
+    "lookup_faces": "SELECT, INSERT, UPDATE",  # retention clears the crops
+    "lookups": "SELECT, INSERT, UPDATE",
+    "models": "SELECT, INSERT",  # a new model pack registers itself at start
+    "queue_schema": "SELECT",  # the owner's record of the queue's schema
+    "schema_migrations": "SELECT",  # a runtime role alone checks the schema is up to date
+    "users": "SELECT, INSERT, UPDATE",
+}
+# the task queue's tables (procrastinate's functions run as the caller): its state, no DDL
+RUNTIME_QUEUE_TABLES = ("procrastinate_", "SELECT, INSERT, UPDATE, DELETE")
+SCHEMA_TABLES = """
+SELECT c.relname FROM pg_class c
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+ORDER BY c.relname"""
+# the privileges come from RUNTIME_TABLE_PRIVILEGES, the table from the catalog
+TABLE_GRANT = "SELECT format('GRANT %s ON TABLE %I TO %I', $1::text, $2::text, $3::text)"
 # Whether the connected role could rewrite the audit log unseen by the database's own guards.
 AUDIT_RIGHTS = """
 SELECT current_user AS role, r.rolsuper AS superuser,
@@ -96,6 +121,12 @@ RETURNING {_USER_COLUMNS}"""
 USER_SET_ROLE = f"""
 UPDATE users SET role = $2, decided_by = $3, decided_at = now(), updated_at = now()
 WHERE id = $1
+RETURNING {_USER_COLUMNS}"""
+# a decision applies only if the user is still as the deciding admin saw them: compare-and-set,
+# so of two admins deciding at once the second finds nothing to update
+USER_CHANGE = f"""
+UPDATE users SET status = $2, role = $3, decided_by = $4, decided_at = now(), updated_at = now()
+WHERE id = $1 AND status = $5 AND role = $6
 RETURNING {_USER_COLUMNS}"""
 USER_ADMINS = f"""
 SELECT {_USER_COLUMNS} FROM users WHERE role = 'admin' AND status = 'approved' ORDER BY id"""
@@ -276,10 +307,24 @@ FROM pg_indexes i
 WHERE i.schemaname = current_schema() AND i.tablename IN ('faces', 'identity_templates')
   AND i.indexdef ILIKE '%USING hnsw%'
 ORDER BY i.indexname"""
+# The HNSW indexes a large load may drop, and how the owner builds them again: from here, by
+# name, never from text a table holds (text the runtime role could write would be SQL run as
+# the owner). As migration 0010 defines them; a migration that changes one changes it here.
+VECTOR_INDEX_DEFINITIONS: dict[str, str] = {
+    "faces_embedding_hnsw": """
+CREATE INDEX IF NOT EXISTS faces_embedding_hnsw ON faces
+    USING hnsw ((embedding::halfvec(512)) halfvec_cosine_ops)
+    WITH (m = 16, ef_construction = 128)
+    WHERE active""",
+    "identity_templates_hnsw": """
+CREATE INDEX IF NOT EXISTS identity_templates_hnsw ON identity_templates
+    USING hnsw ((embedding::halfvec(512)) halfvec_cosine_ops)
+    WITH (m = 32, ef_construction = 128)""",
+}
 DEFERRED_INDEX_ADD = """
-INSERT INTO deferred_indexes (name, definition, dropped_by) VALUES ($1, $2, $3)
+INSERT INTO deferred_indexes (name, dropped_by) VALUES ($1, $2)
 ON CONFLICT (name) DO NOTHING"""
-DEFERRED_INDEXES = "SELECT name, definition FROM deferred_indexes ORDER BY name"
+DEFERRED_INDEXES = "SELECT name FROM deferred_indexes ORDER BY name"
 DEFERRED_INDEX_DONE = "DELETE FROM deferred_indexes WHERE name = $1"
 
 

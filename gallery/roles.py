@@ -68,8 +68,29 @@ async def ensure_runtime_role(con: Any, role: RuntimeRole) -> None:
             logger.info("cannot set the password of role %s; keeping it as it is", role.name)
 
 
+def runtime_privileges(table: str) -> str | None:
+    """What the runtime role may do on a table; None for a table no grant names."""
+    prefix, queue_privileges = q.RUNTIME_QUEUE_TABLES
+    if table.startswith(prefix):
+        return queue_privileges
+    return q.RUNTIME_TABLE_PRIVILEGES.get(table)
+
+
 async def grant_runtime_privileges(con: Any, role: RuntimeRole) -> None:
-    """Everything the application needs on every table, and on the audit log only SELECT and
-    INSERT. Run after every migration run: later migrations add tables."""
-    for template in q.RUNTIME_GRANTS:
-        await _run_formatted(con, template, role.name)
+    """On each table what the application needs there (q.RUNTIME_TABLE_PRIVILEGES), on the
+    audit log only SELECT and INSERT. Run after every migration run: later migrations add
+    tables. One transaction, so a running application never sees its privileges missing."""
+    async with con.transaction():
+        for template in q.RUNTIME_GRANTS:
+            await _run_formatted(con, template, role.name)
+        for table in [r[0] for r in await con.fetch(q.SCHEMA_TABLES)]:
+            privileges = runtime_privileges(table)
+            if privileges is None:
+                logger.warning(
+                    "table %s is not named in the runtime role's grants "
+                    "(gallery/queries.py RUNTIME_TABLE_PRIVILEGES): role %s may only read it",
+                    table,
+                    role.name,
+                )
+                privileges = "SELECT"
+            await _run_formatted(con, q.TABLE_GRANT, privileges, table, role.name)

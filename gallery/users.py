@@ -70,6 +70,44 @@ class UserStore(GalleryBase):
             raise ValueError(f"unknown role {role!r}")
         return await self._decide(user_id, q.USER_SET_ROLE, "role", role, actor, create)
 
+    async def ensure_user(self, user_id: int) -> None:
+        """A row for a user who never wrote to the bot (the CLI makes the first admin so)."""
+        await self.pool.execute(q.USER_ENSURE, user_id)
+
+    async def change_user(
+        self,
+        user_id: int,
+        actor: str,
+        *,
+        seen: User,
+        status: str | None = None,
+        role: str | None = None,
+    ) -> User | None:
+        """Set a user's status and role only if both are still as in `seen` (compare-and-set);
+        None when another decision came first, and then nothing is written or audited. Each
+        field that changes is audited with what it was before."""
+        status = status or seen.status
+        role = role or seen.role
+        if status not in USER_STATUSES or role not in ROLES:
+            raise ValueError(f"unknown status or role {status!r}, {role!r}")
+        async with self.transaction() as con:
+            row = await con.fetchrow(
+                q.USER_CHANGE, user_id, status, role, actor, seen.status, seen.role
+            )
+            if row is None:
+                return None
+            for field, before, after in (
+                ("role", seen.role, role),
+                ("status", seen.status, status),
+            ):
+                if before == after:
+                    continue
+                action = f"user.{after}" if field == "status" else f"user.role.{after}"
+                await self.audit(
+                    actor, action, f"user:{user_id}", {"from": before, "to": after}, con=con
+                )
+        return _user(row)
+
     async def _decide(
         self, user_id: int, query: str, field: str, value: str, actor: str, create: bool
     ) -> User | None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import cv2
 import numpy as np
+import pytest
 
 from bot.app import BotRunner
 from bot.handlers import split_text
@@ -18,11 +19,13 @@ from tests.botkit import (
     ADMIN,
     JSON,
     Enrolled,
+    StartBot,
     answered,
     body,
     buttons,
     candidates,
     decodes_as_image,
+    eventually,
     lookup_replies,
     new_user_id,
     officer,
@@ -95,6 +98,134 @@ async def test_admin_promotes_and_demotes_but_not_themselves(
     assert me is not None and me.is_admin
     # an officer cannot use the admin commands at all
     await send(fake, user, f"/promote {user['id']}", "This command is for administrators.")
+
+
+async def second_admin(
+    fake: FakeBotApi, service: FaceFind, name: str, language: str = "en"
+) -> JSON:
+    """Another approved admin, made so by ADMIN."""
+    user = await officer(fake, service, name, language=language)
+    await service.gallery.set_user_role(user["id"], "admin", f"tg:{ADMIN}")
+    return user
+
+
+async def decisions_on(service: FaceFind, user_id: int) -> list[tuple[str, str]]:
+    rows = await service.gallery.pool.fetch(
+        "SELECT actor, action FROM audit_log WHERE target = $1 AND action <> 'user.request_access' "
+        "ORDER BY id",
+        f"user:{user_id}",
+    )
+    return [(r["actor"], r["action"]) for r in rows]
+
+
+async def test_two_admins_pressing_on_one_request_at_once_one_decides_the_other_is_told(
+    fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
+) -> None:
+    other = await second_admin(fake, service, "Bohdan")
+    await send(fake, admin, "/status", "")  # Ada is known by name
+    asker = stranger_user(fake, "Marta")
+    fake.push_message(asker, "/start")
+    mine = await reply(fake, admin, f"User id: {asker['id']}")
+    theirs = await reply(fake, other, f"User id: {asker['id']}")
+
+    since, answered_before = len(fake.sent), len(fake.callback_answers)
+    approve = fake.push_callback(admin, mine, f"acc:a:{asker['id']}")
+    reject = fake.push_callback(other, theirs, f"acc:r:{asker['id']}")
+    await eventually(lambda: len(fake.callback_answers) >= answered_before + 2)
+    answers = {a["callback_query_id"]: a for a in fake.callback_answers[answered_before:]}
+
+    stored = await service.gallery.get_user(asker["id"])
+    assert stored is not None and stored.status in ("approved", "rejected")
+    labels = {ADMIN: "Ada (@ada_admin)", other["id"]: f"Bohdan (@user{other['id']})"}
+    pressed = {"approved": (approve, admin), "rejected": (reject, other)}
+    won, winner = pressed[stored.status]
+    lost, _ = pressed["rejected" if stored.status == "approved" else "approved"]
+    assert stored.decided_by == f"tg:{winner['id']}"
+    assert answers[won["callback_query"]["id"]]["text"] == stored.status
+    told = answers[lost["callback_query"]["id"]]
+    assert told["text"] == f"Already decided: {stored.status} by {labels[winner['id']]}."
+    assert told["show_alert"] is True
+    # one decision audited, the asker told once, both copies of the request show it
+    assert await decisions_on(service, asker["id"]) == [
+        (f"tg:{winner['id']}", f"user.{stored.status}")
+    ]
+    notices = [m for m in fake.sent[since:] if m["chat"]["id"] == asker["id"]]
+    assert len(notices) == 1
+    for who, request in ((admin, mine), (other, theirs)):
+        shown = fake.message(who["id"], request["message_id"])
+        assert shown is not None and "reply_markup" not in shown
+        assert f"Decision: {stored.status} by {labels[winner['id']]}." in body(shown)
+
+
+async def test_a_late_reject_or_revoke_command_says_who_decided_and_changes_nothing(
+    fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
+) -> None:
+    other = await second_admin(fake, service, "Bohdan")
+    await send(fake, admin, "/status", "")
+    user = await officer(fake, service, "Roksana")  # approved by Ada
+    done = await send(fake, other, f"/reject {user['id']}", "Already decided by Ada (@ada_admin)")
+    assert body(done) == (
+        f"Already decided by Ada (@ada_admin): user {user['id']} (Roksana (@user{user['id']})) is "
+        "officer, approved. Nothing changed."
+    )
+    stored = await service.gallery.get_user(user["id"])
+    assert stored is not None and stored.status == "approved" and stored.decided_by == f"tg:{ADMIN}"
+
+    asker = stranger_user(fake, "Taras")
+    fake.push_message(asker, "/start")
+    await reply(fake, admin, f"User id: {asker['id']}")
+    await send(fake, other, f"/revoke {asker['id']}", f"Nothing to change: user {asker['id']}")
+    assert await decisions_on(service, asker["id"]) == []
+
+
+async def test_revoking_or_demoting_an_admin_listed_in_admin_ids_says_it_will_not_last(
+    fake: FakeBotApi,
+    start_bot: StartBot,
+    service: FaceFind,
+    admin: JSON,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    listed = await officer(fake, service, "Lina")
+    runner = await start_bot(admin_ids=(ADMIN, listed["id"]))
+    promoted = await service.gallery.get_user(listed["id"])
+    assert promoted is not None and promoted.is_admin
+    note = (
+        f"⚠ User {listed['id']} is listed in ADMIN_IDS and will be made an approved admin again "
+        "at the bot's next start. To make this last, remove them from ADMIN_IDS."
+    )
+    done = await send(fake, admin, f"/revoke {listed['id']}", f"User {listed['id']}")
+    assert body(done).endswith("admin, revoked.\n\n" + note)
+
+    # the next start makes them admin again, and the log says whose decision it undid
+    await runner.stop()
+    caplog.clear()
+    runner = await start_bot(admin_ids=(ADMIN, listed["id"]))
+    again = await service.gallery.get_user(listed["id"])
+    assert again is not None and again.is_admin
+    assert (
+        f"ADMIN_IDS makes user {listed['id']} an approved admin again, undoing the last decision "
+        f"on them (admin, revoked, by tg:{ADMIN}" in caplog.text
+    )
+    assert "remove them from ADMIN_IDS to keep it" in caplog.text
+
+    # a Ukrainian admin demotes them: the same warning, in Ukrainian
+    ukrainian = await second_admin(fake, service, "Олена", language="uk")
+    done = await send(fake, ukrainian, f"/demote {listed['id']}", f"Користувач {listed['id']}")
+    assert f"⚠ Користувач {listed['id']} є в ADMIN_IDS" in body(done)
+    assert "вилучіть його з ADMIN_IDS" in body(done)
+    # a user who is not listed: no such note
+    plain = await second_admin(fake, service, "Petro")
+    done = await send(fake, admin, f"/demote {plain['id']}", f"User {plain['id']}")
+    assert "ADMIN_IDS" not in body(done)
+    # making someone admin who was never decided on is what ADMIN_IDS is for: no warning
+    newcomer = new_user_id()
+    await service.gallery.user_seen(newcomer, "Nina", None, None, "en")
+    await runner.stop()
+    caplog.clear()
+    await start_bot(admin_ids=(ADMIN, newcomer))
+    made = await service.gallery.get_user(newcomer)
+    assert made is not None and made.is_admin
+    assert "ADMIN_IDS makes user" not in caplog.text
 
 
 async def test_admin_shows_an_identity_with_its_faces(
