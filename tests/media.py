@@ -52,17 +52,31 @@ def with_declared_size(heic: bytes, width: int, height: int) -> bytes:
 
 
 # --- clips -----------------------------------------------------------------------------------
+class _Sink:
+    """A write-only file: muxers cannot go back to write the duration or an index."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, chunk: bytes) -> int:
+        self.data += bytes(chunk)
+        return len(chunk)
+
+
 def clip_bytes(
     frames: Sequence[np.ndarray],
     fps: int = 10,
     *,
     container: str = "mp4",
     codec: str = "libx264",
+    streamed: bool = False,
 ) -> bytes:
-    """Encode BGR frames (all of one size, even sides for yuv420p) as a clip in memory."""
+    """Encode BGR frames (all of one size, even sides for yuv420p) as a clip in memory.
+    `streamed` writes it as a live recorder does, without seeking back: a Matroska file then
+    declares neither its duration nor its frame count."""
     height, width = frames[0].shape[:2]
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=container) as out:
+    sink: io.BytesIO | _Sink = _Sink() if streamed else io.BytesIO()
+    with av.open(sink, "w", format=container) as out:
         stream = out.add_stream(codec, rate=fps)
         assert isinstance(stream, av.video.stream.VideoStream)
         stream.width = width
@@ -74,7 +88,41 @@ def clip_bytes(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+    return bytes(sink.data) if isinstance(sink, _Sink) else sink.getvalue()
+
+
+def audio_only_mp4(seconds: float = 1.0) -> bytes:
+    """An MP4 holding only sound (a voice message saved as .m4a)."""
+    buf = io.BytesIO()
+    rate = 16_000
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate)
+        assert isinstance(stream, av.audio.stream.AudioStream)
+        samples = np.zeros((1, round(seconds * rate)), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
     return buf.getvalue()
+
+
+# tkhd display matrices (16.16 fixed point a, b, c, d) as phones write them
+PORTRAIT = (0, 0x10000, -0x10000, 0)  # an iPhone held upright: the picture turns clockwise
+
+
+def with_display_matrix(mp4: bytes, matrix: tuple[int, int, int, int]) -> bytes:
+    """The MP4 with its video track's display matrix set, the way a phone marks how to turn
+    the stored (landscape) pictures for viewing."""
+    at = mp4.find(b"tkhd")
+    assert at > 0 and mp4[at + 4] == 0, "expected one version-0 tkhd box"
+    # version and flags, creation and modification time, track id, reserved, duration,
+    # reserved (8), layer, alternate group, volume, reserved: 40 bytes, then the 3x3 matrix
+    start = at + 4 + 40
+    a, b, c, d = matrix
+    packed = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    return mp4[:start] + packed + mp4[start + 36 :]
 
 
 def gif_animation(frames: Sequence[np.ndarray], frame_ms: int = 100) -> bytes:
