@@ -22,14 +22,22 @@ def analyzer() -> FaceAnalyzer:
     return FaceAnalyzer(resolve_model_pack(None), LIMITS, threads=1)
 
 
+@pytest.fixture(scope="module")
+def t1_heic() -> bytes:
+    """t1.jpg as HEIC (encoding it takes a second or two: once for the module)."""
+    return heic_bytes(read_image(T1))
+
+
 def _mean_error(a: np.ndarray, b: np.ndarray) -> float:
     assert a.shape == b.shape
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
-def test_heic_group_photo_yields_the_same_faces_as_the_jpeg(analyzer: FaceAnalyzer) -> None:
+def test_heic_group_photo_yields_the_same_faces_as_the_jpeg(
+    analyzer: FaceAnalyzer, t1_heic: bytes
+) -> None:
     original = read_image(T1)
-    data = heic_bytes(original)
+    data = t1_heic
     assert sniff_format(data) == "HEIF"
 
     decoded = decode_image(data, LIMITS)
@@ -74,13 +82,13 @@ def test_heic_with_several_images_decodes_its_primary_image() -> None:
     assert abs(float(decoded.mean()) - 230) < 5
 
 
-def test_heic_declaring_too_many_pixels_is_refused_before_decoding() -> None:
+def test_heic_declaring_too_many_pixels_is_refused_before_decoding(t1_heic: bytes) -> None:
     data = with_declared_size(heic_bytes(np.zeros((64, 64, 3), dtype=np.uint8)), 8000, 8000)
     with pytest.raises(TooManyPixels):
         decode_image(data, LIMITS)
     small = Limits(max_pixels=100_000)
     with pytest.raises(TooManyPixels):
-        decode_image(heic_bytes(read_image(T1)), small)
+        decode_image(t1_heic, small)
 
 
 def test_heic_whose_pixels_disagree_with_its_header_is_corrupt() -> None:
@@ -89,9 +97,9 @@ def test_heic_whose_pixels_disagree_with_its_header_is_corrupt() -> None:
         decode_image(data, LIMITS)
 
 
-def test_truncated_heic_is_corrupt() -> None:
+def test_truncated_heic_is_corrupt(t1_heic: bytes) -> None:
     with pytest.raises(CorruptImage):
-        decode_image(truncated(heic_bytes(read_image(T1)), 0.5), LIMITS)
+        decode_image(truncated(t1_heic, 0.5), LIMITS)
 
 
 def test_mp4_video_is_not_taken_for_a_heic_photo() -> None:
