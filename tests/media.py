@@ -7,13 +7,14 @@ import struct
 from collections.abc import Sequence
 
 import av
+import cv2
 import numpy as np
-import pillow_heif
 from PIL import Image
 
+# Importing the decoder registers pillow-heif's plugin, with the options production uses; that
+# plugin also writes HEIF.
+import recognition.decode  # noqa: F401
 from tests.images import _STORE_FOR_ORIENTATION
-
-pillow_heif.register_heif_opener()
 
 
 def _pil(img: np.ndarray) -> Image.Image:
@@ -151,8 +152,6 @@ def on_canvas(img: np.ndarray, width: int, height: int) -> np.ndarray:
     canvas = np.full((height, width, 3), 128, dtype=np.uint8)
     scale = min(width / img.shape[1], height / img.shape[0], 1.0)
     if scale < 1.0:
-        import cv2
-
         size = (max(1, int(img.shape[1] * scale)), max(1, int(img.shape[0] * scale)))
         img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
     top = (height - img.shape[0]) // 2
