@@ -27,7 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SAVE_EVERY = 1000
 CACHE_VERSION = 3
 # Modules of recognition/ that cannot change an embedding: a change there keeps the cache.
-_NOT_EMBEDDING = {"render.py"}
+_NOT_EMBEDDING = {"render.py", "video.py", "grouping.py"}
 
 
 # --- embedding (worker processes) -----------------------------------------------------------------

@@ -6,10 +6,12 @@ from recognition.errors import (
     ImageError,
     ImageTooLarge,
     ModelError,
+    TooManyFrames,
     TooManyPixels,
     UnsupportedImage,
+    VideoTooLong,
 )
-from recognition.types import Analysis, DetectedFace, Limits, ModelPack, Quality
+from recognition.types import Analysis, DetectedFace, Limits, ModelPack, Quality, VideoLimits
 
 __all__ = [
     "Analysis",
@@ -22,6 +24,9 @@ __all__ = [
     "ModelError",
     "ModelPack",
     "Quality",
+    "TooManyFrames",
     "TooManyPixels",
     "UnsupportedImage",
+    "VideoLimits",
+    "VideoTooLong",
 ]

@@ -24,7 +24,8 @@ class TooManyPixels(ImageError):
 
 
 class UnsupportedImage(ImageError):
-    """Bytes are not JPEG, PNG or WebP (or another format we accept)."""
+    """Bytes are not a format we accept (JPEG, PNG, WebP, HEIC; for clips MP4/MOV, WebM/MKV,
+    GIF with H.264, HEVC, VP8, VP9, AV1, MPEG-4 or GIF video)."""
 
     code = "unsupported"
 
@@ -33,6 +34,18 @@ class CorruptImage(ImageError):
     """Claims a supported format but cannot be decoded."""
 
     code = "corrupt"
+
+
+class VideoTooLong(ImageError):
+    """A clip longer than the configured limit (declared, or found while decoding)."""
+
+    code = "too_long"
+
+
+class TooManyFrames(ImageError):
+    """A clip with more frames than the configured limit (a very high or forged frame rate)."""
+
+    code = "too_many_frames"
 
 
 class ModelError(RuntimeError):

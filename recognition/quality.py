@@ -103,3 +103,22 @@ def assess(
         yaw=yaw,
         pitch=pitch,
     )
+
+
+# quality_score: a face this size fills the recognizer's 112 px input (larger gains nothing), and
+# from this sharpness on (4x the blur flag's Laplacian variance) it counts as fully sharp.
+FULL_SIZE_PX = 112
+FULL_SHARPNESS = 120.0
+
+
+def quality_score(quality: Quality) -> float:
+    """Rank faces of one person for the best picture and the best frames to fuse.
+
+    A face without quality flags always ranks above a flagged one (the score is 1 + x against
+    x, with x in [0, 1]); within each, x is the detector's confidence times the size, the
+    sharpness and the frontality, each as a share of what the recognizer can use."""
+    size = min(1.0, quality.face_px / FULL_SIZE_PX)
+    sharpness = min(1.0, max(0.0, quality.blur) / FULL_SHARPNESS)
+    frontal = max(0.0, math.cos(math.radians(quality.yaw)) * math.cos(math.radians(quality.pitch)))
+    x = max(0.0, min(1.0, quality.det_score)) * size * sharpness * frontal
+    return (1.0 if quality.ok else 0.0) + x

@@ -41,6 +41,27 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class VideoLimits:
+    """Limits on clips (videos, video notes, GIF animations) and how they are sampled."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    # Telegram's video notes last at most 60 s (a container may declare a little more); a
+    # longer clip is refused, not cut
+    max_seconds: float = 61.0
+    # one frame's width x height: Full HD; phones send larger video only as files
+    max_frame_pixels: int = 1920 * 1080
+    # frames decoded in all (every frame is decoded, sampled or not): 60 s at 60 fps
+    max_decoded_frames: int = 3600
+    # frames analysed a second; a clip that would give more than max_samples is sampled more
+    # sparsely, evenly over its whole length
+    sample_fps: float = 2.0
+    max_samples: int = 120
+    # people kept from one clip (the most often seen first), and the best frames of each fused
+    max_people: int = 10
+    best_frames: int = 5
+
+
+@dataclass(frozen=True)
 class ModelPack:
     """A detector + recognizer pair and their identity (name and file hashes)."""
 
