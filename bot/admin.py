@@ -7,7 +7,16 @@ from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 
 from bot.context import BotContext
@@ -93,16 +102,21 @@ async def tell_admins(bot: Bot, gallery: Gallery, key: str, **values: object) ->
 
 
 # --- access decisions -------------------------------------------------------------------------
+# button kinds: a single request's (a, r) and a digest's rows (da, dr; bot/notify.py)
+DECISIONS = {"a": "approved", "r": "rejected", "da": "approved", "dr": "rejected"}
+
+
 @admin_only
 async def access_decision(update: Update, context: BotContext) -> None:
     """Approve or reject a pending user from the buttons on an access request."""
     query = update.callback_query
     assert query is not None and context.sender is not None
-    parsed = parse_callback(query.data, {"a": "approved", "r": "rejected"})
+    parsed = parse_callback(query.data, DECISIONS)
     if parsed is None:
         await query.answer(t(context.lang, "not_allowed"))
         return
     status, target_id = parsed
+    digest = (query.data or "").startswith("acc:d")
     gallery = context.service.gallery
     target = await gallery.get_user(target_id)
     if target is None:
@@ -113,27 +127,43 @@ async def access_decision(update: Update, context: BotContext) -> None:
             t(context.lang, "already_decided", status=t(context.lang, f"status_{target.status}")),
             show_alert=True,
         )
-        await _mark_request(query.message, context, target, target.decided_by or "?")
+        await _mark_request(query.message, context, target, target.decided_by or "?", digest=digest)
         return
     updated = await gallery.set_user_status(target_id, status, f"tg:{context.sender.id}")
     assert updated is not None
     await query.answer(t(context.lang, f"status_{status}"))
-    await _mark_request(query.message, context, updated, user_label(context.sender))
+    await _mark_request(query.message, context, updated, user_label(context.sender), digest=digest)
     await _tell_user(context.bot, updated)
 
 
-async def _mark_request(message: object, context: BotContext, user: User, by: str) -> None:
+async def _mark_request(
+    message: object, context: BotContext, user: User, by: str, *, digest: bool
+) -> None:
+    """Show the decision on the message whose button was pressed: a single request becomes the
+    decision; a digest loses that user's row and gains a line, its other rows stay usable."""
     if not isinstance(message, Message):
         return
-    text = t(
-        context.lang,
-        "decided",
-        request=request_text(context.lang, user),
-        status=t(context.lang, f"status_{user.status}"),
-        admin=by,
-    )
+    status = t(context.lang, f"status_{user.status}")
+    markup: InlineKeyboardMarkup | None = None
+    if digest:
+        line = t(context.lang, "admin_digest_decided", id=user.id, status=status, admin=by)
+        text = f"{message.text or ''}\n{line}"
+        if len(text) > MessageLimit.MAX_TEXT_LENGTH:  # the row still goes; /pending tells the rest
+            text = message.text or line
+        rows = message.reply_markup.inline_keyboard if message.reply_markup else ()
+        mine = {f"acc:{kind}:{user.id}" for kind in DECISIONS}
+        others = [row for row in rows if not any(b.callback_data in mine for b in row)]
+        markup = InlineKeyboardMarkup(others) if others else None
+    else:
+        text = t(
+            context.lang,
+            "decided",
+            request=request_text(context.lang, user),
+            status=status,
+            admin=by,
+        )
     try:
-        await message.edit_text(text, reply_markup=None)
+        await message.edit_text(text, reply_markup=markup)
     except TelegramError as exc:
         logger.debug("could not edit the request message: %s", exc)
 
