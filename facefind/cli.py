@@ -222,7 +222,7 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facefind.eval_report import print_summary
-    from facefind.evaluate import evaluate
+    from facefind.evaluate import NothingToEvaluate, evaluate
 
     if not args.directory.is_dir():
         print(f"error: not a folder: {args.directory}", file=sys.stderr)
@@ -243,6 +243,9 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
                 progress=bar.update,
                 on_total=on_total,
             )
+        except NothingToEvaluate as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

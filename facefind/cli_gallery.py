@@ -90,6 +90,18 @@ def print_report(report: FolderReport, reviews: dict[str, str]) -> None:
         print(f"  warning {photo}: this face already matches {other} as strong")
 
 
+def nothing_to_enroll(root: Path) -> str:
+    """Why a folder gave no photo, with the layout it needs."""
+    loose = any(is_photo(p) for p in root.iterdir())
+    hint = (
+        "; the photos directly in it are not read: put each person's photos in a subfolder "
+        "named after them"
+        if loose
+        else ": it needs one subfolder of JPEG, PNG or WebP photos per person"
+    )
+    return f"no photos to enroll in {root}{hint}"
+
+
 async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
     path: Path = args.path
     if await asyncio.to_thread(path.is_file):
@@ -105,6 +117,9 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     total = sum(len(photos) for *_, photos in plan)
+    if not total:
+        print(f"error: {await asyncio.to_thread(nothing_to_enroll, path)}", file=sys.stderr)
+        return 1
     workers = auto_workers(total) if args.workers == "auto" else args.workers
     if not args.quiet:
         processes = "1 process" if workers == 1 else f"{workers} processes"
@@ -126,6 +141,9 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         print_report(report, reviews)
+    if len(report.not_enrolled) == report.people:
+        print(f"error: nobody was enrolled from {path}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -248,9 +266,25 @@ RESTORE_MESSAGES = {
 async def cmd_gallery(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facefind.transfer import TransferRefused, export_gallery, import_gallery, read_manifest
+    from facefind.transfer import (
+        TransferPathError,
+        TransferRefused,
+        check_export_path,
+        check_import_path,
+        export_gallery,
+        import_gallery,
+        read_manifest,
+    )
     from recognition.pipeline import EMBEDDING_RECIPE
 
+    try:  # before any work, so a mistyped path costs nothing
+        if args.action == "export":
+            await asyncio.to_thread(check_export_path, args.file, overwrite=args.force)
+        else:
+            await asyncio.to_thread(check_import_path, args.file)
+    except TransferPathError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     pack = await asyncio.to_thread(resolve_model_pack, settings.model_dir)
     actor = Requester.cli().actor
     async with open_gallery(settings) as gallery:
@@ -259,7 +293,13 @@ async def cmd_gallery(settings: Settings, args: argparse.Namespace) -> int:
             if args.action == "export":
                 with tqdm(unit="face", disable=args.quiet, file=sys.stderr) as bar:
                     summary = await export_gallery(
-                        gallery, pack, EMBEDDING_RECIPE, args.file, actor, bar.update
+                        gallery,
+                        pack,
+                        EMBEDDING_RECIPE,
+                        args.file,
+                        actor,
+                        bar.update,
+                        overwrite=args.force,
                     )
                 print(
                     f"exported {summary.identities} identities and {summary.faces} faces of "
@@ -275,6 +315,12 @@ async def cmd_gallery(settings: Settings, args: argparse.Namespace) -> int:
         except TransferRefused as exc:
             print(f"refused: {exc}", file=sys.stderr)
             return 1
+        except TransferPathError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a full disk, a file system that refuses: one line, not a trace
+            print(f"error: cannot write {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     print(
         f"imported {args.file}: {summary.identities_created} new identities, "
         f"{summary.faces_added} new faces (of {summary.identities} and {summary.faces} in the "
@@ -343,6 +389,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         gp = gsub.add_parser(action, help=text)
         gp.add_argument("file", type=Path)
         gp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        if action == "export":
+            gp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.set_defaults(func=cmd_gallery)
 
     p = sub.add_parser(
@@ -350,7 +398,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--deleted", action="store_true", help="include forgotten identities")
     isub = p.add_subparsers(dest="action", metavar="ACTION")
-    isub.add_parser("list", help="list identities (default)")
+    lp = isub.add_parser("list", help="list identities (default)")
+    # SUPPRESS: `identities --deleted list` must keep what the option before the action said
+    lp.add_argument(
+        "--deleted", action="store_true", default=argparse.SUPPRESS, help="include forgotten"
+    )
     f = isub.add_parser(
         "forget",
         help="remove an identity from all searches and erase its faces (at once, or after "

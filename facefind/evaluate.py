@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 SEARCH_LIMIT = 10
 
 
+class NothingToEvaluate(ValueError):
+    """The folder gives no enrolled person to search for: no rate would mean anything."""
+
+
 @dataclass(frozen=True)
 class Person:
     name: str
@@ -110,6 +114,12 @@ async def evaluate(
     if references < 1:
         raise ValueError("--refs must be at least 1")
     people = await asyncio.to_thread(read_people, root)
+    if not any(len(p.photos) > references for p in people):
+        raise NothingToEvaluate(
+            f"nothing to enroll in {root}: it needs one subfolder of photos per person, and "
+            f"people with more than {references} photo(s) (the first {references} are enrolled, "
+            "the rest searched)"
+        )
     if on_total:
         enrolled = sum(len(p.photos) > references for p in people)
         total = sum(len(p.photos) for p in people)
@@ -153,6 +163,11 @@ async def _run(
     truth = {
         p.name: identities[p.name.lower()].id for p in to_enroll if p.name.lower() in identities
     }
+    if not truth:
+        raise NothingToEvaluate(
+            f"none of the {len(to_enroll)} people to enroll could be enrolled (no usable face in "
+            f"their first {k} photo(s)): there is nothing to measure"
+        )
 
     jobs: list[tuple[Person, Path, bool]] = []
     for p in people:

@@ -117,3 +117,22 @@ async def test_eval_finds_every_derived_photo_and_reports_sane_numbers(
 def test_eval_refuses_a_missing_folder(pg_server: str, tmp_path: Path) -> None:
     done = run_eval([str(tmp_path / "nowhere")], pg_server, tmp_path)
     assert done.returncode == 2 and "not a folder" in done.stderr
+
+
+def test_eval_of_a_folder_with_nobody_to_enroll_says_so_and_fails(
+    pg_server: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_eval([str(empty), "--out", str(tmp_path / "out")], pg_server, tmp_path)
+    assert done.returncode == 1
+    assert f"error: nothing to enroll in {empty}" in done.stderr
+    assert "Traceback" not in done.stderr and "n/a" not in done.stdout
+    # one photo each, one reference each: nobody is left to search for
+    singles = tmp_path / "singles"
+    for name in ("Ann", "Bob"):
+        (singles / name).mkdir(parents=True)
+        (singles / name / "01.png").write_bytes(images.read_bytes(images.TOM_HANKS))
+    done = run_eval([str(singles), "--out", str(tmp_path / "out")], pg_server, tmp_path)
+    assert done.returncode == 1 and "people with more than 1 photo(s)" in done.stderr
+    assert not (tmp_path / "out").exists()  # no report, no empty plots
