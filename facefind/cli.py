@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from facefind import cli_gallery
+from facefind import cli_data, cli_gallery
 from facefind.actors import Requester
 from facefind.audit import Witness, load_audit_key, parse_head, verify
 from facefind.bands import one_in
@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
     cli_gallery.add_parsers(sub)
+    cli_data.add_parsers(sub)
 
     p = sub.add_parser(
         "identify", help="identify the faces in images (each is recorded as a lookup)"
