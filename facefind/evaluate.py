@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from facefind import eval_report
+from facefind import eval_plots, eval_report
 from facefind.actors import Requester
 from facefind.calibration import operator_calibration_path, save_calibration
 from facefind.database import locate
 from facefind.enrollment import choose_face
 from facefind.errors import AmbiguousFaces, NoFaceFound
+from facefind.eval_plots import Targets
 from facefind.eval_report import ProbeResult
 from facefind.folders import scan_folder
 from facefind.service import FaceFind
@@ -235,13 +236,20 @@ async def _run(
         "probes": eval_report.describe(probes),
         "at_bands": eval_report.rates(probes, thresholds, shown).as_dict(),
         "sweep": eval_report.sweep(probes, shown),
+        "targets": {
+            "false_candidate": settings.possible_target,
+            "false_strong": settings.strong_target,
+        },
         "calibration": None,
     }
     title = (
         f"{service.model}: {len(truth)} identities, {k} reference(s); "
         f"bands {thresholds.possible:.3f} / {thresholds.strong:.3f}"
     )
-    plots = await asyncio.to_thread(eval_report.write_plots, out, probes, thresholds, shown, title)
+    targets = Targets(settings.possible_target, settings.strong_target)
+    plots = await asyncio.to_thread(
+        eval_plots.write_plots, out, probes, thresholds, shown, title, targets
+    )
     report["plots"] = [p.name for p in plots]
     if calibrate:
         report["calibration"] = await asyncio.to_thread(
