@@ -53,13 +53,11 @@ class TransferPathError(Exception):
     """The path given cannot be written to or read from as asked (checked before any work)."""
 
 
-def check_export_path(path: Path, *, overwrite: bool) -> None:
+def check_export_path(path: Path, *, overwrite: bool, example: str = "gallery.zip") -> None:
     """Refuse a target that is a folder, lies in a folder that does not exist, or exists
     already (unless `overwrite`): each would otherwise fail late or lose a file silently."""
     if path.is_dir():
-        raise TransferPathError(
-            f"{path} is a folder: give a file name, such as {path / 'gallery.zip'}"
-        )
+        raise TransferPathError(f"{path} is a folder: give a file name, such as {path / example}")
     parent = path.parent
     if not parent.is_dir():
         raise TransferPathError(f"cannot write {path}: the folder {parent} does not exist")
@@ -67,9 +65,9 @@ def check_export_path(path: Path, *, overwrite: bool) -> None:
         raise TransferPathError(f"{path} exists already: add --force to overwrite it")
 
 
-def check_import_path(path: Path) -> None:
+def check_import_path(path: Path, *, what: str = "gallery file") -> None:
     if path.is_dir():
-        raise TransferPathError(f"{path} is a folder, not a gallery file")
+        raise TransferPathError(f"{path} is a folder, not a {what}")
     if not path.exists():
         raise TransferPathError(f"no such file: {path}")
 
