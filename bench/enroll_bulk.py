@@ -107,7 +107,7 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout.strip().splitlines()[-1]
 
 
-async def facefind_side(folder: Path, server: str, workers: int) -> Run:
+async def facefind_side(folder: Path, server: str, workers: int, scratch: Path) -> Run:
     from gallery.db import create_database, drop_database
 
     name = f"bench_enroll_{uuid.uuid4().hex[:10]}"
@@ -115,7 +115,7 @@ async def facefind_side(folder: Path, server: str, workers: int) -> Run:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
     env |= {
         "DATABASE_URL": dsn,
-        "FACEFIND_DATA_DIR": tempfile.mkdtemp(prefix="enroll-bench-data-"),
+        "FACEFIND_DATA_DIR": tempfile.mkdtemp(prefix="data-", dir=scratch),
         "FACEFIND_LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "facefind", "enroll", str(folder), "--workers",
@@ -136,7 +136,9 @@ async def raw_side(photos: Path, workers: int, side: str) -> Run:
     return Run(seconds, int(json.loads(last)["faces"]))
 
 
-def subset_folder(root: Path, limit: int | None, people: int | None) -> tuple[Path, list[Path]]:
+def subset_folder(
+    root: Path, limit: int | None, people: int | None, scratch: Path
+) -> tuple[Path, list[Path]]:
     """The folder both sides read and its photos: ROOT itself, or a folder of links to the
     first `people` people, or to the first `limit` photos person by person."""
     plan = scan_folder(root)
@@ -153,7 +155,8 @@ def subset_folder(root: Path, limit: int | None, people: int | None) -> tuple[Pa
     paths = [p for *_, photos in plan for p in photos]
     if not people and not limit:
         return root, paths
-    folder = Path(tempfile.mkdtemp(prefix="enroll-bench-"))
+    folder = scratch / "photos"
+    folder.mkdir()
     for name, *_rest, photos in plan:
         person = folder / name.replace(" ", "_")
         person.mkdir()
@@ -163,10 +166,17 @@ def subset_folder(root: Path, limit: int | None, people: int | None) -> tuple[Pa
 
 
 async def bench_main(args: argparse.Namespace) -> None:
+    # the data folders, the subset's links and the list go when the bench ends; the server's
+    # folder stays (it stops when this process exits)
+    with tempfile.TemporaryDirectory(prefix="enroll-bench-") as scratch:
+        await bench(args, Path(scratch))
+
+
+async def bench(args: argparse.Namespace, scratch: Path) -> None:
     from gallery import start_embedded
 
-    folder, paths = subset_folder(args.root, args.limit, args.people)
-    photos = Path(tempfile.mkdtemp(prefix="enroll-bench-list-")) / "photos.txt"
+    folder, paths = subset_folder(args.root, args.limit, args.people, scratch)
+    photos = scratch / "photos.txt"
     photos.write_text("\n".join(str(p) for p in paths) + "\n")
     server = args.database_url or await asyncio.to_thread(
         start_embedded, Path(tempfile.mkdtemp(prefix="enroll-bench-pg-"))
@@ -182,7 +192,7 @@ async def bench_main(args: argparse.Namespace) -> None:
         order = sides[rnd % len(sides) :] + sides[: rnd % len(sides)]
         for side in order:
             if side == "facefind":
-                run = await facefind_side(folder, server, args.workers)
+                run = await facefind_side(folder, server, args.workers, scratch)
                 faces = f"{run.faces} faces enrolled"
             else:
                 run = await raw_side(photos, args.workers, side)
