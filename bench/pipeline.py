@@ -24,7 +24,7 @@ from facefind.errors import FaceFindError
 from facefind.service import FaceFind
 from facefind.settings import Settings
 from recognition import ImageError
-from recognition.models import resolve_model_pack, session_options
+from recognition.models import recognizer_session, resolve_model_pack, session_options
 from recognition.pipeline import FaceAnalyzer, l2_normalize
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -72,24 +72,35 @@ class RawInsightface:
 
     `mirror` embeds each face as facefind does (recipe `flip-mean`: the face and its mirror
     image in one call, the normalised mean): the baseline that isolates facefind's own work
-    from the recipe's second recognizer pass.
+    from the recipe's second recognizer pass. `rewritten` runs the recognizer on the graph
+    facefind runs (PRelu rewritten, recognition/graph.py) instead of the file's.
     """
 
     def __init__(
-        self, detector: Path, recognizer: Path, threads: int, mirror: bool = False
+        self,
+        detector: Path,
+        recognizer: Path,
+        threads: int,
+        mirror: bool = False,
+        rewritten: bool = False,
     ) -> None:
         self.mirror = mirror
         from insightface.model_zoo import get_model
+        from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 
         # The same ONNX Runtime options as facefind, so only the code around the models differs.
         self.det = get_model(
             str(detector), providers=["CPUExecutionProvider"], sess_options=session_options(threads)
         )
-        self.rec = get_model(
-            str(recognizer),
-            providers=["CPUExecutionProvider"],
-            sess_options=session_options(threads),
-        )
+        if rewritten:
+            session = recognizer_session(Path(recognizer), threads)
+            self.rec = ArcFaceONNX(model_file=str(recognizer), session=session)
+        else:
+            self.rec = get_model(
+                str(recognizer),
+                providers=["CPUExecutionProvider"],
+                sess_options=session_options(threads),
+            )
         self.det.prepare(0, det_thresh=0.5)
         self.rec.prepare(0)
 

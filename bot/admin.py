@@ -7,7 +7,16 @@ from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Message, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 
 from bot.context import BotContext
@@ -94,16 +103,22 @@ async def tell_admins(bot: Bot, gallery: Gallery, key: str, **values: object) ->
 
 
 # --- access decisions -------------------------------------------------------------------------
+# button kinds: a single request's (a, r) and a digest's rows (da, dr; bot/notify.py)
+# the buttons of a single request (a, r) and of a digest's rows (da, dr)
+DECISIONS = {"a": "approve", "r": "reject", "da": "approve", "dr": "reject"}
+
+
 @admin_only
 async def access_decision(update: Update, context: BotContext) -> None:
     """Approve or reject a pending user from the buttons on an access request."""
     query = update.callback_query
     assert query is not None and context.sender is not None
-    parsed = parse_callback(query.data, {"a": "approve", "r": "reject"})
+    parsed = parse_callback(query.data, DECISIONS)
     if parsed is None:
         await query.answer(t(context.lang, "not_allowed"))
         return
     action, target_id = parsed
+    digest = (query.data or "").startswith("acc:d")
     gallery = context.service.gallery
     try:
         updated = await apply_user_action(
@@ -116,13 +131,13 @@ async def access_decision(update: Update, context: BotContext) -> None:
         await query.answer(
             t(context.lang, "already_decided", status=status, admin=by), show_alert=True
         )
-        await _mark_request(query.message, context, decided.user, by)
+        await _mark_request(query.message, context, decided.user, by, digest=digest)
         return
     if updated is None:
         await query.answer(t(context.lang, "user_not_found", id=target_id), show_alert=True)
         return
     await query.answer(t(context.lang, f"status_{updated.status}"))
-    await _mark_request(query.message, context, updated, user_label(context.sender))
+    await _mark_request(query.message, context, updated, user_label(context.sender), digest=digest)
     await _tell_user(context.bot, updated)
 
 
@@ -137,18 +152,34 @@ async def decided_by(gallery: Gallery, user: User) -> str:
     return user_label(admin) if admin is not None else actor
 
 
-async def _mark_request(message: object, context: BotContext, user: User, by: str) -> None:
+async def _mark_request(
+    message: object, context: BotContext, user: User, by: str, *, digest: bool
+) -> None:
+    """Show the decision on the message whose button was pressed: a single request becomes the
+    decision; a digest loses that user's row and gains a line, its other rows stay usable."""
     if not isinstance(message, Message):
         return
-    text = t(
-        context.lang,
-        "decided",
-        request=request_text(context.lang, user),
-        status=t(context.lang, f"status_{user.status}"),
-        admin=by,
-    )
+    status = t(context.lang, f"status_{user.status}")
+    markup: InlineKeyboardMarkup | None = None
+    if digest:
+        line = t(context.lang, "admin_digest_decided", id=user.id, status=status, admin=by)
+        text = f"{message.text or ''}\n{line}"
+        if len(text) > MessageLimit.MAX_TEXT_LENGTH:  # the row still goes; /pending tells the rest
+            text = message.text or line
+        rows = message.reply_markup.inline_keyboard if message.reply_markup else ()
+        mine = {f"acc:{kind}:{user.id}" for kind in DECISIONS}
+        others = [row for row in rows if not any(b.callback_data in mine for b in row)]
+        markup = InlineKeyboardMarkup(others) if others else None
+    else:
+        text = t(
+            context.lang,
+            "decided",
+            request=request_text(context.lang, user),
+            status=status,
+            admin=by,
+        )
     try:
-        await message.edit_text(text, reply_markup=None)
+        await message.edit_text(text, reply_markup=markup)
     except TelegramError as exc:
         logger.debug("could not edit the request message: %s", exc)
 

@@ -3,7 +3,8 @@
 Anyone can write to the bot, so anyone could make it message every admin once per account they
 own. The first request after a quiet `window` goes out at once (with Approve / Reject); later
 ones wait until the window since the last message has passed and then go out together, as one
-digest per admin listing ids and names (the first DIGEST_LINES) and a count of the rest.
+digest per admin listing ids and names (the first DIGEST_LINES, each with its own Approve / Reject
+row) and a count of the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from gallery import Gallery, User
 
 logger = logging.getLogger(__name__)
 
-DIGEST_LINES = 20
+DIGEST_LINES = 20  # 2 buttons a line: well within Telegram's 100 buttons a message
+BUTTON_NAME_CHARS = 24  # Telegram cuts a long button label anyway; the id stays whole
 
 
 def person_name(user: User) -> str:
@@ -53,6 +55,28 @@ def request_keyboard(lang: str, user_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def digest_keyboard(lang: str, users: list[User]) -> InlineKeyboardMarkup:
+    """One Approve / Reject row per listed user; `da` / `dr` tell the handler that the message
+    is a digest, whose other rows must stay."""
+    rows = []
+    for user in users:
+        name = person_name(user)
+        if len(name) > BUTTON_NAME_CHARS:
+            name = name[: BUTTON_NAME_CHARS - 1] + "…"
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t(lang, "btn_approve_user", id=user.id, name=name),
+                    callback_data=f"acc:da:{user.id}",
+                ),
+                InlineKeyboardButton(
+                    t(lang, "btn_reject_user", id=user.id), callback_data=f"acc:dr:{user.id}"
+                ),
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
 class RequestNotifier:
     """At most one access-request message per admin per `window` seconds."""
 
@@ -77,7 +101,9 @@ class RequestNotifier:
         quiet = self._last_sent is None or now - self._last_sent >= self.window
         if quiet and not self._waiting:
             self._last_sent = now
-            await self._send_each(lambda lang: request_text(lang, user), user.id)
+            await self._send_each(
+                lambda lang: request_text(lang, user), lambda lang: request_keyboard(lang, user.id)
+            )
             return
         if len(self._waiting) < DIGEST_LINES:
             self._waiting.append(user)
@@ -120,7 +146,7 @@ class RequestNotifier:
             lines.append(t(lang, "admin_digest_hint"))
             return "\n".join(lines)
 
-        await self._send_each(digest, None)
+        await self._send_each(digest, lambda lang: digest_keyboard(lang, waiting))
 
     async def close(self) -> None:
         """On shutdown: what is waiting goes out now rather than never."""
@@ -131,11 +157,14 @@ class RequestNotifier:
             self._timer = None
         await self.flush()
 
-    async def _send_each(self, text_for: Callable[[str], str], buttons_for: int | None) -> None:
+    async def _send_each(
+        self,
+        text_for: Callable[[str], str],
+        markup_for: Callable[[str], InlineKeyboardMarkup],
+    ) -> None:
         for admin in await self.gallery.admins():
             lang = language_of(admin.language)
-            markup = request_keyboard(lang, buttons_for) if buttons_for is not None else None
             try:
-                await self.bot.send_message(admin.id, text_for(lang), reply_markup=markup)
+                await self.bot.send_message(admin.id, text_for(lang), reply_markup=markup_for(lang))
             except TelegramError as exc:  # an admin who blocked the bot must not block the others
                 logger.warning("could not notify admin %s: %s", admin.id, exc)

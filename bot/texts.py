@@ -106,8 +106,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "… і ще {n}.",
     },
     "admin_digest_hint": {
-        "en": "/pending lists them all; /approve ID or /reject ID decides.",
-        "uk": "/pending показує всі; /approve ID або /reject ID ухвалює рішення.",
+        "en": "The buttons below decide for the users listed; /pending lists them all; "
+        "/approve ID or /reject ID decides for any of them.",
+        "uk": "Кнопки нижче ухвалюють рішення щодо перелічених користувачів; /pending показує "
+        "всі запити; /approve ID або /reject ID ухвалює рішення щодо будь-якого з них.",
+    },
+    "admin_digest_decided": {
+        "en": "{id}: {status} by {admin}.",
+        "uk": "{id}: {status}, {admin}.",
     },
     "audit_alarm": {
         "en": "⚠ The audit log does not continue what facefind last witnessed: {problem}\n"
@@ -125,6 +131,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "btn_approve": {"en": "✅ Approve", "uk": "✅ Схвалити"},
     "btn_reject": {"en": "❌ Reject", "uk": "❌ Відхилити"},
+    "btn_approve_user": {"en": "✅ Approve {id} · {name}", "uk": "✅ Схвалити {id} · {name}"},
+    "btn_reject_user": {"en": "❌ Reject {id}", "uk": "❌ Відхилити {id}"},
     "decided": {
         "en": "{request}\n\nDecision: {status} by {admin}.",
         "uk": "{request}\n\nРішення: {status}, {admin}.",

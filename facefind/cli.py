@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from facefind import cli_gallery
+from facefind import cli_data, cli_gallery
 from facefind.actors import Requester
 from facefind.audit import Witness, load_audit_key, parse_head, verify
 from facefind.bands import rarity_text
@@ -268,7 +268,7 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facefind.eval_report import print_summary
-    from facefind.evaluate import evaluate
+    from facefind.evaluate import NothingToEvaluate, evaluate
 
     if not args.directory.is_dir():
         print(f"error: not a folder: {args.directory}", file=sys.stderr)
@@ -289,6 +289,9 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
                 progress=bar.update,
                 on_total=on_total,
             )
+        except NothingToEvaluate as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -335,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
 
     cli_gallery.add_parsers(sub)
+    cli_data.add_parsers(sub)
 
     p = sub.add_parser(
         "identify", help="identify the faces in images (each is recorded as a lookup)"

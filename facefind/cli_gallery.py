@@ -19,7 +19,6 @@ from facefind.folders import REVIEW_SUFFIX, identity_name, is_photo, scan_folder
 from facefind.reembed import faces_to_reembed, reembed
 from facefind.settings import Settings
 from recognition import ImageError
-from recognition.models import resolve_model_pack
 
 
 def workers_arg(text: str) -> int | str:
@@ -90,6 +89,18 @@ def print_report(report: FolderReport, reviews: dict[str, str]) -> None:
         print(f"  warning {photo}: this face already matches {other} as strong")
 
 
+def nothing_to_enroll(root: Path) -> str:
+    """Why a folder gave no photo, with the layout it needs."""
+    loose = any(is_photo(p) for p in root.iterdir())
+    hint = (
+        "; the photos directly in it are not read: put each person's photos in a subfolder "
+        "named after them"
+        if loose
+        else ": it needs one subfolder of JPEG, PNG or WebP photos per person"
+    )
+    return f"no photos to enroll in {root}{hint}"
+
+
 async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
     path: Path = args.path
     if await asyncio.to_thread(path.is_file):
@@ -105,6 +116,9 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     total = sum(len(photos) for *_, photos in plan)
+    if not total:
+        print(f"error: {await asyncio.to_thread(nothing_to_enroll, path)}", file=sys.stderr)
+        return 1
     workers = auto_workers(total) if args.workers == "auto" else args.workers
     if not args.quiet:
         processes = "1 process" if workers == 1 else f"{workers} processes"
@@ -126,6 +140,9 @@ async def cmd_enroll(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         print_report(report, reviews)
+    if len(report.not_enrolled) == report.people:
+        print(f"error: nobody was enrolled from {path}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -245,46 +262,6 @@ RESTORE_MESSAGES = {
 }
 
 
-async def cmd_gallery(settings: Settings, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from facefind.transfer import TransferRefused, export_gallery, import_gallery, read_manifest
-    from recognition.pipeline import EMBEDDING_RECIPE
-
-    pack = await asyncio.to_thread(resolve_model_pack, settings.model_dir)
-    actor = Requester.cli().actor
-    async with open_gallery(settings) as gallery:
-        await gallery.register_model(pack.name, pack.detector_sha256, pack.recognizer_sha256)
-        try:
-            if args.action == "export":
-                with tqdm(unit="face", disable=args.quiet, file=sys.stderr) as bar:
-                    summary = await export_gallery(
-                        gallery, pack, EMBEDDING_RECIPE, args.file, actor, bar.update
-                    )
-                print(
-                    f"exported {summary.identities} identities and {summary.faces} faces of "
-                    f"model {pack.name} to {args.file} (biometric data: keep it as safe as the "
-                    "database)"
-                )
-                return 0
-            total = (await asyncio.to_thread(read_manifest, args.file))["faces"]
-            with tqdm(total=total, unit="face", disable=args.quiet, file=sys.stderr) as bar:
-                summary = await import_gallery(
-                    gallery, pack, EMBEDDING_RECIPE, args.file, actor, bar.update
-                )
-        except TransferRefused as exc:
-            print(f"refused: {exc}", file=sys.stderr)
-            return 1
-    print(
-        f"imported {args.file}: {summary.identities_created} new identities, "
-        f"{summary.faces_added} new faces (of {summary.identities} and {summary.faces} in the "
-        f"file; templates agree to {summary.template_max_diff:.1e})"
-    )
-    if summary.forgotten_here:
-        print(f"{summary.forgotten_here} identities were forgotten here and were not restored")
-    return 0
-
-
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "enroll",
@@ -333,24 +310,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_reembed)
 
     p = sub.add_parser(
-        "gallery", help="move the gallery between deployments: export FILE / import FILE"
-    )
-    gsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, text in (
-        ("export", "write every identity and face (crops, templates, model hashes) to FILE"),
-        ("import", "add FILE's identities and faces (same model only; a repeat adds nothing)"),
-    ):
-        gp = gsub.add_parser(action, help=text)
-        gp.add_argument("file", type=Path)
-        gp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_gallery)
-
-    p = sub.add_parser(
         "identities", help="the gallery's size, bands in force, identities; forget or restore one"
     )
     p.add_argument("--deleted", action="store_true", help="include forgotten identities")
     isub = p.add_subparsers(dest="action", metavar="ACTION")
-    isub.add_parser("list", help="list identities (default)")
+    lp = isub.add_parser("list", help="list identities (default)")
+    # SUPPRESS: `identities --deleted list` must keep what the option before the action said
+    lp.add_argument(
+        "--deleted", action="store_true", default=argparse.SUPPRESS, help="include forgotten"
+    )
     f = isub.add_parser(
         "forget",
         help="remove an identity from all searches and erase its faces (at once, or after "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,25 @@ class ProbeResult:
         return any(i != self.truth and s >= threshold for i, s in self.scores[:shown])
 
 
+Z95 = 1.959963984540054  # the standard normal's 97.5th percentile: a two-sided 95% interval
+
+
+def wilson_interval(count: int, of: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion count/of (95% by default); None for of = 0.
+
+    Unlike the normal approximation it stays within [0, 1] and is not empty at 0 or `of`
+    (0 of 30 still allows up to 11%), which is where an operator's rates of mistakes sit."""
+    if of <= 0:
+        return None
+    p = count / of
+    z2 = z * z
+    centre = (p + z2 / (2 * of)) / (1 + z2 / of)
+    half = z / (1 + z2 / of) * math.sqrt(p * (1 - p) / of + z2 / (4 * of * of))
+    low = 0.0 if count == 0 else max(0.0, centre - half)  # exact ends, not rounding noise
+    high = 1.0 if count == of else min(1.0, centre + half)
+    return low, high
+
+
 @dataclass(frozen=True)
 class Rate:
     count: int
@@ -64,17 +84,29 @@ class Rate:
     def rate(self) -> float:
         return self.count / self.of if self.of else float("nan")
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval; None without photos."""
+        return wilson_interval(self.count, self.of)
+
     def as_dict(self) -> dict[str, Any]:
+        interval = self.interval
         return {
             "rate": None if not self.of else round(self.rate, 6),
             "count": self.count,
             "of": self.of,
+            "interval_95": None if interval is None else [round(v, 6) for v in interval],
         }
 
     def __str__(self) -> str:
-        if not self.of:
+        interval = self.interval
+        if interval is None:
             return "n/a (0 photos)"
-        return f"{100 * self.rate:.2f}% ({self.count} of {self.of})"
+        low, high = interval
+        return (
+            f"{100 * self.rate:.2f}% ({self.count} of {self.of}; 95% interval "
+            f"{100 * low:.2f}–{100 * high:.2f}%)"
+        )
 
 
 def _rate(flags: Iterable[bool]) -> Rate:
@@ -129,6 +161,8 @@ def sweep(probes: Sequence[ProbeResult], shown: int) -> list[dict[str, Any]]:
                 "found_enrolled": r.found_enrolled.rate,
                 "wrong_candidate": r.wrong_candidate.rate,
                 "false_candidate": r.false_candidate.rate,
+                "found_interval_95": r.found.interval,
+                "false_candidate_interval_95": r.false_candidate.interval,
             }
         )
     return rows
@@ -182,8 +216,15 @@ def print_summary(report: dict[str, Any]) -> None:
         "wrong_strong_enrolled": "enrolled, shown someone else as strong",
         "wrong_strong_not_enrolled": "not enrolled, given a strong candidate",
     }
+    targets = report.get("targets") or {}
+    target_of = {
+        "false_candidate": targets.get("false_candidate"),
+        "wrong_strong_not_enrolled": targets.get("false_strong"),
+    }
     for key, label in labels.items():
-        print(f"  {label}: {Rate(at[key]['count'], at[key]['of'])}")
+        target = target_of.get(key)
+        aim = f" [target {_pct(target).strip()}]" if target is not None else ""
+        print(f"  {label}: {Rate(at[key]['count'], at[key]['of'])}{aim}")
     print("sweep (possible at t): t, found, false-candidate rate, enrolled shown someone else")
     for row in report["sweep"][::5]:
         print(
@@ -218,72 +259,3 @@ def write_probes(out: Path, probes: Sequence[ProbeResult]) -> Path:
             }
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
-
-
-def write_plots(
-    out: Path, probes: Sequence[ProbeResult], thresholds: Thresholds, shown: int, title: str
-) -> list[Path]:
-    """The operating curve and the score histograms, as PNG files in `out`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    rows = sweep(probes, shown)
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    fcr = [r["false_candidate"] for r in rows]
-    ax.plot(fcr, [r["found"] for r in rows], "-", color="C0", label="possible at t (0.20..0.80)")
-    for t in (0.3, 0.4, 0.5, 0.6):
-        r = next(r for r in rows if abs(r["threshold"] - t) < 1e-9)
-        ax.annotate(f"{t:.1f}", (r["false_candidate"], r["found"]), fontsize=7, color="C0")
-    for name, value, color in (
-        ("possible", thresholds.possible, "C2"),
-        ("strong", thresholds.strong, "C3"),
-    ):
-        at = rates(probes, Thresholds(strong=value, possible=value), shown)
-        ax.plot(
-            [at.false_candidate.rate],
-            [at.found.rate],
-            "o",
-            color=color,
-            label=f"{name} {value:.3f}",
-        )
-    ax.set_xscale("symlog", linthresh=1e-3)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("false-candidate rate (people not enrolled given any candidate)")
-    ax.set_ylabel("found (photos of enrolled people)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    curve = out / "operating-curve.png"
-    fig.savefig(curve, dpi=110)
-    plt.close(fig)
-
-    own = [s for p in probes if p.enrolled and (s := p.own_score()) is not None]
-    best_other = [p.scores[0][1] for p in probes if not p.enrolled and p.scores]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    bins = [round(-0.2 + 0.0125 * i, 4) for i in range(97)]
-    ax.hist(own, bins, alpha=0.6, color="C0", label=f"own identity, enrolled ({len(own)})")
-    ax.hist(
-        best_other,
-        bins,
-        alpha=0.6,
-        color="C1",
-        label=f"best identity, not enrolled ({len(best_other)})",
-    )
-    ax.set_yscale("log")
-    ax.axvline(
-        thresholds.possible, color="C2", ls="--", label=f"possible {thresholds.possible:.3f}"
-    )
-    ax.axvline(thresholds.strong, color="C3", ls="--", label=f"strong {thresholds.strong:.3f}")
-    ax.set_xlabel("similarity")
-    ax.set_ylabel("photos")
-    ax.legend(fontsize=8, loc="upper right")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    hist = out / "score-histograms.png"
-    fig.savefig(hist, dpi=110)
-    plt.close(fig)
-    return [curve, hist]

@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from facefind import eval_report
+from facefind import eval_plots, eval_report
 from facefind.actors import Requester
 from facefind.calibration import operator_calibration_path, save_calibration
 from facefind.database import locate
 from facefind.enrollment import choose_face
 from facefind.errors import AmbiguousFaces, NoFaceFound
+from facefind.eval_plots import Targets
 from facefind.eval_report import ProbeResult
 from facefind.folders import scan_folder
 from facefind.service import FaceFind
@@ -38,6 +39,10 @@ from recognition import Analysis, DetectedFace, ImageError
 logger = logging.getLogger(__name__)
 
 SEARCH_LIMIT = 10
+
+
+class NothingToEvaluate(ValueError):
+    """The folder gives no enrolled person to search for: no rate would mean anything."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,12 @@ async def evaluate(
     if references < 1:
         raise ValueError("--refs must be at least 1")
     people = await asyncio.to_thread(read_people, root)
+    if not any(len(p.photos) > references for p in people):
+        raise NothingToEvaluate(
+            f"nothing to enroll in {root}: it needs one subfolder of photos per person, and "
+            f"people with more than {references} photo(s) (the first {references} are enrolled, "
+            "the rest searched)"
+        )
     if on_total:
         enrolled = sum(len(p.photos) > references for p in people)
         total = sum(len(p.photos) for p in people)
@@ -153,6 +164,11 @@ async def _run(
     truth = {
         p.name: identities[p.name.lower()].id for p in to_enroll if p.name.lower() in identities
     }
+    if not truth:
+        raise NothingToEvaluate(
+            f"none of the {len(to_enroll)} people to enroll could be enrolled (no usable face in "
+            f"their first {k} photo(s)): there is nothing to measure"
+        )
 
     jobs: list[tuple[Person, Path, bool]] = []
     for p in people:
@@ -220,13 +236,20 @@ async def _run(
         "probes": eval_report.describe(probes),
         "at_bands": eval_report.rates(probes, thresholds, shown).as_dict(),
         "sweep": eval_report.sweep(probes, shown),
+        "targets": {
+            "false_candidate": settings.possible_target,
+            "false_strong": settings.strong_target,
+        },
         "calibration": None,
     }
     title = (
         f"{service.model}: {len(truth)} identities, {k} reference(s); "
         f"bands {thresholds.possible:.3f} / {thresholds.strong:.3f}"
     )
-    plots = await asyncio.to_thread(eval_report.write_plots, out, probes, thresholds, shown, title)
+    targets = Targets(settings.possible_target, settings.strong_target)
+    plots = await asyncio.to_thread(
+        eval_plots.write_plots, out, probes, thresholds, shown, title, targets
+    )
     report["plots"] = [p.name for p in plots]
     if calibrate:
         report["calibration"] = await asyncio.to_thread(

@@ -15,6 +15,7 @@ the receiving gallery are not brought back. The file holds biometric data: it is
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -46,6 +47,29 @@ MEMBERS = (
 
 class TransferRefused(Exception):
     """The file cannot be imported here: another model, a damaged file, an unknown format."""
+
+
+class TransferPathError(Exception):
+    """The path given cannot be written to or read from as asked (checked before any work)."""
+
+
+def check_export_path(path: Path, *, overwrite: bool, example: str = "gallery.zip") -> None:
+    """Refuse a target that is a folder, lies in a folder that does not exist, or exists
+    already (unless `overwrite`): each would otherwise fail late or lose a file silently."""
+    if path.is_dir():
+        raise TransferPathError(f"{path} is a folder: give a file name, such as {path / example}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise TransferPathError(f"cannot write {path}: the folder {parent} does not exist")
+    if path.exists() and not overwrite:
+        raise TransferPathError(f"{path} exists already: add --force to overwrite it")
+
+
+def check_import_path(path: Path, *, what: str = "gallery file") -> None:
+    if path.is_dir():
+        raise TransferPathError(f"{path} is a folder, not a {what}")
+    if not path.exists():
+        raise TransferPathError(f"no such file: {path}")
 
 
 @dataclass
@@ -85,11 +109,50 @@ async def export_gallery(
     path: Path,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> TransferSummary:
-    """Write every active identity and face of this model pack to `path`."""
+    """Write every active identity and face of this model pack to `path`: into a partial file
+    beside it first, so a failed export neither leaves half a file nor harms an older one."""
+    partial = path.with_name(f".{path.name}.partial")
+    fd = await asyncio.to_thread(_open_partial, path, partial, overwrite)
+    try:
+        summary = await _write_export(gallery, pack, recipe, fd, actor, progress)
+        await asyncio.to_thread(_put_in_place, partial, path, overwrite)
+    except BaseException:
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+        raise
+    await gallery.audit(
+        actor,
+        "gallery.export",
+        None,
+        {"model": pack.name, "identities": summary.identities, "faces": summary.faces},
+    )
+    return summary
+
+
+def _open_partial(path: Path, partial: Path, overwrite: bool) -> int:
+    check_export_path(path, overwrite=overwrite)
+    partial.unlink(missing_ok=True)  # left by an export that was killed
+    return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+def _put_in_place(partial: Path, path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:  # it appeared while exporting
+        raise TransferPathError(f"{path} exists already: add --force to overwrite it")
+    os.replace(partial, path)
+
+
+async def _write_export(
+    gallery: Gallery,
+    pack: ModelPack,
+    recipe: str,
+    fd: int,
+    actor: str,
+    progress: Callable[[int], None] | None,
+) -> TransferSummary:
     summary = TransferSummary()
     hashes: dict[str, str] = {}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
         async with gallery.export_snapshot(pack.name) as snap:
 
@@ -156,12 +219,6 @@ async def export_gallery(
             "members": hashes,
         }
         zf.writestr("manifest.json", json.dumps(manifest, indent=1))
-    await gallery.audit(
-        actor,
-        "gallery.export",
-        None,
-        {"model": pack.name, "identities": summary.identities, "faces": summary.faces},
-    )
     return summary
 
 
@@ -170,11 +227,14 @@ def _line(record: dict[str, Any]) -> bytes:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
+    check_import_path(path)
     try:
         with zipfile.ZipFile(path) as zf:
             manifest: dict[str, Any] = json.loads(zf.read("manifest.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
         raise TransferRefused(f"{path} is not a facefind gallery file: {exc}") from exc
+    except OSError as exc:
+        raise TransferPathError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
         raise TransferRefused(f"{path} is not a facefind gallery file of version {FORMAT_VERSION}")
     return manifest

@@ -74,6 +74,55 @@ async def test_admin_lists_approves_and_revokes_users(
     await send(fake, admin, "/approve 999999999", "No user with id 999999999")
 
 
+async def test_a_digest_of_access_requests_has_a_decision_row_per_user(
+    fake: FakeBotApi, start_bot: StartBot, service: FaceFind, admin: JSON
+) -> None:
+    runner = await start_bot(request_digest_seconds=3600)
+    first, second, third = (stranger_user(fake, name) for name in ("Yana", "Zenon", "Vira"))
+    since = len(fake.sent)
+    fake.push_message(first, "/start")
+    await reply(fake, admin, f"User id: {first['id']}", since=since)
+    for user in (second, third):  # within the window: they wait for the digest
+        fake.push_message(user, "/start")
+        await reply(fake, user, "sent to the administrators", since=since)
+    notifier = runner.state.requests
+    assert notifier is not None
+    await eventually(lambda: notifier.waiting == 2)
+    await notifier.flush()  # what the window's end does
+    digest = await reply(fake, admin, "more access requests", since=since)
+    assert buttons(digest) == [
+        (f"✅ Approve {second['id']} · Zenon Tester", f"acc:da:{second['id']}"),
+        (f"❌ Reject {second['id']}", f"acc:dr:{second['id']}"),
+        (f"✅ Approve {third['id']} · Vira Tester", f"acc:da:{third['id']}"),
+        (f"❌ Reject {third['id']}", f"acc:dr:{third['id']}"),
+    ]
+    rows = digest["reply_markup"]["inline_keyboard"]
+    assert [len(row) for row in rows] == [2, 2]  # one row per user
+
+    since = len(fake.sent)
+    fake.push_callback(admin, digest, f"acc:da:{second['id']}")
+    await reply(fake, second, "Your access has been approved", since=since)
+    approved = await service.gallery.get_user(second["id"])
+    assert approved is not None and approved.status == "approved"
+    assert approved.decided_by == f"tg:{ADMIN}"
+    waiting = await service.gallery.get_user(third["id"])
+    assert waiting is not None and waiting.status == "pending"
+    edited = fake.message(ADMIN, digest["message_id"])
+    assert edited is not None
+    assert f"{second['id']}: approved by Ada (@ada_admin)." in body(edited)
+    assert f"{third['id']} · Vira Tester" in body(edited)  # the list is still there
+    assert [d for _, d in buttons(edited)] == [f"acc:da:{third['id']}", f"acc:dr:{third['id']}"]
+
+    since = len(fake.sent)
+    fake.push_callback(admin, edited, f"acc:dr:{third['id']}")
+    await reply(fake, third, "Your access request was rejected", since=since)
+    rejected = await service.gallery.get_user(third["id"])
+    assert rejected is not None and rejected.status == "rejected"
+    closed = fake.message(ADMIN, digest["message_id"])
+    assert closed is not None and "reply_markup" not in closed
+    assert f"{third['id']}: rejected by Ada (@ada_admin)." in body(closed)
+
+
 async def test_admin_promotes_and_demotes_but_not_themselves(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
 ) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from facefind.actors import Requester
+from facefind.cli import build_parser
 from facefind.enrollment import IdentitySpec
 from facefind.errors import AmbiguousFaces, EnrollRefused
 from facefind.service import FaceFind
@@ -351,8 +352,56 @@ def test_cli_enroll_then_identify_json(
     assert "model buffalo_s: 4 identities; bands in force: strong >= " in listing.stdout
     assert "possible >= " in listing.stdout and "#1\tPerson 1 [CASE-7]\t2 face(s)" in listing.stdout
 
+    # a forgotten identity is listed with --deleted, the option after the action too
+    assert run_cli(["identities", "forget", "4"], fresh_dsn, tmp_path).returncode == 0
+    deleted = run_cli(["identities", "list", "--deleted"], fresh_dsn, tmp_path)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "#4\t(erased #4)\t0 face(s) (erased)" in deleted.stdout  # no grace period set
+
     audit = run_cli(["audit", "verify"], fresh_dsn, tmp_path)
     assert audit.returncode == 0 and "audit chain OK" in audit.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["identities", "--deleted"],
+        ["identities", "--deleted", "list"],
+        ["identities", "list", "--deleted"],
+    ],
+)
+def test_identities_take_deleted_before_or_after_the_action(argv: list[str]) -> None:
+    assert build_parser().parse_args(argv).deleted is True
+
+
+def test_identities_list_without_deleted_leaves_forgotten_ones_out() -> None:
+    assert build_parser().parse_args(["identities", "list"]).deleted is False
+
+
+def test_enrolling_a_folder_with_no_photos_says_so_and_fails(
+    fresh_dsn: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
+) -> None:
+    empty = tmp_path / "empty"
+    (empty / "Nobody").mkdir(parents=True)
+    out = run_cli(["enroll", "--quiet", str(empty)], fresh_dsn, tmp_path)
+    assert out.returncode == 1
+    assert f"error: no photos to enroll in {empty}: it needs one subfolder" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    # photos put straight into the folder: the layout is named
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "a.jpg").write_bytes(images.to_jpeg(images.crop_around(t1, t1_boxes[0], 0.6)))
+    out = run_cli(["enroll", "--quiet", str(loose)], fresh_dsn, tmp_path)
+    assert out.returncode == 1 and "put each person's photos in a subfolder" in out.stderr
+    # photos, but not one usable face: the report, then a failure
+    faceless = tmp_path / "faceless" / "Someone"
+    faceless.mkdir(parents=True)
+    ramp = np.linspace(0, 255, 320, dtype=np.uint8)
+    (faceless / "a.jpg").write_bytes(images.to_jpeg(np.dstack([np.tile(ramp, (240, 1))] * 3)))
+    out = run_cli(["enroll", "--quiet", str(faceless.parent)], fresh_dsn, tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "NOT ENROLLED (1)" in out.stdout
+    assert f"error: nobody was enrolled from {faceless.parent}" in out.stderr
 
 
 async def test_a_reply_owed_lookup_stores_its_numbered_photo_and_keeps_no_pixels(

@@ -106,3 +106,38 @@ async def test_a_file_of_another_model_is_refused(
             zout.writestr(item, data)
     broken = run_cli(["gallery", "import", "-q", str(damaged)], source, tmp_path, env)
     assert broken.returncode == 1 and "damaged" in broken.stderr
+
+
+async def test_export_and_import_paths_are_checked_with_one_line_errors(
+    pg_server: str, tmp_path: Path
+) -> None:
+    dsn = await new_database(pg_server)
+    missing_folder = tmp_path / "no" / "such" / "gallery.zip"
+    out = run_cli(["gallery", "export", "-q", str(missing_folder)], dsn, tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        f"error: cannot write {missing_folder}: the folder {missing_folder.parent} does not exist"
+    )
+    out = run_cli(["gallery", "export", "-q", str(tmp_path)], dsn, tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {tmp_path} is a folder: give a file name")
+    out = run_cli(["gallery", "import", "-q", str(tmp_path / "nothing.zip")], dsn, tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: no such file: {tmp_path / 'nothing.zip'}"
+    out = run_cli(["gallery", "import", "-q", str(tmp_path)], dsn, tmp_path)
+    assert out.returncode == 2 and "is a folder, not a gallery file" in out.stderr
+
+    # an existing file is kept unless --force says otherwise
+    existing = tmp_path / "existing.zip"
+    existing.write_bytes(b"an older export")
+    out = run_cli(["gallery", "export", "-q", str(existing)], dsn, tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: {existing} exists already: add --force to overwrite it"
+    assert existing.read_bytes() == b"an older export"
+    out = run_cli(["gallery", "export", "-q", "--force", str(existing)], dsn, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "exported 0 identities and 0 faces" in out.stdout
+    with zipfile.ZipFile(existing) as zf:
+        assert json.loads(zf.read("manifest.json"))["faces"] == 0
+    assert (existing.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")) == []
