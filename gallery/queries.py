@@ -312,7 +312,7 @@ RETURNING id"""
 LOOKUP_GET = """
 SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
        l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at, l.bands,
-       l.outcome, l.language, l.reply_sent, l.delivered_at, l.handled_by
+       l.outcome, l.language, l.reply_sent, l.delivered_at, l.handled_by, l.crashes
 FROM lookups l WHERE l.id = $1"""
 LOOKUP_HANDLED_BY = "UPDATE lookups SET handled_by = $2 WHERE id = $1"
 LOOKUP_OVERVIEW = "SELECT overview_jpeg FROM lookups WHERE id = $1"
