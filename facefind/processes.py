@@ -33,9 +33,12 @@ class ProcessId:
         return f"facefind@{self.host}:{self.pid}"
 
 
-@functools.cache
 def this_process() -> ProcessId:
-    pid = os.getpid()
+    return _process(os.getpid())  # by pid: a forked child is another process
+
+
+@functools.cache
+def _process(pid: int) -> ProcessId:
     return ProcessId(socket.gethostname(), pid, psutil.Process(pid).create_time(), pid_space())
 
 
