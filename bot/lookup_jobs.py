@@ -65,9 +65,11 @@ class LookupJobs:
     policy: RetryPolicy = DEFAULT_POLICY
     worker: str = field(default_factory=worker_name)
 
-    async def run(self, lookup_id: int, done_before: int, run: str | None = None) -> None:
-        """One run of a lookup's job (`run`: its mark); `done_before` runs of it happened
-        already."""
+    async def run(
+        self, lookup_id: int, done_before: int, run: tuple[str, int | None] | None = None
+    ) -> None:
+        """One run of a lookup's job (`run`: its mark and its worker); `done_before` runs of it
+        happened already."""
         last = done_before + 1 >= self.attempts
         try:
             await self._advance(lookup_id, run)
@@ -84,7 +86,7 @@ class LookupJobs:
             logger.error("lookup %s: giving up after run %d", lookup_id, done_before + 1)
             await self._give_up(lookup_id, exc)
 
-    async def _advance(self, lookup_id: int, run: str | None = None) -> None:
+    async def _advance(self, lookup_id: int, run: tuple[str, int | None] | None = None) -> None:
         gallery = self.service.gallery
         lookup = await gallery.get_lookup(lookup_id)
         if lookup is None or lookup.status not in OPEN or lookup.chat_id is None:
@@ -99,7 +101,7 @@ class LookupJobs:
         )
         async with alone:
             if run is not None:
-                await gallery.lookup_job_run(lookup_id, run)
+                await gallery.lookup_job_run(lookup_id, *run)
             await self._continue(lookup)
 
     async def _continue(self, lookup: Lookup) -> None:
@@ -231,7 +233,8 @@ def register_lookup_task(queue: procrastinate.App, settings: Settings) -> None:
     async def lookup(context: JobContext, lookup_id: int) -> None:
         jobs: LookupJobs = context.additional_context[CONTEXT_KEY]
         started = time.perf_counter()
-        await jobs.run(lookup_id, context.job.attempts, job_run(context.job))
+        run = (job_run(context.job), context.job.worker_id)
+        await jobs.run(lookup_id, context.job.attempts, run)
         logger.debug("lookup %s job ran in %.2fs", lookup_id, time.perf_counter() - started)
 
     queue.task(name=LOOKUP_TASK, queue=LOOKUP_QUEUE, pass_context=True, retry=backoff)(lookup)

@@ -56,6 +56,21 @@ def pid_space() -> str:
     return "/".join(parts)
 
 
+def known_alive(process: ProcessId) -> bool:
+    """True only when `process` surely still runs: in this pid space, its pid names the same
+    process (started at the same time), and it has not ended."""
+    if process.pid_space != this_process().pid_space:
+        return False
+    try:
+        found = psutil.Process(process.pid)
+        return (
+            abs(found.create_time() - process.started) <= _SAME_START
+            and found.status() != psutil.STATUS_ZOMBIE
+        )
+    except psutil.Error:
+        return False
+
+
 def known_dead(process: ProcessId) -> bool:
     """True only when `process` surely ended: it ran in this pid space and its pid is gone or
     belongs to a process started at another time. Anything else is not known here."""

@@ -21,7 +21,7 @@ from procrastinate.job_context import JobContext
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
-from facefind.processes import ProcessId, known_dead, this_process
+from facefind.processes import ProcessId, known_alive, known_dead, this_process
 from gallery import Gallery, database_unavailable
 from gallery.jobs import RecordedWorker
 
@@ -210,7 +210,7 @@ class QueueWorker:
         ):
             lookup_id = int(str(job.task_kwargs["lookup_id"]))
             # counted before the retry: once retried, a new run may be under way
-            crashes = await self.gallery.lookup_crashed(lookup_id, job_run(job))
+            crashes = await self._count_crash(lookup_id, job)
             try:
                 await manager.retry_job(job)
             except procrastinate.exceptions.ConnectorException as exc:
@@ -228,6 +228,24 @@ class QueueWorker:
             if await defer_lookup(self.queue, lookup_id):
                 logger.warning("lookup %s had no job (a crash?); queued one", lookup_id)
 
+    async def _count_crash(self, lookup_id: int, job: procrastinate.jobs.Job) -> int | None:
+        """The lookup's crash count if this stalled job's run was under way when its worker
+        died; None when it was not under way, or its worker's process lives on (its worker
+        stopped after a database outage, which left the job unfinished)."""
+        gallery = self.gallery
+        run = job_run(job)
+        marked = await gallery.lookup_job_run_of(lookup_id)
+        if marked is None or marked[0] != run:
+            return None
+        worker = await gallery.queue_worker(marked[1]) if marked[1] is not None else None
+        if worker is not None and known_alive(
+            ProcessId(worker.host, worker.pid, worker.started, worker.pid_space)
+        ):
+            await gallery.lookup_job_run_ended(lookup_id, run)
+            return None
+        # dead, or on another host (its heartbeat ran out): counted
+        return await gallery.lookup_crashed(lookup_id, run)
+
     async def forget_dead_workers(self) -> None:
         """Workers of this host whose process is gone: unregistered at once, which makes their
         jobs stalled now rather than once their heartbeat is old."""
@@ -236,13 +254,14 @@ class QueueWorker:
             process = ProcessId(worker.host, worker.pid, worker.started, worker.pid_space)
             if not known_dead(process):
                 continue
-            await self.queue.job_manager.unregister_worker(worker.worker_id)
+            if worker.registered:
+                await self.queue.job_manager.unregister_worker(worker.worker_id)
+                logger.warning(
+                    "lookup worker %s is gone (process %d ended): its jobs are taken over now",
+                    worker.name,
+                    worker.pid,
+                )
             await gallery.forget_queue_worker(worker.worker_id)
-            logger.warning(
-                "lookup worker %s is gone (process %d ended): its jobs are taken over now",
-                worker.name,
-                worker.pid,
-            )
         await gallery.forget_gone_queue_workers()
 
 

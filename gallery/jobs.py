@@ -21,6 +21,7 @@ class RecordedWorker:
     pid: int
     started: float
     pid_space: str
+    registered: bool | None = None  # whether the queue still knows it (None: not asked)
 
 
 class JobStore(GalleryBase):
@@ -36,6 +37,10 @@ class JobStore(GalleryBase):
             worker.pid_space,
         )
 
+    async def queue_worker(self, worker_id: int) -> RecordedWorker | None:
+        row = await self.pool.fetchrow(q.QUEUE_WORKER_GET, worker_id)
+        return RecordedWorker(**dict(row)) if row else None
+
     async def queue_workers_in(self, pid_space: str) -> list[RecordedWorker]:
         """The recorded workers whose pid can be checked in `pid_space`."""
         rows = await self.pool.fetch(q.QUEUE_WORKERS_IN_SPACE, pid_space)
@@ -45,12 +50,23 @@ class JobStore(GalleryBase):
         await self.pool.execute(q.QUEUE_WORKER_FORGET, worker_id)
 
     async def forget_gone_queue_workers(self) -> int:
-        """Drop the records of workers the queue no longer knows."""
+        """Drop the records of workers the queue has not known for a day."""
         return int((await self.pool.execute(q.QUEUE_WORKERS_FORGET_GONE)).split()[-1])
 
-    async def lookup_job_run(self, lookup_id: int, run: str) -> None:
-        """Mark the run of the lookup's job (job id:attempt) now under way."""
-        await self.pool.execute(q.LOOKUP_JOB_RUN, lookup_id, run)
+    async def lookup_job_run(self, lookup_id: int, run: str, worker_id: int | None) -> None:
+        """Mark the run of the lookup's job (job id:attempt) now under way in that worker."""
+        await self.pool.execute(q.LOOKUP_JOB_RUN, lookup_id, run, worker_id)
+
+    async def lookup_job_run_of(self, lookup_id: int) -> tuple[str, int | None] | None:
+        """The run of the lookup's job last marked under way, and its worker; None if none."""
+        row = await self.pool.fetchrow(q.LOOKUP_JOB_RUN_GET, lookup_id)
+        if row is None or row["job_run"] is None:
+            return None
+        return str(row["job_run"]), row["job_worker"]
+
+    async def lookup_job_run_ended(self, lookup_id: int, run: str) -> None:
+        """That run ended in a live process: no crash to count."""
+        await self.pool.execute(q.LOOKUP_JOB_RUN_ENDED, lookup_id, run)
 
     async def lookup_crashed(self, lookup_id: int, run: str) -> int | None:
         """The worker died while `run` of the lookup's job was under way: count it, once

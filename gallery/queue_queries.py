@@ -9,22 +9,31 @@ ON CONFLICT (worker_id) DO UPDATE SET
     name = EXCLUDED.name, host = EXCLUDED.host, pid = EXCLUDED.pid, started = EXCLUDED.started,
     pid_space = EXCLUDED.pid_space, seen_at = now()"""
 QUEUE_WORKERS_IN_SPACE = """
-SELECT worker_id, name, host, pid, started, pid_space FROM queue_workers
+SELECT worker_id, name, host, pid, started, pid_space,
+       EXISTS (SELECT 1 FROM procrastinate_workers p WHERE p.id = w.worker_id) AS registered
+FROM queue_workers w
 WHERE pid_space = $1 ORDER BY worker_id"""
+QUEUE_WORKER_GET = """
+SELECT worker_id, name, host, pid, started, pid_space FROM queue_workers WHERE worker_id = $1"""
 QUEUE_WORKER_FORGET = "DELETE FROM queue_workers WHERE worker_id = $1"
-# workers procrastinate forgot (stopped cleanly, or pruned after their heartbeat ran out)
+# workers procrastinate forgot (stopped cleanly, or pruned after their heartbeat ran out) a day
+# ago: until then a stalled run of theirs can still be traced to its process
 QUEUE_WORKERS_FORGET_GONE = """
 DELETE FROM queue_workers w
-WHERE NOT EXISTS (SELECT 1 FROM procrastinate_workers p WHERE p.id = w.worker_id)"""
+WHERE w.seen_at < now() - interval '1 day'
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_workers p WHERE p.id = w.worker_id)"""
 
 # --- runs of a lookup's job, and the workers that died under them -------------------------------
-LOOKUP_JOB_RUN = "UPDATE lookups SET job_run = $2 WHERE id = $1"
+LOOKUP_JOB_RUN = "UPDATE lookups SET job_run = $2, job_worker = $3 WHERE id = $1"
+LOOKUP_JOB_RUN_GET = "SELECT job_run, job_worker FROM lookups WHERE id = $1"
 # counted once per run: the mark is cleared by whichever process counts it first, and a newer
 # run has another mark
 LOOKUP_CRASHED = """
 UPDATE lookups SET crashes = crashes + 1, job_run = NULL
 WHERE id = $1 AND job_run = $2 AND status IN ('pending', 'replying')
 RETURNING crashes"""
+# the run ended in a process that lives on (its end could not be recorded: a database outage)
+LOOKUP_JOB_RUN_ENDED = "UPDATE lookups SET job_run = NULL WHERE id = $1 AND job_run = $2"
 # closed without analysis: the reply owed is the error's text
 LOOKUP_ABANDON = """
 UPDATE lookups SET status = 'replying', outcome = 'error', error = $2, finished_at = now()

@@ -9,8 +9,8 @@
 -- job): where and which process it is, so another process on the same host can tell that it is
 -- gone. `pid_space` names the kernel boot and pid namespace in which `pid` means that process
 -- (two containers never compare pids); `started` (seconds since the epoch) tells a reused pid
--- from the process. Rows of workers procrastinate no longer knows are deleted by the queue's
--- housekeeping.
+-- from the process. A row outlives its worker by a day (a worker restarted after a database
+-- outage is still its live process's), then the queue's housekeeping deletes it.
 CREATE TABLE queue_workers (
     worker_id   bigint PRIMARY KEY,
     name        text NOT NULL,
@@ -21,12 +21,13 @@ CREATE TABLE queue_workers (
     seen_at     timestamptz NOT NULL DEFAULT now()
 );
 
--- `job_run`: the run of the lookup's job under way (job id:attempt), set as the run starts
--- (after waiting for its turn, below); `crashes`: how many times such a run was taken over from
--- a worker that died. A lookup with crashes runs alone among such lookups, and at
--- FACEFIND_LOOKUP_CRASH_LIMIT it is closed instead of run again.
+-- `job_run`: the run of the lookup's job under way (job id:attempt) and `job_worker` the worker
+-- running it, set as the run starts (after waiting for its turn, below); `crashes`: how many
+-- times such a run was taken over from a worker that died. A lookup with crashes runs alone
+-- among such lookups, and at FACEFIND_LOOKUP_CRASH_LIMIT it is closed instead of run again.
 ALTER TABLE lookups
     ADD COLUMN job_run text,
+    ADD COLUMN job_worker bigint,
     ADD COLUMN crashes integer NOT NULL DEFAULT 0;
 
 -- The inbox's lease: the process handling an update, and until when (renewed while it runs).

@@ -100,7 +100,7 @@ def ended_process() -> ProcessId:
     return ProcessId(me.host, child.pid, started, me.pid_space)
 
 
-async def test_a_dead_workers_jobs_are_taken_over_at_once_and_its_cut_run_counts_a_crash(
+async def test_a_dead_workers_jobs_are_taken_over_at_once_and_only_a_run_cut_by_death_counts(
     fresh_dsn: str, audit_key: AuditKey, gallery: Gallery
 ) -> None:
     queue = open_queue(fresh_dsn, max_connections=4, acquire_timeout=10)
@@ -108,14 +108,14 @@ async def test_a_dead_workers_jobs_are_taken_over_at_once_and_its_cut_run_counts
     await queue.open_async()
     try:
         manager = queue.job_manager
-        lookups = [
-            await gallery.create_lookup(
-                user_id=None, actor="test", source="telegram", chat_id=1, message_id=m
-            )
-            for m in (1, 2)
-        ]
+        # three jobs under way: in a process that ended, in this one, and in this one by a
+        # worker the queue forgot (it stopped in a database outage and was pruned since)
+        lookups: list[int] = []
         jobs = []
-        for lookup_id, process in zip(lookups, (ended_process(), this_process()), strict=True):
+        for message_id, process in enumerate((ended_process(), this_process(), this_process())):
+            lookup_id = await gallery.create_lookup(
+                user_id=None, actor="test", source="telegram", chat_id=1, message_id=message_id
+            )
             assert lookup_id is not None and await defer_lookup(queue, lookup_id)
             worker_id = await manager.register_worker()  # its heartbeat is fresh
             job = await manager.fetch_job(queues=[LOOKUP_QUEUE], worker_id=worker_id)
@@ -125,26 +125,25 @@ async def test_a_dead_workers_jobs_are_taken_over_at_once_and_its_cut_run_counts
                 RecordedWorker(worker_id, process.name, process.host, process.pid,
                                process.started, process.pid_space),
             )  # fmt: skip
-            await gallery.lookup_job_run(lookup_id, job_run(job))  # its run was under way
+            await gallery.lookup_job_run(lookup_id, job_run(job), worker_id)
+            lookups.append(lookup_id)
             jobs.append(job)
-        dead, alive = jobs
-        # a heartbeat that runs out only in an hour: only the dead process can free the job
-        worker = QueueWorker(queue, gallery, concurrency=1, heartbeat=1200.0, context={})
+        dead, _alive, forgotten = jobs
+        assert forgotten.worker_id is not None
+        await manager.unregister_worker(forgotten.worker_id)
+        # a heartbeat that runs out only in 20 minutes: only a dead process frees its job
+        worker = QueueWorker(queue, gallery, concurrency=1, heartbeat=400.0, context={})
         await worker.tidy()
-        [retried] = await manager.list_jobs_async(id=dead.id)
-        [untouched] = await manager.list_jobs_async(id=alive.id)
-        assert (retried.status, retried.attempts) == ("todo", 1)
-        assert untouched.status == "doing"
-        dead_id, live_id = (i for i in lookups if i is not None)
-        dead_lookup, live_lookup = [await gallery.get_lookup(i) for i in (dead_id, live_id)]
-        assert dead_lookup is not None and dead_lookup.crashes == 1
-        assert live_lookup is not None and live_lookup.crashes == 0
+        states = [(j.status, j.attempts) for j in await manager.list_jobs_async()]
+        assert states == [("todo", 1), ("doing", 0), ("todo", 1)]
+        crashes = [lookup.crashes for i in lookups if (lookup := await gallery.get_lookup(i))]
+        assert crashes == [1, 0, 0]  # the live process's run ended without a death
         remaining = await gallery.queue_workers_in(this_process().pid_space)
-        assert [w.pid for w in remaining] == [this_process().pid]
+        assert [w.pid for w in remaining] == [this_process().pid] * 2
         # noticed again (by this or another process): the crash counts once
-        assert await gallery.lookup_crashed(dead_id, job_run(dead)) is None
+        assert await gallery.lookup_crashed(lookups[0], job_run(dead)) is None
         await worker.tidy()
-        again = await gallery.get_lookup(dead_id)
+        again = await gallery.get_lookup(lookups[0])
         assert again is not None and again.crashes == 1
     finally:
         await queue.close_async()
