@@ -281,6 +281,7 @@ class Inbox:
 
     async def _renew_loop(self) -> None:
         """Keep the lease on the updates being handled here while their handlers run."""
+        failing = False
         while True:
             await asyncio.sleep(self.lease / 3)
             if not self._in_flight:
@@ -289,5 +290,8 @@ class Inbox:
                 await self.gallery.renew_claims(
                     self.bot_id, self.claimer, self.lease, list(self._in_flight)
                 )
+                failing = False
             except Exception as exc:
-                logger.warning("could not renew the lease on updates being handled: %s", exc)
+                if not failing:  # one line per outage
+                    logger.warning("could not renew the lease on updates being handled: %s", exc)
+                failing = True
