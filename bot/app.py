@@ -28,7 +28,7 @@ from telegram.ext import (
 
 from bot import admin, admin_gallery, admin_lookups, handlers
 from bot.context import STATE_KEY, BotContext, BotState
-from bot.inbox import Inbox
+from bot.inbox import Inbox, bot_id_of
 from bot.lookup_jobs import lookup_queue, lookup_worker
 from bot.notify import RequestNotifier
 from bot.outages import AdminRoster, supervise_embedded
@@ -38,12 +38,13 @@ from facefind.audit import Witness
 from facefind.erasure import purge
 from facefind.logs import add_secrets
 from facefind.memory import tune_allocator
-from facefind.queue import QueueWorker
+from facefind.queue import QueueWorker, worker_name
 from facefind.service import FaceFind
 from facefind.settings import Settings, SettingsError, parse_listen
 from facefind.supervisor import EmbeddedSupervisor, fresh_connections
 from facefind.users import ADMIN_IDS_ACTOR, USER_ACTIONS
 from gallery import Gallery, database_unavailable, outage_text
+from gallery.instance import BotLock, BotLockHeld
 
 logger = logging.getLogger(__name__)
 
@@ -363,13 +364,30 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = process_start(stop)
     service = await FaceFind.open(settings, actor="system")
     try:
-        runner = BotRunner(settings, service)
+        assert settings.telegram_bot_token is not None and service.dsn is not None
+        bot_id = bot_id_of(settings.telegram_bot_token)
+        # one process runs a bot: a second one would handle the same updates
+        lock = BotLock(service.dsn, bot_id, worker_name())
+        await lock.acquire()
+        keeper = asyncio.create_task(lock.hold(stop.set), name="bot lock")
         try:
-            await runner.start()
-            await stop.wait()
-            logger.info("stopping: finishing lookups in progress")
+            # whoever held this bot's updates before is gone: they are handled here, now
+            if released := await service.gallery.release_claims(bot_id):
+                logger.info("inbox: %d update(s) of a previous run are handled now", released)
+            runner = BotRunner(settings, service)
+            try:
+                await runner.start()
+                await stop.wait()
+                logger.info("stopping: finishing lookups in progress")
+            finally:
+                await runner.stop()  # also undoes a start that failed half-way
         finally:
-            await runner.stop()  # also undoes a start that failed half-way
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            await lock.release()
+        if lock.lost is not None:
+            raise lock.lost
     finally:
         await service.close()
 
@@ -386,6 +404,14 @@ def run_with_bot_api(
         )
     try:
         asyncio.run(main(settings))
+    except BotLockHeld as exc:
+        logger.error(
+            "another `facefind run` is running this bot on this database: %s. Two would handle "
+            "the same updates, so this one does not run: stop that one first. To answer lookups "
+            "on more machines, run `facefind worker` there instead.",
+            exc,
+        )
+        return 1
     except InvalidToken:
         logger.error("the Bot API at %s rejected TELEGRAM_BOT_TOKEN", settings.telegram_api_url)
         return 1

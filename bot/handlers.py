@@ -137,7 +137,7 @@ async def photo(update: Update, context: BotContext) -> None:
                 state.metrics.refused.labels("rate_limited").inc()
                 await reply(update, t(context.lang, "rate_limited", limit=limit))
                 return
-            lookup_id = await context.service.begin_lookup(
+            created = await context.service.begin_lookup(
                 requester,
                 source="telegram",
                 chat_id=message.chat_id,
@@ -146,22 +146,27 @@ async def photo(update: Update, context: BotContext) -> None:
                 update_id=update.update_id,
                 language=context.lang,
             )
-            assert lookup_id is not None  # under the user's lock nobody else creates it
-            refused = oversize(size, state.settings.limits.max_image_bytes)
-            if refused is not None:
-                # over Telegram's limit or ours: refused without downloading (the job tells them)
-                await context.service.fail_lookup(
-                    lookup_id, requester, refused.code, reply_owed=True
-                )
-        else:
-            lookup_id, status = existing
-            if status not in ("pending", "replying"):
-                logger.info(
-                    "message %s in chat %s already has a lookup",
-                    message.message_id,
-                    message.chat_id,
-                )
-                return
+            if created is not None:
+                refused = oversize(size, state.settings.limits.max_image_bytes)
+                if refused is not None:
+                    # over Telegram's limit or ours: refused without downloading (the job tells
+                    # them)
+                    await context.service.fail_lookup(
+                        created, requester, refused.code, reply_owed=True
+                    )
+                existing = (created, "pending")
+            else:
+                # another process recorded it a moment ago (the user's lock is this process's
+                # only): go on with that one, as with any re-delivery
+                existing = await gallery.lookup_for_message(message.chat_id, message.message_id)
+                if existing is None:
+                    return  # recorded and gone since: nothing left to answer
+        lookup_id, status = existing
+        if status not in ("pending", "replying"):
+            logger.info(
+                "message %s in chat %s already has a lookup", message.message_id, message.chat_id
+            )
+            return
     # the lookup is recorded: from here on its job answers it, in this process or another;
     # queueing twice is harmless (the queueing lock), and a lookup left without a job by a
     # crash here gets one from the queue's housekeeping

@@ -7,10 +7,11 @@ sends it again, and its senders are told once that the service is temporarily un
 Webhook: server.py stores the update before answering 200 (503 when it cannot: Telegram
 retries).
 
-Each stored update is handed to PTB's `process_update` by a bounded number of tasks and marked
-handled when its handlers finish. An update whose handling met a database outage is held and
-handled again once the database answers; updates left unhandled by a crash are handled at the
-next start.
+Each stored update is leased to the process handling it (renewed while it runs), handed to PTB's
+`process_update` by a bounded number of tasks and marked handled when its handlers finish: two
+processes never handle one update at once, and one whose process died is taken once its lease
+runs out (at once by the next `facefind run`, which holds the bot's lock). An update whose
+handling met a database outage is held and handled again once the database answers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Sequence
 
 from telegram import ReplyParameters, Update
@@ -27,21 +29,39 @@ from telegram.ext import Application
 
 from bot.metrics import Metrics
 from bot.texts import language_of, t
+from facefind.queue import worker_name
 from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25  # seconds a getUpdates long poll waits for updates
 MAX_BACKOFF = 10.0  # Telegram keeps what we do not confirm; no need to wait long
+# seconds an update stays leased to the process handling it, renewed every third of it; a process
+# that dies leaves its updates to another one after this long at most
+LEASE_SECONDS = 60.0
+
+
+def bot_id_of(token: str) -> int:
+    """Update ids are a sequence per bot: the token's numeric part names the bot."""
+    return int(token.split(":", 1)[0])
 
 
 class Inbox:
     def __init__(
-        self, app: Application, gallery: Gallery, metrics: Metrics, *, in_flight: int
+        self,
+        app: Application,
+        gallery: Gallery,
+        metrics: Metrics,
+        *,
+        in_flight: int,
+        lease: float = LEASE_SECONDS,
     ) -> None:
         self.app = app
         self.gallery = gallery
         self.metrics = metrics
+        self.lease = lease
+        # this inbox's name on the updates it holds (a process could run two)
+        self.claimer = f"{worker_name()}/{secrets.token_hex(3)}"
         self._slots = asyncio.Semaphore(in_flight)
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -53,13 +73,13 @@ class Inbox:
 
     @property
     def bot_id(self) -> int:
-        """Update ids are a sequence per bot: the token's numeric part."""
-        return int(self.app.bot.token.split(":", 1)[0])
+        return bot_id_of(self.app.bot.token)
 
     # --- life cycle ---------------------------------------------------------------------------
     def start(self, *, polling: bool) -> None:
         self._retry.set()  # updates a previous run stored but did not handle
         self._loops.append(asyncio.create_task(self._redispatch_loop(), name="inbox retries"))
+        self._loops.append(asyncio.create_task(self._renew_loop(), name="inbox leases"))
         if polling:
             self._loops.append(asyncio.create_task(self._poll_loop(), name="polling"))
 
@@ -107,7 +127,10 @@ class Inbox:
                 await self._start(update)
             else:
                 self._in_flight.discard(update.update_id)
-                logger.info("update %s was received before: not handled again", update.update_id)
+                logger.info(
+                    "update %s was received before: handled already, or by another process",
+                    update.update_id,
+                )
 
     async def _store(self, updates: Sequence[Update]) -> list[int]:
         """Store a batch; if the database refuses it for what it holds (not an outage), store
@@ -115,7 +138,7 @@ class Inbox:
         is rather than let it block every update after it."""
         try:
             return await self.gallery.store_updates(
-                self.bot_id, [(u.update_id, u.to_dict()) for u in updates]
+                self.bot_id, [(u.update_id, u.to_dict()) for u in updates], self.claimer, self.lease
             )
         except Exception as exc:
             if database_unavailable(exc):
@@ -244,12 +267,17 @@ class Inbox:
             offset = updates[-1].update_id + 1
 
     async def _redispatch_loop(self) -> None:
-        """Handle stored updates that are not handled: held ones, and a crashed run's."""
+        """Handle stored updates nobody handles: held ones, a crashed run's, and those whose
+        lease ran out in another process."""
         backoff = 1.0
         while True:
-            await self._retry.wait()
+            with contextlib.suppress(TimeoutError):
+                # now and then even unasked: another process's lease may have run out
+                await asyncio.wait_for(self._retry.wait(), timeout=self.lease / 2)
             try:
-                rows = await self.gallery.unhandled_updates(self.bot_id, self._in_flight, limit=100)
+                rows = await self.gallery.claim_updates(
+                    self.bot_id, self.claimer, self.lease, self._in_flight, limit=100
+                )
             except Exception as exc:
                 if not database_unavailable(exc):
                     logger.exception("reading the inbox failed")
@@ -267,3 +295,20 @@ class Inbox:
                 self._retry.set()
             # a held update comes back at most once a second while the database flaps
             await asyncio.sleep(1.0)
+
+    async def _renew_loop(self) -> None:
+        """Keep the lease on the updates being handled here while their handlers run."""
+        failing = False
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if not self._in_flight:
+                continue
+            try:
+                await self.gallery.renew_claims(
+                    self.bot_id, self.claimer, self.lease, list(self._in_flight)
+                )
+                failing = False
+            except Exception as exc:
+                if not failing:  # one line per outage
+                    logger.warning("could not renew the lease on updates being handled: %s", exc)
+                failing = True

@@ -8,6 +8,7 @@ duplicate job or a job taken over from a dead worker never does the work twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,12 +20,22 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
+from bot.admin import tell_admins
 from bot.metrics import Metrics
+from bot.notify import user_label
 from bot.outbox import deliver
 from bot.replies import chat_action
 from bot.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
 from facefind.actors import Requester
-from facefind.queue import LOOKUP_QUEUE, LOOKUP_TASK, Backoff, QueueWorker, open_queue, worker_name
+from facefind.queue import (
+    LOOKUP_QUEUE,
+    LOOKUP_TASK,
+    Backoff,
+    QueueWorker,
+    job_run,
+    open_queue,
+    worker_name,
+)
 from facefind.service import FaceFind
 from facefind.settings import Settings
 from gallery import Lookup
@@ -34,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 CONTEXT_KEY = "facefind"
 OPEN = ("pending", "replying")
+# the error of a lookup closed because its worker kept dying while running it
+CRASHED = "worker_crashed"
 
 
 class PermanentDeliveryError(Exception):
@@ -49,14 +62,18 @@ class LookupJobs:
     metrics: Metrics
     attempts: int
     max_image_bytes: int  # FACEFIND_MAX_IMAGE_BYTES: a download stops past it
+    crash_limit: int = 2
     policy: RetryPolicy = DEFAULT_POLICY
     worker: str = field(default_factory=worker_name)
 
-    async def run(self, lookup_id: int, done_before: int) -> None:
-        """One run of a lookup's job; `done_before` runs of it happened already."""
+    async def run(
+        self, lookup_id: int, done_before: int, run: tuple[str, int | None] | None = None
+    ) -> None:
+        """One run of a lookup's job (`run`: its mark and its worker); `done_before` runs of it
+        happened already."""
         last = done_before + 1 >= self.attempts
         try:
-            await self._advance(lookup_id)
+            await self._advance(lookup_id, run)
         except Exception as exc:
             if not last and not isinstance(exc, PermanentDeliveryError):
                 logger.warning(
@@ -70,15 +87,32 @@ class LookupJobs:
             logger.error("lookup %s: giving up after run %d", lookup_id, done_before + 1)
             await self._give_up(lookup_id, exc)
 
-    async def _advance(self, lookup_id: int) -> None:
+    async def _advance(self, lookup_id: int, run: tuple[str, int | None] | None = None) -> None:
         gallery = self.service.gallery
         lookup = await gallery.get_lookup(lookup_id)
         if lookup is None or lookup.status not in OPEN or lookup.chat_id is None:
             return  # answered already: a duplicate or late job
+        if lookup.crashes >= self.crash_limit:
+            await self._stop_crashing(lookup)
+            return
+        # a lookup a worker died under may be what killed it: such lookups run one at a time
+        # (across every process), so the next death is not blamed on the others
+        alone: contextlib.AbstractAsyncContextManager[None] = (
+            gallery.one_at_a_time() if lookup.crashes else contextlib.nullcontext()
+        )
+        async with alone:
+            if run is not None:
+                await gallery.lookup_job_run(lookup_id, *run)
+            await self._continue(lookup)
+
+    async def _continue(self, lookup: Lookup) -> None:
+        """Take an open lookup on from where it is: analyse it, then deliver its reply."""
         if lookup.status == "pending":
             await self._analyse(lookup)
-            lookup = await gallery.get_lookup(lookup_id)
-            assert lookup is not None
+            analysed = await self.service.gallery.get_lookup(lookup.id)
+            if analysed is None:
+                return
+            lookup = analysed
         if lookup.status == "replying":
             await self._deliver(lookup)
 
@@ -130,6 +164,48 @@ class LookupJobs:
                 (datetime.now(UTC) - lookup.created_at).total_seconds()
             )
 
+    async def _stop_crashing(self, lookup: Lookup) -> None:
+        """Its worker died under this lookup's job `crash_limit` times: the photo is not tried
+        again. One not analysed yet is closed as an error whose reply tells the user; one whose
+        reply was being delivered is given up. Admins are told, once."""
+        gallery = self.service.gallery
+        details = {"crashes": lookup.crashes, "last_worker": lookup.handled_by}
+        if lookup.status == "pending":
+            if await gallery.abandon_lookup(lookup.id, CRASHED, "system", details):
+                logger.error(
+                    "lookup %s: its worker died %d times while running it; closed as an error",
+                    lookup.id,
+                    lookup.crashes,
+                )
+                await self._tell_admins(lookup)
+            closed = await gallery.get_lookup(lookup.id)
+            if closed is not None and closed.status == "replying":
+                await self._deliver(closed)
+        elif lookup.error == CRASHED and lookup.outcome == "error":
+            await self._deliver(lookup)  # closed already: its reply is still owed
+        elif await gallery.reply_undelivered(lookup.id, "system", CRASHED):
+            logger.error(
+                "lookup %s: its worker died %d times while delivering its reply; given up",
+                lookup.id,
+                lookup.crashes,
+            )
+            self.metrics.undelivered.inc()
+            self.metrics.lookups.labels("undelivered").inc()
+            await self._tell_admins(lookup)
+
+    async def _tell_admins(self, lookup: Lookup) -> None:
+        gallery = self.service.gallery
+        user = await gallery.get_user(lookup.user_id) if lookup.user_id is not None else None
+        await tell_admins(
+            self.bot,
+            gallery,
+            "lookup_crashed_admin",
+            id=lookup.id,
+            user=user_label(user) if user is not None else "?",
+            crashes=lookup.crashes,
+            worker=lookup.handled_by or "?",
+        )
+
     async def _give_up(self, lookup_id: int, exc: BaseException) -> None:
         """The last run failed: close the lookup so it is not left open, and count it."""
         gallery = self.service.gallery
@@ -160,7 +236,8 @@ def register_lookup_task(queue: procrastinate.App, settings: Settings) -> None:
     async def lookup(context: JobContext, lookup_id: int) -> None:
         jobs: LookupJobs = context.additional_context[CONTEXT_KEY]
         started = time.perf_counter()
-        await jobs.run(lookup_id, context.job.attempts)
+        run = (job_run(context.job), context.job.worker_id)
+        await jobs.run(lookup_id, context.job.attempts, run)
         logger.debug("lookup %s job ran in %.2fs", lookup_id, time.perf_counter() - started)
 
     queue.task(name=LOOKUP_TASK, queue=LOOKUP_QUEUE, pass_context=True, retry=backoff)(lookup)
@@ -190,6 +267,7 @@ def lookup_worker(
         metrics,
         attempts=settings.reply_attempts,
         max_image_bytes=settings.limits.max_image_bytes,
+        crash_limit=settings.lookup_crash_limit,
     )
     return QueueWorker(
         queue,

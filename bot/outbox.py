@@ -46,7 +46,11 @@ logger = logging.getLogger(__name__)
 # error codes of a lookup that get no reply at all (the user may not be told anything)
 SILENT_ERRORS = frozenset({"access_withdrawn"})
 # error codes with a text of their own; image errors are "image_<code>"
-ERROR_TEXTS = {"file_too_big": "file_too_big", "download_failed": "download_failed"}
+ERROR_TEXTS = {
+    "file_too_big": "file_too_big",
+    "download_failed": "download_failed",
+    "worker_crashed": "lookup_crashed",
+}
 IMAGE_ERRORS = frozenset(
     {"empty", "too_large", "too_many_pixels", "unsupported", "corrupt", "bad_image"}
 )

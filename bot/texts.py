@@ -369,6 +369,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "uk": "Пошук №{id} не вдалося завершити через помилку на нашому боці. "
         "Її записано; надішліть фото ще раз.",
     },
+    "lookup_crashed": {
+        "en": "Lookup #{id} could not be analysed: this photo stopped the service each time it "
+        "was analysed, so it was not tried again. An admin has been told.",
+        "uk": "Пошук №{id} не вдалося проаналізувати: це фото щоразу зупиняло службу, тому "
+        "його більше не обробляли. Адміністратора повідомлено.",
+    },
+    "lookup_crashed_admin": {
+        "en": "⚠ Lookup #{id} from {user} was closed without an answer: the process running it "
+        "died {crashes} times while it was being handled (out of memory, or a crash in native "
+        "code), last {worker}. It is not tried again, and the other lookups go on. The photo "
+        "may be what kills the process: see that process's log, and /lookup {id}.",
+        "uk": "⚠ Пошук №{id} від {user} закрито без відповіді: процес, що його виконував, "
+        "зупинявся {crashes} раз(и) під час обробки (брак пам'яті або збій у нативному коді), "
+        "востаннє {worker}. Його більше не обробляють, інші пошуки тривають. Можливо, саме це "
+        "фото зупиняє процес: перегляньте журнал цього процесу та /lookup {id}.",
+    },
     "error_generic": {
         "en": "Something went wrong on our side. The error has been logged; please try again.",
         "uk": "Сталася помилка на нашому боці. Її записано; спробуйте ще раз.",

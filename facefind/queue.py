@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.job_context import JobContext
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
+from procrastinate.worker import Worker
 
+from facefind.processes import ProcessId, known_alive, known_dead, this_process
 from gallery import Gallery, database_unavailable, outage_text
+from gallery.jobs import RecordedWorker
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,12 @@ def open_queue(dsn: str, *, max_connections: int, acquire_timeout: float) -> pro
 
 def worker_name() -> str:
     """How this process is named in the queue and on the lookups it analyses."""
-    return f"facefind@{socket.gethostname()}:{os.getpid()}"
+    return this_process().name
+
+
+def job_run(job: procrastinate.jobs.Job) -> str:
+    """One run of a job: a retry, or a takeover from a dead worker, is another run."""
+    return f"{job.id}:{job.attempts}"
 
 
 def lookup_lock(lookup_id: int) -> str:
@@ -97,7 +104,9 @@ class QueueWorker:
     outages, plus the housekeeping that makes the queue self-healing:
 
     - a worker that stops (its database connection broke) is started again, with backoff;
-    - jobs whose worker stopped sending heartbeats (killed, machine gone) are retried;
+    - jobs whose worker is known to be dead (this host, its process gone) are retried at once,
+      those whose worker stopped sending heartbeats (killed elsewhere, machine gone) once its
+      heartbeat is old; a lookup whose job run was under way there counts a crash;
     - lookups that are owed a reply but have no job (a crash between recording a lookup and
       queueing its job) get one.
     """
@@ -126,7 +135,9 @@ class QueueWorker:
             "stalled_worker_timeout": self.stalled_after,
             "delete_jobs": "successful",
             "additional_context": context,
+            "worker_middleware": [self._record_worker],
         }
+        self._recorded: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._woken = asyncio.Event()
@@ -181,20 +192,91 @@ class QueueWorker:
                 await asyncio.wait_for(self._woken.wait(), backoff)
             backoff = 1.0 if self._woken.is_set() else min(backoff * 2, 30.0)
 
+    async def _record_worker(
+        self,
+        call_next: Callable[[], Awaitable[Any]],
+        context: JobContext,
+        worker: Worker,
+    ) -> Any:
+        """Before a worker's first job: record that this process runs it, so that a process on
+        this host can tell when it died (procrastinate's worker row says nothing of where)."""
+        if worker.worker_id is not None and worker.worker_id not in self._recorded:
+            me = this_process()
+            try:
+                await self.gallery.record_queue_worker(
+                    worker.worker_id,
+                    RecordedWorker(
+                        worker.worker_id, me.name, me.host, me.pid, me.started, me.pid_space
+                    ),
+                )
+                self._recorded.add(worker.worker_id)
+            except Exception as exc:  # its jobs are still taken over, once its heartbeat is old
+                logger.warning("could not record lookup worker %s: %s", worker.worker_id, exc)
+        return await call_next()
+
     async def tidy(self) -> None:
-        """Retry the jobs of dead workers; queue a job for every open lookup without one."""
+        """Retry the jobs of dead workers, counting the lookups whose run they cut short; queue
+        a job for every open lookup without one."""
         manager = self.queue.job_manager
+        await self.forget_dead_workers()
         for job in await manager.get_stalled_jobs(
             task_name=LOOKUP_TASK, seconds_since_heartbeat=self.stalled_after
         ):
+            lookup_id = int(str(job.task_kwargs["lookup_id"]))
+            # counted before the retry: once retried, a new run may be under way
+            crashes = await self._count_crash(lookup_id, job)
             try:
                 await manager.retry_job(job)
-                logger.warning("lookup job %s: its worker is gone; retrying it", job.id)
             except procrastinate.exceptions.ConnectorException as exc:
                 logger.info("lookup job %s was taken over elsewhere (%s)", job.id, exc)
+                continue
+            if crashes is None:
+                logger.warning("lookup job %s: its worker is gone; retrying it", job.id)
+            else:
+                logger.warning(
+                    "lookup %s: its worker died while running its job (%d time(s)); retrying it",
+                    lookup_id,
+                    crashes,
+                )
         for lookup_id in await self.gallery.open_lookups_without_job(LOOKUP_TASK):
             if await defer_lookup(self.queue, lookup_id):
                 logger.warning("lookup %s had no job (a crash?); queued one", lookup_id)
+
+    async def _count_crash(self, lookup_id: int, job: procrastinate.jobs.Job) -> int | None:
+        """The lookup's crash count if this stalled job's run was under way when its worker
+        died; None when it was not under way, or its worker's process lives on (its worker
+        stopped after a database outage, which left the job unfinished)."""
+        gallery = self.gallery
+        run = job_run(job)
+        marked = await gallery.lookup_job_run_of(lookup_id)
+        if marked is None or marked[0] != run:
+            return None
+        worker = await gallery.queue_worker(marked[1]) if marked[1] is not None else None
+        if worker is not None and known_alive(
+            ProcessId(worker.host, worker.pid, worker.started, worker.pid_space)
+        ):
+            await gallery.lookup_job_run_ended(lookup_id, run)
+            return None
+        # dead, or on another host (its heartbeat ran out): counted
+        return await gallery.lookup_crashed(lookup_id, run)
+
+    async def forget_dead_workers(self) -> None:
+        """Workers of this host whose process is gone: unregistered at once, which makes their
+        jobs stalled now rather than once their heartbeat is old."""
+        gallery = self.gallery
+        for worker in await gallery.queue_workers_in(this_process().pid_space):
+            process = ProcessId(worker.host, worker.pid, worker.started, worker.pid_space)
+            if not known_dead(process):
+                continue
+            if worker.registered:
+                await self.queue.job_manager.unregister_worker(worker.worker_id)
+                logger.warning(
+                    "lookup worker %s is gone (process %d ended): its jobs are taken over now",
+                    worker.name,
+                    worker.pid,
+                )
+            await gallery.forget_queue_worker(worker.worker_id)
+        await gallery.forget_gone_queue_workers()
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:

@@ -85,6 +85,9 @@ class Settings:
     reply_backoff: float = 2.0
     reply_backoff_max: float = 600.0
     job_heartbeat: float = 10.0
+    # a lookup whose worker died this many times while running its job (a photo that kills
+    # the process: out of memory, a crash in native code) is closed instead of run again
+    lookup_crash_limit: int = 2
 
     @property
     def lookups_at_once(self) -> int:
@@ -193,6 +196,7 @@ class Settings:
             reply_backoff=e.number("FACEFIND_REPLY_BACKOFF_SECONDS", 2.0),
             reply_backoff_max=e.number("FACEFIND_REPLY_BACKOFF_MAX_SECONDS", 600.0),
             job_heartbeat=e.number("FACEFIND_JOB_HEARTBEAT_SECONDS", 10.0),
+            lookup_crash_limit=e.integer("FACEFIND_LOOKUP_CRASH_LIMIT", 2, minimum=1),
         )
 
 

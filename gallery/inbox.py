@@ -13,10 +13,15 @@ from gallery.base import GalleryBase
 
 class InboxStore(GalleryBase):
     async def store_updates(
-        self, bot_id: int, updates: Sequence[tuple[int, dict[str, Any]]]
+        self,
+        bot_id: int,
+        updates: Sequence[tuple[int, dict[str, Any]]],
+        claimer: str,
+        lease: float,
     ) -> list[int]:
         """Store a batch of one bot's (update id, payload) in one transaction, idempotent on the
-        id; returns the ids in the batch not handled yet (new ones and earlier failures)."""
+        id; returns the ids in the batch not handled yet (new ones and earlier failures), now
+        leased to `claimer` for `lease` seconds; those another process holds are left out."""
         if not updates:
             return []
         ids = [update_id for update_id, _ in updates]
@@ -24,15 +29,29 @@ class InboxStore(GalleryBase):
             await con.execute(
                 q.INBOX_STORE, bot_id, ids, [json.dumps(payload) for _, payload in updates]
             )
-            rows = await con.fetch(q.INBOX_UNHANDLED_OF, bot_id, ids)
-        return [int(r["update_id"]) for r in rows]
+            rows = await con.fetch(q.INBOX_CLAIM_OF, bot_id, ids, claimer, lease)
+        return sorted(int(r["update_id"]) for r in rows)
 
-    async def unhandled_updates(
-        self, bot_id: int, exclude: Iterable[int], limit: int = 100
+    async def claim_updates(
+        self, bot_id: int, claimer: str, lease: float, exclude: Iterable[int], limit: int = 100
     ) -> list[tuple[int, dict[str, Any]]]:
-        """A bot's stored updates not handled yet, oldest first, except those in `exclude`."""
-        rows = await self.pool.fetch(q.INBOX_UNHANDLED, bot_id, list(exclude), limit)
-        return [(int(r["update_id"]), json.loads(r["payload"])) for r in rows]
+        """Lease up to `limit` of a bot's unhandled updates to `claimer`, oldest first: those
+        nobody holds, or whose lease ran out, or that `claimer` holds already but for `exclude`
+        (being handled); rows another process is claiming at this moment are skipped."""
+        rows = await self.pool.fetch(q.INBOX_CLAIM, bot_id, list(exclude), claimer, lease, limit)
+        found = sorted((int(r["update_id"]), r["payload"]) for r in rows)
+        return [(update_id, json.loads(payload)) for update_id, payload in found]
+
+    async def renew_claims(
+        self, bot_id: int, claimer: str, lease: float, update_ids: Iterable[int]
+    ) -> None:
+        """The updates `claimer` is still handling: their lease runs `lease` seconds more."""
+        await self.pool.execute(q.INBOX_RENEW, bot_id, list(update_ids), claimer, lease)
+
+    async def release_claims(self, bot_id: int) -> int:
+        """Drop every lease on a bot's unhandled updates: for the one process running that bot,
+        at its start (whoever held them is gone)."""
+        return int((await self.pool.execute(q.INBOX_RELEASE, bot_id)).split()[-1])
 
     async def mark_handled(self, bot_id: int, update_id: int) -> None:
         await self.pool.execute(q.INBOX_HANDLED, bot_id, update_id)

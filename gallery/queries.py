@@ -57,6 +57,7 @@ RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
     "lookups": "SELECT, INSERT, UPDATE",
     "models": "SELECT, INSERT",  # a new model pack registers itself at start
     "queue_schema": "SELECT",  # the owner's record of the queue's schema
+    "queue_workers": "SELECT, INSERT, UPDATE, DELETE",  # where each lookup worker runs
     "schema_migrations": "SELECT",  # a runtime role alone checks the schema is up to date
     "users": "SELECT, INSERT, UPDATE",
 }
@@ -357,7 +358,7 @@ RETURNING id"""
 LOOKUP_GET = """
 SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
        l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at, l.bands,
-       l.outcome, l.language, l.reply_sent, l.delivered_at, l.handled_by
+       l.outcome, l.language, l.reply_sent, l.delivered_at, l.handled_by, l.crashes
 FROM lookups l WHERE l.id = $1"""
 LOOKUP_HANDLED_BY = "UPDATE lookups SET handled_by = $2 WHERE id = $1"
 LOOKUP_OVERVIEW = "SELECT overview_jpeg FROM lookups WHERE id = $1"
@@ -465,16 +466,35 @@ INBOX_STORE = """
 INSERT INTO inbox (bot_id, update_id, payload)
 SELECT $1, * FROM unnest($2::bigint[], $3::text[])
 ON CONFLICT (bot_id, update_id) DO NOTHING"""
-INBOX_UNHANDLED_OF = """
-SELECT update_id FROM inbox
-WHERE bot_id = $1 AND update_id = ANY($2::bigint[]) AND handled_at IS NULL
-ORDER BY update_id"""
-INBOX_UNHANDLED = """
-SELECT update_id, payload FROM inbox
-WHERE bot_id = $1 AND handled_at IS NULL AND NOT (update_id = ANY($2::bigint[]))
-ORDER BY update_id LIMIT $3"""
+# An update is handled by the process holding its lease: one that is not leased, whose lease ran
+# out (its process died or hangs), or that the claimer holds already (met a database outage).
+_INBOX_CLAIMABLE = """handled_at IS NULL
+      AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $3)"""
+INBOX_CLAIM_OF = f"""
+UPDATE inbox SET claimed_by = $3, claimed_until = now() + make_interval(secs => $4)
+WHERE bot_id = $1 AND update_id = ANY($2::bigint[])
+  AND {_INBOX_CLAIMABLE}
+RETURNING update_id"""
+# rows another process is claiming are skipped, not waited for
+INBOX_CLAIM = f"""
+WITH free AS (
+    SELECT bot_id, update_id FROM inbox
+    WHERE bot_id = $1 AND NOT (update_id = ANY($2::bigint[]))
+      AND {_INBOX_CLAIMABLE}
+    ORDER BY update_id LIMIT $5
+    FOR UPDATE SKIP LOCKED)
+UPDATE inbox i SET claimed_by = $3, claimed_until = now() + make_interval(secs => $4)
+FROM free WHERE i.bot_id = free.bot_id AND i.update_id = free.update_id
+RETURNING i.update_id, i.payload"""
+INBOX_RENEW = """
+UPDATE inbox SET claimed_until = now() + make_interval(secs => $4)
+WHERE bot_id = $1 AND update_id = ANY($2::bigint[]) AND claimed_by = $3 AND handled_at IS NULL"""
+# at the start of the one process running the bot: no other one will finish what it claimed
+INBOX_RELEASE = """
+UPDATE inbox SET claimed_by = NULL, claimed_until = NULL
+WHERE bot_id = $1 AND handled_at IS NULL AND claimed_by IS NOT NULL"""
 INBOX_HANDLED = """
-UPDATE inbox SET handled_at = now()
+UPDATE inbox SET handled_at = now(), claimed_until = NULL
 WHERE bot_id = $1 AND update_id = $2 AND handled_at IS NULL"""
 INBOX_COUNT_UNHANDLED = "SELECT count(*) FROM inbox WHERE handled_at IS NULL"
 INBOX_PURGE_HANDLED = "DELETE FROM inbox WHERE handled_at < $1"

@@ -178,6 +178,7 @@ class Lookup:
     reply_sent: int = 0
     delivered_at: datetime | None = None
     handled_by: str | None = None  # the worker process that analysed it
+    crashes: int = 0  # times a worker died while running its job
     faces: list[StoredLookupFace] = field(default_factory=list)
 
 

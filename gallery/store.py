@@ -9,6 +9,7 @@ from gallery.audit import AuditStore
 from gallery.bulk import BulkStore
 from gallery.identities import IdentityStore
 from gallery.inbox import InboxStore
+from gallery.jobs import JobStore
 from gallery.lookups import LookupStore
 from gallery.search import SearchStore
 from gallery.users import UserStore
@@ -21,7 +22,7 @@ class ModelMismatch(RuntimeError):
 
 
 class Gallery(
-    UserStore, IdentityStore, BulkStore, SearchStore, LookupStore, InboxStore, AuditStore
+    UserStore, IdentityStore, BulkStore, SearchStore, LookupStore, JobStore, InboxStore, AuditStore
 ):
     """All database access (see each store for its area)."""
 

@@ -1,5 +1,6 @@
 """End-to-end: running the bot. Webhook mode, health and metrics, the rate limit, Telegram's
-flood control and network errors, graceful shutdown and restarts."""
+flood control and network errors, graceful shutdown and restarts, a second process handling
+the same update."""
 
 from __future__ import annotations
 
@@ -250,3 +251,50 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
         assert stored.faces[0].candidates[0].display_name == alice.name
     finally:
         await own.close()
+
+
+# --- two bot processes --------------------------------------------------------------------------
+async def test_a_photo_another_process_records_meanwhile_is_answered_once_without_an_error(
+    fake: FakeBotApi,
+    start_bot: StartBot,
+    service: FaceFind,
+    enrolled: Enrolled,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await start_bot()
+    user = await officer(fake, service)
+    alice = enrolled.people["Alice"]
+    pushed: list[dict] = []
+    recorded_elsewhere: list[int | None] = []
+    lookup_for_message = service.gallery.lookup_for_message
+
+    async def recorded_meanwhile(chat_id: int, message_id: int) -> tuple[int, str] | None:
+        if not recorded_elsewhere:
+            # a second process handling the same update records the lookup between this check
+            # and this process's own insert (the user's lock is per process)
+            photo = pushed[0]["message"]["photo"][-1]
+            recorded_elsewhere.append(
+                await service.begin_lookup(
+                    Requester.telegram(user["id"]),
+                    source="telegram",
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    file_id=photo["file_id"],
+                    language="en",
+                )
+            )
+            return None
+        return await lookup_for_message(chat_id, message_id)
+
+    monkeypatch.setattr(service.gallery, "lookup_for_message", recorded_meanwhile)
+    since = len(fake.sent)
+    pushed.append(fake.push_message(user, photo=alice.query))
+    summary = await reply(fake, user, "Lookup #", since=since, timeout=60)
+    [lookup_id] = recorded_elsewhere
+    assert lookup_id is not None and f"Lookup #{lookup_id}" in body(summary)
+    stored = await answered(service, lookup_id)
+    assert stored.status == "done" and stored.faces[0].candidates[0].display_name == alice.name
+    await asyncio.sleep(1)  # an error reply or a second answer would come now
+    sent = [body(m) for m in fake.sent[since:] if m["chat"]["id"] == user["id"]]
+    assert sum("Lookup #" in text for text in sent) == 1
+    assert not any("Something went wrong" in text for text in sent), sent

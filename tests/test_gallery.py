@@ -353,16 +353,30 @@ async def test_a_telegram_lookup_is_done_only_once_its_reply_was_delivered(
     assert await gallery.lookup_overview(lookup_id) is None
 
 
-async def test_the_inbox_stores_an_update_once_and_hands_out_only_unhandled_ones(
+async def test_the_inbox_stores_an_update_once_and_leases_each_unhandled_one_to_one_process(
     gallery: Gallery,
 ) -> None:
-    first = await gallery.store_updates(11, [(1, {"update_id": 1}), (2, {"update_id": 2})])
-    assert first == [1, 2]
+    a, b = "facefind@a:1/aa", "facefind@b:2/bb"  # two processes
+    one, two = (1, {"update_id": 1}), (2, {"update_id": 2})
+    assert await gallery.store_updates(11, [one, two], a, 60) == [1, 2]
     await gallery.mark_handled(11, 1)
-    # delivered again (its confirmation was lost): stored once, handed out while unhandled
-    assert await gallery.store_updates(11, [(1, {"update_id": 1}), (2, {"update_id": 2})]) == [2]
-    assert await gallery.store_updates(12, [(1, {"update_id": 1})]) == [1]  # another bot
-    assert await gallery.unhandled_updates(11, exclude=[]) == [(2, {"update_id": 2})]
-    assert await gallery.unhandled_updates(11, exclude=[2]) == []
+    # delivered again (its confirmation was lost): stored once; the unhandled one stays with
+    # the process that holds it, and comes back to that one (it met an outage: held)
+    assert await gallery.store_updates(11, [one, two], b, 60) == []
+    assert await gallery.store_updates(11, [one, two], a, 60) == [2]
+    assert await gallery.store_updates(12, [one], b, 60) == [1]  # another bot
+    assert await gallery.claim_updates(11, b, 60, exclude=[]) == []
+    assert await gallery.claim_updates(11, a, 60, exclude=[2]) == []  # being handled by a
+    # a's lease runs out unless a renews it; once out, b takes the update, and a no longer can
+    assert await gallery.claim_updates(11, a, -1, exclude=[]) == [two]
+    await gallery.renew_claims(11, a, 60, [2])
+    assert await gallery.claim_updates(11, b, 60, exclude=[]) == []
+    await gallery.renew_claims(11, a, -1, [2])
+    assert await gallery.claim_updates(11, b, 60, exclude=[]) == [two]
+    await gallery.renew_claims(11, a, 60, [2])  # too late: not a's any more
+    assert await gallery.claim_updates(11, a, 60, exclude=[]) == []
+    # the next `facefind run` of bot 11 drops every lease: whoever held them is gone
+    assert await gallery.release_claims(11) == 1
+    assert await gallery.claim_updates(11, a, 60, exclude=[]) == [two]
     assert await gallery.count_unhandled() == 2
     assert await gallery.purge_handled(datetime.now(UTC) + timedelta(seconds=1)) == 1

@@ -215,11 +215,11 @@ async def test_a_webhook_update_that_cannot_be_stored_gets_503_and_is_delivered_
     store = service.gallery.store_updates
     refused: list[int] = []
 
-    async def database_gone_once(bot_id: int, updates: Any) -> list[int]:
+    async def database_gone_once(bot_id: int, updates: Any, *lease: Any) -> list[int]:
         if not refused:
             refused.append(updates[0][0])
             raise ConnectionRefusedError("the database is restarting")
-        return await store(bot_id, updates)
+        return await store(bot_id, updates, *lease)
 
     monkeypatch.setattr(service.gallery, "store_updates", database_gone_once)
     user = await officer(fake, service)

@@ -1,20 +1,37 @@
-"""The lookup queue's rules, without a worker: retry schedule, retry policy, schema versions."""
+"""The lookup queue's rules, without a worker: retry schedule, retry policy, schema versions,
+workers that died."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import procrastinate
+import psutil
 import pytest
 from procrastinate.schema import SchemaManager
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
+from bot.lookup_jobs import register_lookup_task
 from bot.telegram_io import RetryPolicy
-from facefind.queue import Backoff
-from gallery import migrate
+from facefind.processes import ProcessId, this_process
+from facefind.queue import (
+    LOOKUP_QUEUE,
+    Backoff,
+    QueueWorker,
+    defer_lookup,
+    job_run,
+    open_queue,
+)
+from facefind.settings import Settings
+from gallery import Gallery, migrate
 from gallery.db import MigrationError, _queue_migrations
+from gallery.jobs import RecordedWorker
+from gallery.queue_queries import SUSPECT_LOCK_ID
 from gallery.seal import AuditKey
 
 
@@ -70,3 +87,96 @@ async def test_a_queue_schema_newer_than_the_installed_procrastinate_is_refused(
         await con.close()
     with pytest.raises(MigrationError, match="newer than the installed"):
         await migrate(fresh_dsn, audit_key=audit_key)
+
+
+# --- workers that died -------------------------------------------------------------------------
+def ended_process() -> ProcessId:
+    """A process of this host that ran and ended (its pid is gone now)."""
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)  # fmt: skip
+    started = psutil.Process(child.pid).create_time()
+    child.communicate()
+    me = this_process()
+    return ProcessId(me.host, child.pid, started, me.pid_space)
+
+
+async def test_a_dead_workers_jobs_are_taken_over_at_once_and_only_a_run_cut_by_death_counts(
+    fresh_dsn: str, audit_key: AuditKey, gallery: Gallery
+) -> None:
+    queue = open_queue(fresh_dsn, max_connections=4, acquire_timeout=10)
+    register_lookup_task(queue, Settings())
+    await queue.open_async()
+    try:
+        manager = queue.job_manager
+        # three jobs under way: in a process that ended, in this one, and in this one by a
+        # worker the queue forgot (it stopped in a database outage and was pruned since)
+        lookups: list[int] = []
+        jobs = []
+        for message_id, process in enumerate((ended_process(), this_process(), this_process())):
+            lookup_id = await gallery.create_lookup(
+                user_id=None, actor="test", source="telegram", chat_id=1, message_id=message_id
+            )
+            assert lookup_id is not None and await defer_lookup(queue, lookup_id)
+            worker_id = await manager.register_worker()  # its heartbeat is fresh
+            job = await manager.fetch_job(queues=[LOOKUP_QUEUE], worker_id=worker_id)
+            assert job is not None and job.task_kwargs == {"lookup_id": lookup_id}
+            await gallery.record_queue_worker(
+                worker_id,
+                RecordedWorker(worker_id, process.name, process.host, process.pid,
+                               process.started, process.pid_space),
+            )  # fmt: skip
+            await gallery.lookup_job_run(lookup_id, job_run(job), worker_id)
+            lookups.append(lookup_id)
+            jobs.append(job)
+        dead, _alive, forgotten = jobs
+        assert forgotten.worker_id is not None
+        await manager.unregister_worker(forgotten.worker_id)
+        # a heartbeat that runs out only in 20 minutes: only a dead process frees its job
+        worker = QueueWorker(queue, gallery, concurrency=1, heartbeat=400.0, context={})
+        await worker.tidy()
+        states = [(j.status, j.attempts) for j in await manager.list_jobs_async()]
+        assert states == [("todo", 1), ("doing", 0), ("todo", 1)]
+        crashes = [lookup.crashes for i in lookups if (lookup := await gallery.get_lookup(i))]
+        assert crashes == [1, 0, 0]  # the live process's run ended without a death
+        remaining = await gallery.queue_workers_in(this_process().pid_space)
+        assert [w.pid for w in remaining] == [this_process().pid] * 2
+        # noticed again (by this or another process): the crash counts once
+        assert await gallery.lookup_crashed(lookups[0], job_run(dead)) is None
+        await worker.tidy()
+        again = await gallery.get_lookup(lookups[0])
+        assert again is not None and again.crashes == 1
+    finally:
+        await queue.close_async()
+
+
+async def test_lookups_a_worker_died_under_run_one_at_a_time_across_processes(
+    gallery: Gallery, fresh_dsn: str
+) -> None:
+    order: list[str] = []
+    inside = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def first() -> None:
+        async with gallery.one_at_a_time(poll=0.05):
+            order.append("first in")
+            inside.set()
+            await leave.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        async with gallery.one_at_a_time(poll=0.05):
+            order.append("second in")
+
+    running = asyncio.create_task(first())
+    await inside.wait()
+    waiting = asyncio.create_task(second())
+    # another process (another session) cannot take the turn either
+    other = await asyncpg.connect(fresh_dsn)
+    try:
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", SUSPECT_LOCK_ID) is False
+        leave.set()
+        await asyncio.gather(running, waiting)
+        assert order == ["first in", "first out", "second in"]
+        assert await other.fetchval("SELECT pg_try_advisory_lock($1)", SUSPECT_LOCK_ID) is True
+    finally:
+        await other.close()

@@ -1,4 +1,5 @@
-"""`facefind run`, the real entry point, as a process: it reaches the Bot API and stops cleanly."""
+"""`facefind run`, the real entry point, as a process: it reaches the Bot API and stops cleanly;
+one runs a bot at a time."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import asyncio
 import signal
 from pathlib import Path
 
+from facefind.processes import this_process
 from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
-from tests.processes import facefind_run
+from tests.processes import FacefindProcess, facefind_run, process_env
 
 
 async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(
@@ -61,3 +63,42 @@ async def test_facefind_run_says_clearly_when_the_token_is_refused(
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 1
     assert "rejected TELEGRAM_BOT_TOKEN" in out.decode()
+
+
+async def test_a_second_facefind_run_of_the_bot_refuses_to_start_until_the_first_is_gone(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    async with FakeBotApi() as api:
+        env = process_env(api, fresh_dsn, tmp_path, [777])
+        admin = api.user(777, "Olena", username="olena")
+        first = await FacefindProcess.start("run", env)
+        runs = [first]
+        try:
+            await first.wait_for_line("is running", timeout=120)
+            # started by mistake beside it: it says why it does not run, and stops
+            second = await FacefindProcess.start("run", env)
+            runs.append(second)
+            await asyncio.wait_for(second.proc.wait(), timeout=120)
+            assert await second.stop() == 1
+            said = second.log()
+            assert "another `facefind run` is running this bot on this database" in said
+            assert f"{this_process().host}:{first.proc.pid}" in said  # names the one running
+            assert "stop that one first" in said and "facefind worker" in said
+            assert "health on port" not in said and "Traceback" not in said
+            # the first one goes on answering
+            api.push_message(admin, "/help")
+            await api.wait_for(lambda m: m["chat"]["id"] == 777, timeout=60)
+
+            # once the first is gone, even killed, the next one starts and answers
+            await first.kill_9()
+            third = await FacefindProcess.start("run", env)
+            runs.append(third)
+            await third.wait_for_line("is running", timeout=120)
+            since = len(api.sent)
+            api.push_message(admin, "/help")
+            await api.wait_for(lambda m: m["chat"]["id"] == 777, since=since, timeout=60)
+            assert await third.stop() == 0
+        finally:
+            for run in runs:
+                if run.proc.returncode is None:
+                    await run.kill_9()

@@ -211,7 +211,9 @@ async def test_sql_the_runtime_role_plants_anywhere_never_runs_as_the_owner(
     [candidate_id, *_] = result.faces[0].candidate_ids
     await gallery.user_seen(4242, "Mallory", None, "mallory", "en")
     await gallery.add_feedback(candidate_id, 4242, "tg:4242", "confirmed")
-    await gallery.store_updates(77, [(1, {"update_id": 1, "message": {"text": "hi"}})])
+    await gallery.store_updates(
+        77, [(1, {"update_id": 1, "message": {"text": "hi"}})], "test", 60.0
+    )
     queue = open_queue(app_dsn(fresh_dsn), max_connections=1, acquire_timeout=10)
     async with queue.open_async():
         assert await defer_lookup(queue, result.lookup_id)
