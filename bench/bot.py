@@ -361,7 +361,7 @@ async def run(args: argparse.Namespace) -> None:
                 lambda: [host.fake.user(uid, f"Bench{uid}", f"bench{uid}") for uid in user_ids]
             )
             for uid in user_ids:
-                await service.gallery.set_user_status(uid, "approved", "bench", create=True)
+                await service.gallery.users.set_status(uid, "approved", "bench", create=True)
             settings = Settings(
                 database_url=dsn,
                 data_dir=Path(tmp),

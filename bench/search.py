@@ -30,8 +30,8 @@ from facefind.calibration import calibration_from_dict, packaged_calibration_pat
 from facefind.matching import assign_jointly
 from facefind.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
 from gallery import Gallery, Match
-from gallery import search_queries as sq
 from gallery.db import drop_database
+from gallery.queries import search as sq
 
 # facefind.service.SEARCH_DEPTH: identify asks every face's search for 10 identities.
 SEARCH_LIMIT = 10
@@ -111,7 +111,7 @@ async def run_queries(
             block = queries[
                 args.warmup - warmup : args.warmup + args.exact_queries if exact else None
             ]
-            search = galleries[config].search
+            search = galleries[config].search.identities
             load.append(os.getloadavg()[0])
             for qi, query in enumerate(block):
                 started = time.perf_counter()
@@ -135,7 +135,7 @@ async def uses_indexes(g: Gallery, config: Config, query: np.ndarray) -> str:
     if config.ef_search is None:
         return "seq"
     walked = []
-    async with g.transaction() as con:
+    async with g.db.transaction() as con:
         await con.execute(sq.search_settings(config.ef_search, max(20000, config.shortlist * 50)))
         for name, sql in (
             ("faces", sq.SEARCH_SHORTLIST),

@@ -93,7 +93,7 @@ async def set_admin_menu(bot: Bot, user_id: int, is_admin: bool) -> None:
 async def tell_admins(bot: Bot, gallery: Gallery, key: str, **values: object) -> list[int]:
     """Send every approved admin the text `key` in their language; the ids reached."""
     told: list[int] = []
-    for admin in await gallery.admins():
+    for admin in await gallery.users.admins():
         try:
             await bot.send_message(admin.id, t(language_of(admin.language), key, **values))
             told.append(admin.id)
@@ -148,7 +148,7 @@ async def decided_by(gallery: Gallery, user: User) -> str:
     if actor is None:
         return "?"
     admin_id = parse_id(actor.removeprefix("tg:")) if actor.startswith("tg:") else None
-    admin = await gallery.get_user(admin_id) if admin_id is not None else None
+    admin = await gallery.users.get(admin_id) if admin_id is not None else None
     return user_label(admin) if admin is not None else actor
 
 
@@ -208,10 +208,10 @@ async def status(update: Update, context: BotContext) -> None:
         t(
             context.lang,
             "status_text",
-            open=await gallery.count_open_lookups(),
-            undelivered=await gallery.count_undelivered(),
-            inbox=await gallery.count_unhandled(),
-            pending=len(await gallery.list_users("pending")),
+            open=await gallery.lookups.count_open(),
+            undelivered=await gallery.lookups.count_undelivered(),
+            inbox=await gallery.inbox.count_unhandled(),
+            pending=len(await gallery.users.all("pending")),
         ),
     )
 
@@ -232,9 +232,9 @@ async def users(update: Update, context: BotContext) -> None:
 async def _list_users(update: Update, context: BotContext, status: str | None) -> None:
     assert context.sender is not None
     gallery = context.service.gallery
-    found = await gallery.list_users(status)
+    found = await gallery.users.all(status)
     # who looked at the list of people is part of the record, like every admin view
-    await gallery.audit(
+    await gallery.audit.append(
         f"tg:{context.sender.id}", "users.list", None, {"status": status, "rows": len(found)}
     )
     if not found:
@@ -275,7 +275,7 @@ async def user_command(update: Update, context: BotContext) -> None:
         await reply(update, t(context.lang, "cannot_self"))
         return
     gallery = context.service.gallery
-    before = await gallery.get_user(target_id)
+    before = await gallery.users.get(target_id)
     if before is None:
         await reply(update, t(context.lang, "user_not_found", id=target_id))
         return

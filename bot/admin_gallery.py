@@ -84,7 +84,7 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
     target: Identity | IdentitySpec
     if _ID_PART.match(name):
         identity_id = parse_id(name)
-        identity = await service.gallery.get_identity(identity_id) if identity_id else None
+        identity = await service.gallery.identities.get(identity_id) if identity_id else None
         if identity is None or identity.deleted:
             await reply(update, t(lang, "identity_missing", id=name.lstrip("#")))
             return
@@ -189,10 +189,10 @@ async def identity(update: Update, context: BotContext) -> None:
     found: list[Identity]
     if re.fullmatch(r"#?[0-9]+", query, re.ASCII):
         identity_id = parse_id(query)
-        one = await gallery.get_identity(identity_id) if identity_id else None
+        one = await gallery.identities.get(identity_id) if identity_id else None
         found = [one] if one else []
     else:
-        found = await gallery.identities_named(query) or await gallery.identities_like(query)
+        found = await gallery.identities.named(query) or await gallery.identities.like(query)
     if not found:
         await reply(update, t(lang, "identity_not_found", query=query))
         return
@@ -203,7 +203,7 @@ async def identity(update: Update, context: BotContext) -> None:
     ident = found[0]
     assert context.sender is not None
     # who looked at whom is part of the record
-    await gallery.audit(f"tg:{context.sender.id}", "identity.view", f"identity:{ident.id}")
+    await gallery.audit.append(f"tg:{context.sender.id}", "identity.view", f"identity:{ident.id}")
     card = t(
         lang,
         "identity_card",

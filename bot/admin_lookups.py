@@ -37,8 +37,8 @@ async def lookups(update: Update, context: BotContext) -> None:
     until = since + timedelta(days=1) if since else None
     assert context.sender is not None
     gallery = context.service.gallery
-    rows = await gallery.list_lookups(user_id=user_id, since=since, until=until, limit=30)
-    await gallery.audit(
+    rows = await gallery.lookups.recent(user_id=user_id, since=since, until=until, limit=30)
+    await gallery.audit.append(
         f"tg:{context.sender.id}",
         "lookups.list",
         f"user:{user_id}" if user_id else None,
@@ -72,12 +72,12 @@ async def lookup(update: Update, context: BotContext) -> None:
     if lookup_id is None:
         await reply(update, t(lang, "lookup_usage"))
         return
-    found = await context.service.gallery.get_lookup(lookup_id)
+    found = await context.service.gallery.lookups.get(lookup_id)
     if found is None or (found.user_id != context.sender.id and not context.sender.is_admin):
         # an officer learns nothing about other people's lookups, not even that they exist
         await reply(update, t(lang, "lookup_not_found", id=lookup_id))
         return
-    await context.service.gallery.audit(
+    await context.service.gallery.audit.append(
         f"tg:{context.sender.id}", "lookup.view", f"lookup:{found.id}"
     )
     status = lookup_outcome(lang, found.status, None) if found.status != "done" else "OK"
@@ -118,13 +118,13 @@ async def export(update: Update, context: BotContext) -> None:
     assert context.sender is not None
     start, end = days[0], days[1]
     gallery = context.service.gallery
-    rows = await gallery.export_lookups(start, end + timedelta(days=1))
+    rows = await gallery.lookups.export_rows(start, end + timedelta(days=1))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: csv_cell(v) for k, v in row.items()})
-    await gallery.audit(
+    await gallery.audit.append(
         f"tg:{context.sender.id}",
         "lookups.export",
         None,

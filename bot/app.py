@@ -161,7 +161,7 @@ class BotRunner:
         await self.queue.open_async()
         self._queue_open = True
         await self._ensure_admins()
-        await admin.publish_commands(self.app.bot, await self.service.gallery.admins())
+        await admin.publish_commands(self.app.bot, await self.service.gallery.users.admins())
         await self.app.start()
         if settings.in_process_worker:
             # the in-process worker: it answers lookups, and resumes those a previous run left
@@ -243,7 +243,7 @@ class BotRunner:
         decision someone took on them since (the setting wins at every start)."""
         gallery = self.service.gallery
         for admin_id in self.settings.admin_ids:
-            user = await gallery.get_user(admin_id)
+            user = await gallery.users.get(admin_id)
             if user is not None and user.is_admin:
                 continue
             if user is not None and user.decided_by not in (None, ADMIN_IDS_ACTOR):
@@ -256,8 +256,8 @@ class BotRunner:
                     user.decided_by,
                     f"{user.decided_at:%Y-%m-%d %H:%M}" if user.decided_at else "?",
                 )
-            await gallery.set_user_role(admin_id, "admin", ADMIN_IDS_ACTOR, create=True)
-            await gallery.set_user_status(admin_id, "approved", ADMIN_IDS_ACTOR)
+            await gallery.users.set_role(admin_id, "admin", ADMIN_IDS_ACTOR, create=True)
+            await gallery.users.set_status(admin_id, "approved", ADMIN_IDS_ACTOR)
 
     async def _retention_loop(self) -> None:
         settings = self.settings
@@ -276,7 +276,9 @@ class BotRunner:
                         report.file_ids,
                         len(report.erased),
                     )
-                gone = await self.service.gallery.purge_handled(datetime.now(UTC) - INBOX_KEPT_FOR)
+                gone = await self.service.gallery.inbox.purge_handled(
+                    datetime.now(UTC) - INBOX_KEPT_FOR
+                )
                 if gone:
                     logger.info("inbox: deleted %d handled update(s)", gone)
             except Exception as exc:
@@ -310,7 +312,7 @@ class BotRunner:
             return
         head = verdict.check.head if verdict.check else None
         gallery = self.service.gallery
-        last = await gallery.last_audit_of("audit.checkpoint_sent")
+        last = await gallery.audit.last_of("audit.checkpoint_sent")
         if head is None or (last is not None and datetime.now(UTC) - last < CHECKPOINT_EVERY):
             return
         told = await admin.tell_admins(
@@ -323,7 +325,7 @@ class BotRunner:
             date=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         )
         if told:
-            await gallery.audit(
+            await gallery.audit.append(
                 "system",
                 "audit.checkpoint_sent",
                 f"audit:{head.last_id}",
@@ -372,7 +374,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         keeper = asyncio.create_task(lock.hold(stop.set), name="bot lock")
         try:
             # whoever held this bot's updates before is gone: they are handled here, now
-            if released := await service.gallery.release_claims(bot_id):
+            if released := await service.gallery.inbox.release(bot_id):
                 logger.info("inbox: %d update(s) of a previous run are handled now", released)
             runner = BotRunner(settings, service)
             try:

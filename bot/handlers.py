@@ -41,7 +41,7 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     context.lang = language_of(tg_user.language_code)
     try:
         # names are shown to admins: stored without control or bidi-override characters
-        user, new = await context.service.gallery.user_seen(
+        user, new = await context.service.gallery.users.seen(
             tg_user.id,
             strip_unsafe(tg_user.first_name)[:NAME_MAX],
             _optional(tg_user.last_name),
@@ -130,7 +130,7 @@ async def photo(update: Update, context: BotContext) -> None:
     gallery = context.service.gallery
     requester = Requester.telegram(context.sender.id)
     async with state.user_lock(context.sender.id):
-        existing = await gallery.lookup_for_message(message.chat_id, message.message_id)
+        existing = await gallery.lookups.for_message(message.chat_id, message.message_id)
         if existing is None:
             limit = state.settings.rate_limit_per_hour
             if limit and await context.service.lookups_in_last_hour(context.sender.id) >= limit:
@@ -158,7 +158,7 @@ async def photo(update: Update, context: BotContext) -> None:
             else:
                 # another process recorded it a moment ago (the user's lock is this process's
                 # only): go on with that one, as with any re-delivery
-                existing = await gallery.lookup_for_message(message.chat_id, message.message_id)
+                existing = await gallery.lookups.for_message(message.chat_id, message.message_id)
                 if existing is None:
                     return  # recorded and gone since: nothing left to answer
         lookup_id, status = existing
@@ -198,13 +198,13 @@ async def feedback(update: Update, context: BotContext) -> None:
         return
     verdict, candidate_id = parsed
     gallery = context.service.gallery
-    candidate = await gallery.get_candidate(candidate_id)
+    candidate = await gallery.feedback.candidate(candidate_id)
     sender = context.sender
     if candidate is None or (candidate.user_id != sender.id and not sender.is_admin):
         context.state.metrics.refused.labels("forbidden").inc()
         await query.answer(t(context.lang, "not_allowed"), show_alert=True)
         return
-    await gallery.add_feedback(candidate_id, sender.id, f"tg:{sender.id}", verdict)
+    await gallery.feedback.add(candidate_id, sender.id, f"tg:{sender.id}", verdict)
     await query.answer(t(context.lang, "feedback_saved"))
     message = query.message
     if isinstance(message, Message):
@@ -239,7 +239,7 @@ def parse_callback(data: str | None, kinds: dict[str, str]) -> tuple[str, int] |
 async def history(update: Update, context: BotContext) -> None:
     """List the sender's own last 10 lookups."""
     assert context.sender is not None
-    rows = await context.service.gallery.list_lookups(user_id=context.sender.id, limit=10)
+    rows = await context.service.gallery.lookups.recent(user_id=context.sender.id, limit=10)
     if not rows:
         await reply(update, t(context.lang, "history_empty"))
         return

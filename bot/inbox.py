@@ -137,7 +137,7 @@ class Inbox:
         the updates one by one, and hand one that cannot be stored at all to the handlers as it
         is rather than let it block every update after it."""
         try:
-            return await self.gallery.store_updates(
+            return await self.gallery.inbox.store(
                 self.bot_id, [(u.update_id, u.to_dict()) for u in updates], self.claimer, self.lease
             )
         except Exception as exc:
@@ -187,7 +187,7 @@ class Inbox:
                 self._held.discard(update_id)
                 self._retry.set()
                 return
-            await self.gallery.mark_handled(self.bot_id, update_id)
+            await self.gallery.inbox.mark_handled(self.bot_id, update_id)
             self._told.discard(update_id)
         except Exception as exc:
             # handled, but not recorded as such: it is handled again at the next start
@@ -275,7 +275,7 @@ class Inbox:
                 # now and then even unasked: another process's lease may have run out
                 await asyncio.wait_for(self._retry.wait(), timeout=self.lease / 2)
             try:
-                rows = await self.gallery.claim_updates(
+                rows = await self.gallery.inbox.claim(
                     self.bot_id, self.claimer, self.lease, self._in_flight, limit=100
                 )
             except Exception as exc:
@@ -304,7 +304,7 @@ class Inbox:
             if not self._in_flight:
                 continue
             try:
-                await self.gallery.renew_claims(
+                await self.gallery.inbox.renew(
                     self.bot_id, self.claimer, self.lease, list(self._in_flight)
                 )
                 failing = False

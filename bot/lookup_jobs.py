@@ -89,7 +89,7 @@ class LookupJobs:
 
     async def _advance(self, lookup_id: int, run: tuple[str, int | None] | None = None) -> None:
         gallery = self.service.gallery
-        lookup = await gallery.get_lookup(lookup_id)
+        lookup = await gallery.lookups.get(lookup_id)
         if lookup is None or lookup.status not in OPEN or lookup.chat_id is None:
             return  # answered already: a duplicate or late job
         if lookup.crashes >= self.crash_limit:
@@ -98,18 +98,18 @@ class LookupJobs:
         # a lookup a worker died under may be what killed it: such lookups run one at a time
         # (across every process), so the next death is not blamed on the others
         alone: contextlib.AbstractAsyncContextManager[None] = (
-            gallery.one_at_a_time() if lookup.crashes else contextlib.nullcontext()
+            gallery.jobs.one_at_a_time() if lookup.crashes else contextlib.nullcontext()
         )
         async with alone:
             if run is not None:
-                await gallery.lookup_job_run(lookup_id, *run)
+                await gallery.jobs.mark_run(lookup_id, *run)
             await self._continue(lookup)
 
     async def _continue(self, lookup: Lookup) -> None:
         """Take an open lookup on from where it is: analyse it, then deliver its reply."""
         if lookup.status == "pending":
             await self._analyse(lookup)
-            analysed = await self.service.gallery.get_lookup(lookup.id)
+            analysed = await self.service.gallery.lookups.get(lookup.id)
             if analysed is None:
                 return
             lookup = analysed
@@ -120,7 +120,7 @@ class LookupJobs:
         service = self.service
         assert lookup.user_id is not None and lookup.chat_id is not None
         requester = Requester.telegram(lookup.user_id)
-        user = await service.gallery.get_user(lookup.user_id)
+        user = await service.gallery.users.get(lookup.user_id)
         if user is None or not user.is_approved:
             # access withdrawn while the photo waited: its photo is not even downloaded
             await service.fail_lookup(lookup.id, requester, "access_withdrawn", reply_owed=True)
@@ -128,7 +128,7 @@ class LookupJobs:
         if lookup.file_id is None:
             await service.fail_lookup(lookup.id, requester, "download_failed", reply_owed=True)
             return
-        await service.gallery.lookup_handled_by(lookup.id, self.worker)
+        await service.gallery.lookups.handled_by(lookup.id, self.worker)
         async with chat_action(self.bot, lookup.chat_id, ChatAction.TYPING):
             try:
                 data = await download(
@@ -171,19 +171,19 @@ class LookupJobs:
         gallery = self.service.gallery
         details = {"crashes": lookup.crashes, "last_worker": lookup.handled_by}
         if lookup.status == "pending":
-            if await gallery.abandon_lookup(lookup.id, CRASHED, "system", details):
+            if await gallery.jobs.abandon(lookup.id, CRASHED, "system", details):
                 logger.error(
                     "lookup %s: its worker died %d times while running it; closed as an error",
                     lookup.id,
                     lookup.crashes,
                 )
                 await self._tell_admins(lookup)
-            closed = await gallery.get_lookup(lookup.id)
+            closed = await gallery.lookups.get(lookup.id)
             if closed is not None and closed.status == "replying":
                 await self._deliver(closed)
         elif lookup.error == CRASHED and lookup.outcome == "error":
             await self._deliver(lookup)  # closed already: its reply is still owed
-        elif await gallery.reply_undelivered(lookup.id, "system", CRASHED):
+        elif await gallery.replies.undelivered(lookup.id, "system", CRASHED):
             logger.error(
                 "lookup %s: its worker died %d times while delivering its reply; given up",
                 lookup.id,
@@ -195,7 +195,7 @@ class LookupJobs:
 
     async def _tell_admins(self, lookup: Lookup) -> None:
         gallery = self.service.gallery
-        user = await gallery.get_user(lookup.user_id) if lookup.user_id is not None else None
+        user = await gallery.users.get(lookup.user_id) if lookup.user_id is not None else None
         await tell_admins(
             self.bot,
             gallery,
@@ -209,7 +209,7 @@ class LookupJobs:
     async def _give_up(self, lookup_id: int, exc: BaseException) -> None:
         """The last run failed: close the lookup so it is not left open, and count it."""
         gallery = self.service.gallery
-        lookup = await gallery.get_lookup(lookup_id)
+        lookup = await gallery.lookups.get(lookup_id)
         if lookup is None or lookup.status not in OPEN:
             return
         if lookup.status == "pending" and lookup.user_id is not None:
@@ -223,7 +223,7 @@ class LookupJobs:
             except Exception as again:
                 exc = again
         reason = type(exc).__name__
-        if await gallery.reply_undelivered(lookup_id, "system", reason):
+        if await gallery.replies.undelivered(lookup_id, "system", reason):
             self.metrics.undelivered.inc()
             self.metrics.lookups.labels("undelivered").inc()
             logger.error("lookup %s: reply undelivered (%s)", lookup_id, exc)

@@ -162,7 +162,7 @@ class RequestNotifier:
         text_for: Callable[[str], str],
         markup_for: Callable[[str], InlineKeyboardMarkup],
     ) -> None:
-        for admin in await self.gallery.admins():
+        for admin in await self.gallery.users.admins():
             lang = language_of(admin.language)
             try:
                 await self.bot.send_message(admin.id, text_for(lang), reply_markup=markup_for(lang))

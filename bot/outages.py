@@ -27,7 +27,7 @@ class AdminRoster:
     async def refresh(self) -> None:
         """Read the admins again; the last list stays when that fails."""
         try:
-            admins = await self.gallery.admins()
+            admins = await self.gallery.users.admins()
         except Exception as exc:
             if database_unavailable(exc):
                 logger.info("admins not re-read: database unavailable (%s)", outage_text(exc))

@@ -236,8 +236,8 @@ async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:
     target = reply_target(lookup)
     todo = list(enumerate(compose(lookup)))[lookup.reply_sent :]
     if not todo:
-        return await gallery.reply_delivered(lookup.id)
-    check = await gallery.delivery_check(lookup.id)
+        return await gallery.replies.delivered(lookup.id)
+    check = await gallery.replies.check(lookup.id)
     if not check.allowed:
         return await withdraw(service, lookup)
     # render the remaining pictures at once (off the event loop), then send them in order
@@ -259,21 +259,21 @@ async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:
         if number != todo[0][0]:
             # access and identities checked again before every message: a revoke or a forget
             # while the reply goes out stops what has not gone yet
-            check = await gallery.delivery_check(lookup.id)
+            check = await gallery.replies.check(lookup.id)
             if not check.allowed:
                 return await withdraw(service, lookup)
         message = slot.render(check.withheld) if isinstance(slot, CandidateSlot) else slot
         if message is not None:
             await send(bot, service, target, lookup, message, rendered.get(number))
         if isinstance(slot, CandidateSlot) and slot.candidate.identity_id in check.withheld:
-            await gallery.audit(
+            await gallery.audit.append(
                 "system",
                 "lookup.candidate_withheld",
                 f"lookup:{lookup.id}",
                 {"candidate": slot.candidate.id, "identity": slot.candidate.identity_id},
             )
-        await gallery.reply_progress(lookup.id, number + 1)
-    return await gallery.reply_delivered(lookup.id)
+        await gallery.replies.progress(lookup.id, number + 1)
+    return await gallery.replies.delivered(lookup.id)
 
 
 async def send(
@@ -287,7 +287,7 @@ async def send(
     """Send one message of a reply; a picture not rendered beforehand is rendered now."""
     if isinstance(message.picture, Overview):
         # read when its turn comes: retention may have cleared it since the run began
-        overview = await service.gallery.lookup_overview(lookup.id)
+        overview = await service.gallery.lookups.overview(lookup.id)
         if overview is None:
             text = t(target.lang, "overview_purged", n=len(lookup.faces))
             await send_text(bot, target, text)
@@ -315,7 +315,7 @@ async def comparison(service: FaceFind, target: Target, picture: Comparison) -> 
 
 async def withdraw(service: FaceFind, lookup: Lookup) -> str | None:
     """The requester is no longer approved: nothing more is sent, the lookup is closed."""
-    if await service.gallery.reply_withdrawn(lookup.id, "system", "access_withdrawn"):
+    if await service.gallery.replies.withdrawn(lookup.id, "system", "access_withdrawn"):
         logger.info("lookup %s: access withdrawn, its reply is not sent", lookup.id)
         return "error"
     return None

@@ -157,16 +157,16 @@ class Witness:
 
         Nothing is written when the check fails: the witness keeps what it saw, and the failure
         is returned for the caller to raise the alarm."""
-        key = gallery.require_key()
+        key = gallery.db.require_key()
         async with self._locked():
             data = self.read()
             if data.get("key_id") not in (None, key.id):
                 return Verdict(False, _other_key(data["key_id"], key.id))
-            head = await gallery.audit_head()
+            head = await gallery.audit.head()
             if head is None:
                 return Verdict(True, "the audit log is empty")
             seen = self.head_for(head.genesis)
-            check = await gallery.verify_audit_chain(since=seen)
+            check = await gallery.audit.verify_chain(since=seen)
             if not check.ok or check.head is None:
                 return Verdict(False, _broken(check), check)
             if seen is None or check.head.last_id > seen.last_id:
@@ -187,12 +187,12 @@ async def verify(
 ) -> Verdict:
     """Every seal and link under the key, the witnessed head still in the chain, and (with
     `expect`) a head an admin received from the bot; the witness then moves forward."""
-    key = gallery.require_key()
+    key = gallery.db.require_key()
     problems: list[str] = []
-    full = await gallery.verify_audit_chain()
+    full = await gallery.audit.verify_chain()
     if not full.ok:
         problems.append(_broken(full))
-    head = await gallery.audit_head()
+    head = await gallery.audit.head()
     if head is None:
         return Verdict(False, "the audit log is empty: a migrated database always has rows")
     known = witness.read()
@@ -211,12 +211,12 @@ async def verify(
             )
         )
     else:
-        against = await gallery.verify_audit_chain(since=seen)
+        against = await gallery.audit.verify_chain(since=seen)
         if not against.ok and against.problem not in (full.problem, None):
             problems.append(_broken(against))
     if expect is not None:
         row_id, prefix = expect
-        row = await gallery.audit_row(row_id)
+        row = await gallery.audit.row(row_id)
         if row is None or not row["hash"].startswith(prefix.lower()):
             found = "is missing" if row is None else f"has seal {row['hash'][:16]}…"
             problems.append(f"row {row_id} {found}, not the {prefix[:16]}… the check-point named")

@@ -109,7 +109,7 @@ async def backup(
         size = await asyncio.to_thread(
             _write_bundle, path, db.owner_url, manifest, witness_bytes, key_text, overwrite
         )
-        await gallery.audit(
+        await gallery.audit.append(
             actor,
             "database.backup",
             None,
@@ -205,7 +205,7 @@ async def restore(
     try:
         gallery = Gallery(pool, audit_key=key, owner_dsn=prepared.owner_url)
         details = {"file": path.name, "created_at": manifest.get("created_at")}
-        await gallery.audit(actor, "database.restore", None, details)
+        await gallery.audit.append(actor, "database.restore", None, details)
         from facefind.audit import verify
 
         verdict = await verify(gallery, Witness.of(settings))

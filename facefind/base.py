@@ -60,7 +60,7 @@ class ServiceBase:
         """The bands for the gallery's size now (thresholds rise as the gallery grows)."""
         age = time.monotonic() - self._bands_read_at
         if self._bands is None or age > BANDS_MAX_AGE_S:
-            by_refs = await self.gallery.gallery_size(self.model)
+            by_refs = await self.gallery.templates.gallery_size(self.model)
             bands = self.policy.bands_for(by_refs)
             if self._bands is None or bands.thresholds != self._bands.thresholds:
                 # once at start for the operator; as the gallery grows, for debugging only

@@ -169,10 +169,10 @@ class FolderLoader:
 
     async def run(self, plan: Plan) -> FolderReport:
         actor = self.requester.actor
-        await self.gallery.restore_vector_indexes(actor)  # one an interrupted load left behind
-        self._known = await self.gallery.source_hashes(self.service.model)
+        await self.gallery.indexes.restore(actor)  # one an interrupted load left behind
+        self._known = await self.gallery.faces.source_hashes(self.service.model)
         total = sum(len(photos) for *_, photos in plan)
-        existing = await self.gallery.face_count(self.service.model)
+        existing = await self.gallery.faces.count(self.service.model)
         defer = total >= max(DEFER_INDEXES_AT, existing)
         check = self.check_duplicates
         self.report.duplicate_check = (total <= DUPLICATE_CHECK_MAX) if check is None else check
@@ -186,7 +186,7 @@ class FolderLoader:
             )
         try:
             if defer:
-                await self.gallery.defer_vector_indexes(actor)
+                await self.gallery.indexes.defer(actor)
             await self._load(plan)
             await self._flush()
             await self._written()
@@ -196,7 +196,7 @@ class FolderLoader:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
             if defer:
-                await self.gallery.restore_vector_indexes(actor)
+                await self.gallery.indexes.restore(actor)
             self.service.gallery_changed()
         return self.report
 
@@ -314,7 +314,7 @@ class FolderLoader:
                 key = (item.target.name.lower(), item.target.external_ref)
                 if key not in self._created:
                     new_specs.setdefault(key, item.target)
-        ids = await self.gallery.create_identities(
+        ids = await self.gallery.bulk.create_identities(
             [NewIdentity(s.name, s.external_ref, s.notes) for s in new_specs.values()], actor
         )
         self._created.update(zip(new_specs, ids, strict=True))
@@ -340,7 +340,7 @@ class FolderLoader:
                     low_quality=bool(item.flags),
                 )
             )
-        face_ids = await self.gallery.copy_faces(
+        face_ids = await self.gallery.bulk.copy_faces(
             faces,
             model=self.service.model,
             recipe=self.service.analyzer.embedding_recipe,
@@ -361,7 +361,7 @@ class FolderLoader:
         for item, face, face_id in zip(batch, faces, face_ids, strict=True):
             if face_id is None:
                 continue
-            matches = await self.gallery.search(
+            matches = await self.gallery.search.identities(
                 face.embedding, self.service.model, limit=SEARCH_DEPTH
             )
             others = [
@@ -374,7 +374,7 @@ class FolderLoader:
                     (item.photo.path, f"{m.display_name} (#{m.identity_id}) {m.similarity:.2f}")
                 )
             if others:
-                await self.gallery.audit(
+                await self.gallery.audit.append(
                     self.requester.actor,
                     "face.duplicate_warning",
                     f"face:{face_id}",

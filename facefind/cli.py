@@ -49,7 +49,7 @@ async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     pool = await open_pool(db, key, max_size=1)
     try:
         gallery = Gallery(pool, audit_key=key, owner_dsn=db.owner_url)
-        built = await gallery.restore_vector_indexes(Requester.cli().actor)
+        built = await gallery.indexes.restore(Requester.cli().actor)
         await witness_gallery(settings, gallery)
     finally:
         await pool.close()
@@ -189,7 +189,7 @@ async def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     actor = Requester.cli().actor
     async with open_gallery(settings) as gallery:
         if args.action in (None, "list"):
-            for u in await gallery.list_users(getattr(args, "status", None)):
+            for u in await gallery.users.all(getattr(args, "status", None)):
                 print(f"{u.id}\t{u.display}\t{u.role}\t{u.status}")
             return 0
         try:
@@ -218,7 +218,7 @@ def _warn_readmitted(settings: Settings, user: User) -> None:
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     async with open_gallery(settings, witness=False) as gallery:
         if args.action == "list":
-            for row in reversed(await gallery.recent_audit(args.limit)):
+            for row in reversed(await gallery.audit.recent(args.limit)):
                 details = json.dumps(row["details"], ensure_ascii=False)
                 at = f"{row['at']:%Y-%m-%d %H:%M:%S}"
                 target = row["target"] or ""

@@ -73,4 +73,4 @@ async def bands_in_force(settings: Settings, gallery: Gallery) -> tuple[str, Ban
     pack = await asyncio.to_thread(resolve_model_pack, settings.model_dir)
     calibration = load_calibration(pack.name, pack.recognizer_sha256, settings.data_dir)
     policy = BandPolicy(settings, calibration, pack.name)
-    return pack.name, policy.bands_for(await gallery.gallery_size(pack.name))
+    return pack.name, policy.bands_for(await gallery.templates.gallery_size(pack.name))

@@ -39,7 +39,7 @@ async def cmd_gallery(settings: Settings, args: argparse.Namespace) -> int:
     pack = await asyncio.to_thread(resolve_model_pack, settings.model_dir)
     actor = Requester.cli().actor
     async with open_gallery(settings) as gallery:
-        await gallery.register_model(pack.name, pack.detector_sha256, pack.recognizer_sha256)
+        await gallery.models.register(pack.name, pack.detector_sha256, pack.recognizer_sha256)
         try:
             if args.action == "export":
                 with tqdm(unit="face", disable=args.quiet, file=sys.stderr) as bar:

@@ -246,7 +246,7 @@ async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
             return 0 if restored.status == "restored" else 1
         model, bands = await bands_in_force(settings, gallery)
         print(bands_text(model, bands))
-        for ident in await gallery.list_identities(include_deleted=args.deleted):
+        for ident in await gallery.identities.all(include_deleted=args.deleted):
             ref = f" [{ident.external_ref}]" if ident.external_ref else ""
             gone = " (erased)" if ident.erased else " (forgotten)" if ident.deleted else ""
             print(f"#{ident.id}\t{ident.display_name}{ref}\t{ident.face_count} face(s){gone}")

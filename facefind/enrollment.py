@@ -236,14 +236,14 @@ class Enrollment(ServiceBase):
             return existing, False
         if not create:
             raise UnknownIdentity(name)
-        identity = await self.gallery.create_identity(
+        identity = await self.gallery.identities.create(
             name, requester.actor, external_ref=external_ref, notes=notes
         )
         return identity, True
 
     async def find_identity(self, name: str, external_ref: str | None = None) -> Identity | None:
         """The one active identity with this name (and reference), None when there is none."""
-        matches = await self.gallery.identities_named(name)
+        matches = await self.gallery.identities.named(name)
         if external_ref:
             same_ref = [i for i in matches if (i.external_ref or "") == external_ref]
             matches = same_ref or [i for i in matches if not i.external_ref]
@@ -260,8 +260,8 @@ class Enrollment(ServiceBase):
         )
         if identity is None:
             return None, False
-        template = await self.gallery.template_of(identity.id, self.model)
-        faces = await self.gallery.faces_of_identity(identity.id)
+        template = await self.gallery.templates.of(identity.id, self.model)
+        faces = await self.gallery.faces.of_identity(identity.id)
         good = any(f.model == self.model and not f.low_quality for f in faces)
         return (template[0] if template else None), good
 
@@ -313,14 +313,16 @@ class Enrollment(ServiceBase):
             )
         else:
             identity = target
-        matches = await self.gallery.search(face.embedding, self.model, limit=SEARCH_DEPTH)
+        matches = await self.gallery.search.identities(
+            face.embedding, self.model, limit=SEARCH_DEPTH
+        )
         thresholds = await self.current_thresholds()
         duplicates = [
             m
             for m in matches
             if m.identity_id != identity.id and thresholds.band(m.similarity) == "strong"
         ]
-        face_id = await self.gallery.add_face(
+        face_id = await self.gallery.faces.add(
             identity_id=identity.id,
             model=self.model,
             embedding=face.embedding,
@@ -334,7 +336,7 @@ class Enrollment(ServiceBase):
             low_quality=bool(flags),
         )
         if duplicates and face_id is not None:
-            await self.gallery.audit(
+            await self.gallery.audit.append(
                 requester.actor,
                 "face.duplicate_warning",
                 f"face:{face_id}",
@@ -342,6 +344,6 @@ class Enrollment(ServiceBase):
             )
         if face_id is not None:
             self.gallery_changed()
-            refreshed = await self.gallery.get_identity(identity.id)
+            refreshed = await self.gallery.identities.get(identity.id)
             identity = refreshed or identity
         return EnrollResult(identity, created, face, face_id, chosen_by, duplicates, flags)

@@ -26,11 +26,11 @@ async def forget_identity(
     gallery: Gallery, identity_id: int, actor: str, *, grace_days: int
 ) -> Forgotten | None:
     """None when there is no active identity with this id."""
-    before = await gallery.get_identity(identity_id)
+    before = await gallery.identities.get(identity_id)
     if before is None or before.deleted:
         return None
     erase = grace_days <= 0
-    if not await gallery.forget_identity(identity_id, actor, erase=erase):
+    if not await gallery.identities.forget(identity_id, actor, erase=erase):
         return None
     until = None if erase else datetime.now(UTC) + timedelta(days=grace_days)
     return Forgotten(before, erase, until)
@@ -46,7 +46,7 @@ async def restore_identity(
     gallery: Gallery, identity_id: int, actor: str, *, grace_days: int
 ) -> Restored:
     """Undo a forget within the grace period."""
-    ident = await gallery.get_identity(identity_id)
+    ident = await gallery.identities.get(identity_id)
     if ident is None:
         return Restored("missing")
     if ident.erased:
@@ -55,9 +55,9 @@ async def restore_identity(
         return Restored("not_forgotten", ident)
     if ident.deleted_at + timedelta(days=grace_days) <= datetime.now(UTC):
         return Restored("too_late", ident)  # the next purge erases it
-    if not await gallery.restore_identity(identity_id, actor):
+    if not await gallery.identities.restore(identity_id, actor):
         return Restored("erased", ident)  # erased meanwhile
-    return Restored("restored", await gallery.get_identity(identity_id))
+    return Restored("restored", await gallery.identities.get(identity_id))
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ async def purge(
     now = datetime.now(UTC)
     crops = files = 0
     if retention_days is not None:
-        crops, files = await gallery.purge_before(now - timedelta(days=retention_days), actor)
-    erased = await gallery.erase_forgotten(now - timedelta(days=grace_days), actor)
+        crops, files = await gallery.lookups.purge_before(
+            now - timedelta(days=retention_days), actor
+        )
+    erased = await gallery.identities.erase_forgotten(now - timedelta(days=grace_days), actor)
     return PurgeReport(crops, files, erased)

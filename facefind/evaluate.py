@@ -159,7 +159,7 @@ async def _run(
         plan, requester, progress=(lambda _p: progress(1)) if progress else None
     )
     identities = {
-        i.display_name.lower(): i for i in await service.gallery.list_identities() if i.face_count
+        i.display_name.lower(): i for i in await service.gallery.identities.all() if i.face_count
     }
     truth = {
         p.name: identities[p.name.lower()].id for p in to_enroll if p.name.lower() in identities
@@ -199,7 +199,7 @@ async def _run(
                 embeddings[photo] = (person.name, face.embedding)
             if not search:
                 return result
-            matches = await service.gallery.search(
+            matches = await service.gallery.search.identities(
                 face.embedding, service.model, limit=SEARCH_LIMIT
             )
             result.scores = [(m.identity_id, float(m.similarity)) for m in matches]
@@ -279,7 +279,7 @@ def _calibrate(
             recognizer_sha256=pack.recognizer_sha256,
             detector_sha256=pack.detector_sha256,
             recipe=service.analyzer.embedding_recipe,
-            fusion=service.gallery.fusion,  # how this service scores identities
+            fusion=service.gallery.search.fusion,  # how this service scores identities
             source=f"facefind eval --calibrate on {len(set(names))} people, {len(names)} photos",
         )
     except ValueError as exc:

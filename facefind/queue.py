@@ -203,7 +203,7 @@ class QueueWorker:
         if worker.worker_id is not None and worker.worker_id not in self._recorded:
             me = this_process()
             try:
-                await self.gallery.record_queue_worker(
+                await self.gallery.jobs.record_worker(
                     worker.worker_id,
                     RecordedWorker(
                         worker.worker_id, me.name, me.host, me.pid, me.started, me.pid_space
@@ -238,7 +238,7 @@ class QueueWorker:
                     lookup_id,
                     crashes,
                 )
-        for lookup_id in await self.gallery.open_lookups_without_job(LOOKUP_TASK):
+        for lookup_id in await self.gallery.lookups.open_without_job(LOOKUP_TASK):
             if await defer_lookup(self.queue, lookup_id):
                 logger.warning("lookup %s had no job (a crash?); queued one", lookup_id)
 
@@ -248,23 +248,23 @@ class QueueWorker:
         stopped after a database outage, which left the job unfinished)."""
         gallery = self.gallery
         run = job_run(job)
-        marked = await gallery.lookup_job_run_of(lookup_id)
+        marked = await gallery.jobs.run_of(lookup_id)
         if marked is None or marked[0] != run:
             return None
-        worker = await gallery.queue_worker(marked[1]) if marked[1] is not None else None
+        worker = await gallery.jobs.worker(marked[1]) if marked[1] is not None else None
         if worker is not None and known_alive(
             ProcessId(worker.host, worker.pid, worker.started, worker.pid_space)
         ):
-            await gallery.lookup_job_run_ended(lookup_id, run)
+            await gallery.jobs.run_ended(lookup_id, run)
             return None
         # dead, or on another host (its heartbeat ran out): counted
-        return await gallery.lookup_crashed(lookup_id, run)
+        return await gallery.jobs.crashed(lookup_id, run)
 
     async def forget_dead_workers(self) -> None:
         """Workers of this host whose process is gone: unregistered at once, which makes their
         jobs stalled now rather than once their heartbeat is old."""
         gallery = self.gallery
-        for worker in await gallery.queue_workers_in(this_process().pid_space):
+        for worker in await gallery.jobs.workers_in(this_process().pid_space):
             process = ProcessId(worker.host, worker.pid, worker.started, worker.pid_space)
             if not known_dead(process):
                 continue
@@ -275,8 +275,8 @@ class QueueWorker:
                     worker.name,
                     worker.pid,
                 )
-            await gallery.forget_queue_worker(worker.worker_id)
-        await gallery.forget_gone_queue_workers()
+            await gallery.jobs.forget_worker(worker.worker_id)
+        await gallery.jobs.forget_gone_workers()
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:

@@ -35,8 +35,8 @@ async def faces_to_reembed(service: FaceFind, from_model: str | None) -> int:
     """How many faces a `reembed` run has to go through (for its progress bar)."""
     gallery = service.gallery
     if from_model:
-        return (await gallery.faces_of_other_models(service.model)).get(from_model, 0)
-    return await gallery.count_faces_to_reembed(service.model, service.analyzer.embedding_recipe)
+        return (await gallery.faces.of_other_models(service.model)).get(from_model, 0)
+    return await gallery.faces.count_to_reembed(service.model, service.analyzer.embedding_recipe)
 
 
 async def reembed(
@@ -56,7 +56,7 @@ async def reembed(
     after = 0
     while True:
         if from_model:
-            faces = await gallery.faces_to_copy(from_model, service.model, after, batch)
+            faces = await gallery.faces.to_copy(from_model, service.model, after, batch)
             if not faces:
                 break
             after = faces[-1].id
@@ -70,7 +70,7 @@ async def reembed(
                 assert (
                     face.source_sha256 is not None
                 )  # only erased faces lose it; they are inactive
-                added = await gallery.add_face(
+                added = await gallery.faces.add(
                     identity_id=face.identity_id,
                     model=service.model,
                     embedding=vector,
@@ -87,7 +87,7 @@ async def reembed(
             if progress:
                 progress(len(faces))
             continue
-        rows = await gallery.faces_to_reembed(service.model, recipe, after, batch)
+        rows = await gallery.faces.to_reembed(service.model, recipe, after, batch)
         if not rows:
             break
         after = rows[-1][0]
@@ -99,7 +99,7 @@ async def reembed(
         ]
         report.without_crop += len(rows) - len(done)
         if done:
-            await gallery.set_embeddings(done, recipe, requester.actor)
+            await gallery.faces.set_embeddings(done, recipe, requester.actor)
             report.reembedded += len(done)
         if progress:
             progress(len(rows))

@@ -79,10 +79,10 @@ class FaceFind(Enrollment):
                 ef_search=settings.search_ef,
                 shortlist=settings.search_shortlist,
             )
-            await gallery.register_model(pack.name, pack.detector_sha256, pack.recognizer_sha256)
+            await gallery.models.register(pack.name, pack.detector_sha256, pack.recognizer_sha256)
             if check_embeddings:
                 await check_gallery_embeddings(gallery, pack.name, analyzer.embedding_recipe)
-            if deferred := await gallery.deferred_indexes():
+            if deferred := await gallery.indexes.deferred():
                 logger.warning(
                     "vector indexes %s are missing after an interrupted bulk load: searches are "
                     "exact but slow until `facefind migrate` (or the next load) builds them",
@@ -97,7 +97,7 @@ class FaceFind(Enrollment):
                     analyzer.embedding_recipe,
                 )
                 calibration = None
-            gallery.fusion = calibration.fusion if calibration else DEFAULT_FUSION
+            gallery.search.fusion = calibration.fusion if calibration else DEFAULT_FUSION
             service = cls(
                 analyzer,
                 gallery,
@@ -130,7 +130,7 @@ class FaceFind(Enrollment):
         language: str | None = None,
     ) -> int | None:
         """Record a lookup before any work; None when this message already has one."""
-        return await self.gallery.create_lookup(
+        return await self.gallery.lookups.create(
             user_id=requester.user_id,
             actor=requester.actor,
             source=source,
@@ -144,7 +144,7 @@ class FaceFind(Enrollment):
     async def fail_lookup(
         self, lookup_id: int, requester: Requester, error: str, *, reply_owed: bool = False
     ) -> None:
-        await self.gallery.finish_lookup(
+        await self.gallery.lookups.finish(
             lookup_id,
             actor=requester.actor,
             status="error",
@@ -183,7 +183,7 @@ class FaceFind(Enrollment):
             # a lookup that failed in this process is closed here
             code = exc.code if isinstance(exc, ImageError) else "internal_error"
             photo_sha256 = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-            await self.gallery.finish_lookup(
+            await self.gallery.lookups.finish(
                 lookup_id,
                 actor=requester.actor,
                 status="error",
@@ -196,7 +196,7 @@ class FaceFind(Enrollment):
         searched = time.perf_counter()
         bands = await self.current_bands()
         per_face = [
-            await self.gallery.search(f.embedding, self.model, limit=SEARCH_DEPTH)
+            await self.gallery.search.identities(f.embedding, self.model, limit=SEARCH_DEPTH)
             for f in analysis.faces
         ]
         assigned = assign_jointly(
@@ -232,7 +232,7 @@ class FaceFind(Enrollment):
             for f, crop, cands in zip(analysis.faces, crops, assigned, strict=True)
         ]
         timings["total"] = (time.perf_counter() - started) * 1000
-        ids = await self.gallery.finish_lookup(
+        ids = await self.gallery.lookups.finish(
             lookup_id,
             actor=requester.actor,
             status="done" if analysis.faces else "no_face",
@@ -281,19 +281,19 @@ class FaceFind(Enrollment):
         self, query_crop: np.ndarray | bytes, face_id: int, labels: tuple[str, str]
     ) -> bytes:
         """The query face beside the reference face it matched, labelled (left, right)."""
-        face = await self.gallery.get_face(face_id)
+        face = await self.gallery.faces.get(face_id)
         if face is None:
             raise UnknownIdentity(f"face #{face_id}")
         return await self.inference.run(_side_by_side, query_crop, face.crop_jpeg, labels)
 
     async def identity_crops(self, identity_id: int) -> list[bytes]:
         """The pictures of an identity's active faces (imported faces may have none)."""
-        faces = await self.gallery.faces_of_identity(identity_id)
+        faces = await self.gallery.faces.of_identity(identity_id)
         return [f.crop_jpeg for f in faces if f.crop_jpeg]
 
     # --- access and housekeeping --------------------------------------------------------
     async def lookups_in_last_hour(self, user_id: int) -> int:
-        return await self.gallery.count_lookups_since(
+        return await self.gallery.lookups.count_since(
             user_id, datetime.now(UTC) - timedelta(hours=1)
         )
 
@@ -307,14 +307,14 @@ def _side_by_side(
 
 async def check_gallery_embeddings(gallery: Gallery, model: str, recipe: str) -> None:
     """Refuse a gallery whose faces were embedded otherwise: their scores are not comparable."""
-    stale = await gallery.faces_of_other_recipes(model, recipe)
+    stale = await gallery.faces.of_other_recipes(model, recipe)
     if stale:
         counts = ", ".join(f"{n} with {r}" for r, n in stale.items())
         raise StaleEmbeddings(
             f"the gallery's faces of model {model} were embedded differently ({counts}; this "
             f"version uses {recipe}): run `facefind reembed` to re-embed them from their crops"
         )
-    others = await gallery.faces_of_other_models(model)
+    others = await gallery.faces.of_other_models(model)
     if others:
         logger.warning(
             "the gallery also holds faces of other model packs (%s) that model %s cannot "

@@ -122,7 +122,7 @@ async def export_gallery(
     except BaseException:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         raise
-    await gallery.audit(
+    await gallery.audit.append(
         actor,
         "gallery.export",
         None,
@@ -154,7 +154,7 @@ async def _write_export(
     summary = TransferSummary()
     hashes: dict[str, str] = {}
     with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
-        async with gallery.export_snapshot(pack.name) as snap:
+        async with gallery.bulk.export_snapshot(pack.name) as snap:
 
             async def member(name: str, chunks: AsyncIterator[bytes]) -> int:
                 count = 0
@@ -294,9 +294,9 @@ async def import_gallery(
     summary = TransferSummary(identities=manifest["identities"], faces=manifest["faces"])
     with zipfile.ZipFile(path) as zf:
         identities = [json.loads(line) for line in zf.read("identities.jsonl").splitlines()]
-        known = await gallery.identities_by_uid([i["uid"] for i in identities])
+        known = await gallery.bulk.identities_by_uid([i["uid"] for i in identities])
         new = [i for i in identities if i["uid"] not in known]
-        created = await gallery.create_identities(
+        created = await gallery.bulk.create_identities(
             [NewIdentity(i["display_name"], i["external_ref"], i["notes"], i["uid"]) for i in new],
             actor,
         )
@@ -304,9 +304,9 @@ async def import_gallery(
         ids = {uid: ident for uid, (ident, forgotten) in known.items() if not forgotten}
         ids.update(zip((i["uid"] for i in new), created, strict=True))
         summary.forgotten_here = sum(1 for _, forgotten in known.values() if forgotten)
-        defer = summary.faces >= max(20_000, await gallery.face_count(pack.name))
+        defer = summary.faces >= max(20_000, await gallery.faces.count(pack.name))
         if defer:
-            await gallery.defer_vector_indexes(actor)
+            await gallery.indexes.defer(actor)
         try:
             batch: list[NewFace] = []
             for face, vector, crop in _faces(zf):
@@ -333,10 +333,10 @@ async def import_gallery(
                 progress(len(batch))
         finally:
             if defer:
-                await gallery.restore_vector_indexes(actor)
+                await gallery.indexes.restore(actor)
         fresh = {i["uid"]: ids[i["uid"]] for i in new}
         summary.template_max_diff = await _compare_templates(gallery, zf, fresh, pack.name)
-    await gallery.audit(
+    await gallery.audit.append(
         actor,
         "gallery.import",
         None,
@@ -354,7 +354,7 @@ async def import_gallery(
 async def _add(gallery: Gallery, batch: list[NewFace], model: str, recipe: str, actor: str) -> int:
     if not batch:
         return 0
-    ids = await gallery.copy_faces(batch, model=model, recipe=recipe, actor=actor)
+    ids = await gallery.bulk.copy_faces(batch, model=model, recipe=recipe, actor=actor)
     return sum(1 for i in ids if i is not None)
 
 
@@ -376,7 +376,7 @@ async def _compare_templates(
         if uid not in ids or checked >= TEMPLATES_CHECKED:
             continue
         checked += 1
-        rebuilt = await gallery.template_of(ids[uid], model)
+        rebuilt = await gallery.templates.of(ids[uid], model)
         if rebuilt is not None:
             worst = max(worst, float(np.abs(rebuilt[0] - exported).max()))
     return worst

@@ -59,8 +59,8 @@ async def apply_user_action(
     """
     wanted = USER_ACTIONS[action]
     if create:
-        await gallery.ensure_user(user_id)
-    user = await gallery.get_user(user_id)
+        await gallery.users.ensure(user_id)
+    user = await gallery.users.get(user_id)
     if user is None:
         return None
     if (
@@ -69,11 +69,11 @@ async def apply_user_action(
         or (expect is not None and user.status != expect)
     ):
         raise AlreadyDecided(user, same=wanted.puts(user))
-    changed = await gallery.change_user(
+    changed = await gallery.users.change(
         user_id, actor, seen=user, status=wanted.status, role=wanted.role
     )
     if changed is None:  # another decision came between reading and writing
-        now = await gallery.get_user(user_id)
+        now = await gallery.users.get(user_id)
         assert now is not None  # users are never deleted
         raise AlreadyDecided(now, same=wanted.puts(now))
     return changed

@@ -178,8 +178,8 @@ async def officer(
     """A user an administrator already approved."""
     uid = new_user_id()
     user = fake.user(uid, first_name, f"user{uid}", language)
-    await service.gallery.user_seen(uid, first_name, None, f"user{uid}", language)
-    await service.gallery.set_user_status(uid, "approved", f"tg:{ADMIN}")
+    await service.gallery.users.seen(uid, first_name, None, f"user{uid}", language)
+    await service.gallery.users.set_status(uid, "approved", f"tg:{ADMIN}")
     return user
 
 
@@ -232,7 +232,7 @@ async def answered(service: FaceFind, lookup_id: int, timeout: float = 30.0) -> 
     after the last message arrives."""
     deadline = time.monotonic() + timeout
     while True:
-        stored = await service.gallery.get_lookup(lookup_id)
+        stored = await service.gallery.lookups.get(lookup_id)
         assert stored is not None
         if stored.status not in ("pending", "replying"):
             return stored

@@ -77,7 +77,7 @@ async def gallery(fresh_dsn: str, audit_key: AuditKey) -> AsyncIterator[Gallery]
     pool = await create_pool(fresh_dsn)
     try:
         g = Gallery(pool, audit_key=audit_key)
-        await g.register_model("test-model", "d" * 64, "r" * 64)
+        await g.models.register("test-model", "d" * 64, "r" * 64)
         yield g
     finally:
         await pool.close()

@@ -32,8 +32,9 @@ from gallery import (
     create_pool,
     migrate,
 )
-from gallery import queries as q
 from gallery.db import default_migrations_dir, load_migrations
+from gallery.queries import audit as audit_sql
+from gallery.queries import schema as schema_sql
 from tests.conftest import app_dsn
 
 # What an administrator with the database's own tools can do: the old trigger's hash function,
@@ -71,7 +72,9 @@ def witness(tmp_path: Path) -> Witness:
 
 async def write_rows(gallery: Gallery, n: int, prefix: str = "row") -> None:
     for i in range(n):
-        await gallery.audit("tg:7", "test.action", f"{prefix} {i}", {"i": i, "name": "Олена"})
+        await gallery.audit.append(
+            "tg:7", "test.action", f"{prefix} {i}", {"i": i, "name": "Олена"}
+        )
 
 
 async def as_administrator(gallery: Gallery, *statements: str) -> None:
@@ -101,7 +104,7 @@ async def test_sealed_rows_verify_and_the_witness_follows_them(
     verdict = await verify(gallery, witness)
     assert verdict.ok, verdict.message
     assert verdict.message.startswith("audit chain OK")
-    head = await gallery.audit_head()
+    head = await gallery.audit.head()
     assert head is not None
     assert witness.head_for(head.genesis) == head  # verify moved the witness to the new head
     assert stat.S_IMODE(witness.path.stat().st_mode) == 0o600
@@ -119,7 +122,7 @@ async def test_cutting_the_tail_fails_verify_and_stops_the_witness(
     last = await row_id(gallery, "row 5")
     await as_administrator(gallery, f"DELETE FROM audit_log WHERE id > {last - 3}")
     # what remains is a perfect chain: only the witness can tell
-    assert (await gallery.verify_audit_chain()).ok
+    assert (await gallery.audit.verify_chain()).ok
     verdict = await verify(gallery, witness)
     assert not verdict.ok
     assert f"the log ends at row {last - 3}" in verdict.message
@@ -175,7 +178,7 @@ async def test_a_whole_log_rehashed_as_plain_rows_fails_verify(
         REHASH_FROM.format(first=1, scheme="'sha256'"),
     )
     # every row now checks as a plain hash chain, and none is sealed
-    chain = await gallery.verify_audit_chain()
+    chain = await gallery.audit.verify_chain()
     assert not chain.ok and chain.problem is not None and "no row is sealed" in chain.problem
     assert not (await verify(gallery, witness)).ok
 
@@ -226,8 +229,8 @@ async def test_the_runtime_role_may_only_read_and_append_to_the_audit_log(
     runtime_pool: asyncpg.Pool, audit_key: AuditKey
 ) -> None:
     app = Gallery(runtime_pool, audit_key=audit_key)
-    await app.audit("tg:7", "test.action", "appended", {})
-    assert (await app.verify_audit_chain()).ok
+    await app.audit.append("tg:7", "test.action", "appended", {})
+    assert (await app.audit.verify_chain()).ok
     async with runtime_pool.acquire() as con:
         assert await con.fetchval("SELECT current_user") == DEFAULT_RUNTIME_ROLE
         for sql in (
@@ -259,16 +262,16 @@ async def test_index_builds_at_run_time_go_through_the_owner(
 
     before = await vector_indexes()
     alone = Gallery(runtime_pool, audit_key=audit_key)
-    assert await alone.defer_vector_indexes("test") == []  # loads into the indexes instead
+    assert await alone.indexes.defer("test") == []  # loads into the indexes instead
     assert await vector_indexes() == before
     with_owner = Gallery(runtime_pool, audit_key=audit_key, owner_dsn=fresh_dsn)
-    assert set(await with_owner.defer_vector_indexes("test")) == before
+    assert set(await with_owner.indexes.defer("test")) == before
     # the runtime role alone cannot build them: they wait for the owner (facefind migrate)
-    assert await alone.restore_vector_indexes("test") == []
-    assert set(await alone.deferred_indexes()) == before
-    assert set(await with_owner.restore_vector_indexes("test")) == before
+    assert await alone.indexes.restore("test") == []
+    assert set(await alone.indexes.deferred()) == before
+    assert set(await with_owner.indexes.restore("test")) == before
     assert await vector_indexes() == before
-    assert (await with_owner.verify_audit_chain()).ok  # the owner's rows joined the same chain
+    assert (await with_owner.audit.verify_chain()).ok  # the owner's rows joined the same chain
 
 
 async def test_a_table_of_a_later_migration_is_writable_once_its_grants_name_it(
@@ -295,7 +298,9 @@ async def test_a_table_of_a_later_migration_is_writable_once_its_grants_name_it(
         assert await con.fetchval("SELECT count(*) FROM later_things") == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await con.execute("INSERT INTO later_things (what) VALUES ('refused')")
-        monkeypatch.setitem(q.RUNTIME_TABLE_PRIVILEGES, "later_things", "SELECT, INSERT, UPDATE")
+        monkeypatch.setitem(
+            schema_sql.RUNTIME_TABLE_PRIVILEGES, "later_things", "SELECT, INSERT, UPDATE"
+        )
         await migrate(fresh_dsn, later, audit_key=audit_key, runtime_role=role)
         await con.execute("INSERT INTO later_things (what) VALUES ('works')")
         await con.execute("UPDATE later_things SET what = 'still works'")
@@ -331,14 +336,14 @@ async def test_rows_from_before_sealing_are_bound_by_the_first_sealed_row(
     con = await asyncpg.connect(fresh_dsn)
     try:
         for i in range(3):
-            await con.execute(q.AUDIT_INSERT_LEGACY, "tg:7", "old.action", f"old {i}", "{}")
+            await con.execute(audit_sql.AUDIT_INSERT_LEGACY, "tg:7", "old.action", f"old {i}", "{}")
     finally:
         await con.close()
     await migrate(fresh_dsn, audit_key=audit_key)
     pool = await create_pool(fresh_dsn)
     try:
         gallery = Gallery(pool, audit_key=audit_key)
-        check = await gallery.verify_audit_chain()
+        check = await gallery.audit.verify_chain()
         # 0001, 0002, three old rows, then the other migrations before 0004
         legacy = 3 + len([m for m in load_migrations() if m.version < 4])
         assert check.ok and check.legacy_rows == legacy
@@ -353,7 +358,7 @@ async def test_rows_from_before_sealing_are_bound_by_the_first_sealed_row(
                 "WHERE id >=", "WHERE scheme = 'sha256' AND id >="
             ),
         )
-        broken = await gallery.verify_audit_chain()
+        broken = await gallery.audit.verify_chain()
         assert not broken.ok and broken.first_bad_id == legacy + 1  # the first sealed row
         assert broken.problem is not None and "does not link" in broken.problem
     finally:
@@ -382,7 +387,7 @@ async def main(dsn, key, path, name):
     pool = await create_pool(dsn, max_size=2)
     gallery = Gallery(pool, audit_key=AuditKey(bytes.fromhex(key)))
     for i in range(8):
-        await gallery.audit("tg:7", "test.parallel", f"{name} {i}")
+        await gallery.audit.append("tg:7", "test.parallel", f"{name} {i}")
         verdict = await Witness(__import__("pathlib").Path(path)).advance(gallery)
         assert verdict.ok, verdict.message
     await pool.close()
@@ -394,7 +399,7 @@ asyncio.run(main(*sys.argv[1:]))
 async def test_several_processes_keep_one_chain_and_one_witness(
     gallery: Gallery, witness: Witness, fresh_dsn: str
 ) -> None:
-    key = gallery.require_key().secret.hex()
+    key = gallery.db.require_key().secret.hex()
     writers = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", WRITER, fresh_dsn, key, str(witness.path), f"p{n}"
@@ -403,10 +408,10 @@ async def test_several_processes_keep_one_chain_and_one_witness(
     ]
     codes = [await asyncio.wait_for(w.wait(), 120) for w in writers]
     assert codes == [0, 0, 0, 0]
-    head = await gallery.audit_head()
+    head = await gallery.audit.head()
     assert head is not None and witness.head_for(head.genesis) == head
     data = json.loads(witness.path.read_text())
-    assert data["key_id"] == gallery.require_key().id
+    assert data["key_id"] == gallery.db.require_key().id
     verdict = await verify(gallery, witness)
     assert verdict.ok, verdict.message
     assert not [p for p in witness.path.parent.iterdir() if p.name.endswith(".tmp")]

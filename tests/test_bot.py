@@ -44,7 +44,7 @@ async def test_an_unknown_user_asks_for_access_and_an_admin_approves(
 
     told = await reply(fake, user, "sent to the administrators")
     assert told["reply_to_message"]["text"] == "/start"
-    stored = await service.gallery.get_user(user["id"])
+    stored = await service.gallery.users.get(user["id"])
     assert stored is not None and stored.status == "pending"
 
     request = await reply(fake, admin, "Access request")
@@ -60,9 +60,9 @@ async def test_an_unknown_user_asks_for_access_and_an_admin_approves(
     fake.push_callback(admin, request, f"acc:a:{user['id']}")
     await reply(fake, user, "Your access has been approved", since=since)
 
-    stored = await service.gallery.get_user(user["id"])
+    stored = await service.gallery.users.get(user["id"])
     assert stored is not None and stored.status == "approved" and stored.decided_by == "tg:1"
-    audit = await service.gallery.recent_audit(20)
+    audit = await service.gallery.audit.recent(20)
     assert any(
         a["action"] == "user.approved"
         and a["target"] == f"user:{user['id']}"
@@ -87,7 +87,7 @@ async def test_an_admin_rejects_an_access_request(
     fake.push_callback(admin, request, f"acc:r:{user['id']}")
     await reply(fake, user, "Your access request was rejected", since=since)
 
-    stored = await service.gallery.get_user(user["id"])
+    stored = await service.gallery.users.get(user["id"])
     assert stored is not None and stored.status == "rejected"
     decided = fake.message(ADMIN, request["message_id"])
     assert decided is not None and "Decision: rejected by Ada" in body(decided)
@@ -119,7 +119,7 @@ async def test_a_photo_of_an_enrolled_person_gets_a_strong_candidate_with_eviden
     assert "not an identification" in text
     # what the score means for this enrolled, in plain words, from the shipped calibration: a
     # 98% match is rarer among strangers than anything a calibration can vouch for
-    stored_first = (await service.gallery.get_lookup(lookup_id)).faces[0].candidates[0]  # type: ignore[union-attr]
+    stored_first = (await service.gallery.lookups.get(lookup_id)).faces[0].candidates[0]  # type: ignore[union-attr]
     assert (
         stored_first.false_candidate_rate is not None and stored_first.false_candidate_rate < 1e-9
     )
@@ -204,7 +204,7 @@ async def test_confirming_a_candidate_stores_feedback_and_shows_it(
         lambda m: m is first and "Confirmed by Halyna" in body(m), timeout=15
     )
 
-    stored = await service.gallery.get_lookup(lookup_id)
+    stored = await service.gallery.lookups.get(lookup_id)
     assert stored is not None
     assert stored.faces[0].candidates[0].verdict == "confirmed"
     assert "Boris Brandt [REF-2]" in body(edited)  # the evidence stays above the verdict
@@ -231,7 +231,7 @@ async def test_an_admin_enrolls_by_reply_and_by_caption(
     done = await reply(fake, admin, "Added a reference face", since=since)
     assert "to Tom Hanks [TH-1]" in body(done)
     assert "A new identity was created." in body(done)
-    tom = (await service.gallery.identities_named("Tom Hanks"))[0]
+    tom = (await service.gallery.identities.named("Tom Hanks"))[0]
     assert tom.external_ref == "TH-1" and tom.face_count == 1
 
     # a photo with /enroll as its caption adds to the same identity
@@ -240,12 +240,12 @@ async def test_an_admin_enrolls_by_reply_and_by_caption(
     done = await reply(fake, admin, "Added a reference face", since=since)
     assert f"(identity #{tom.id}," in body(done)
     assert "new identity" not in body(done)
-    refreshed = await service.gallery.get_identity(tom.id)
+    refreshed = await service.gallery.identities.get(tom.id)
     assert refreshed is not None and refreshed.face_count == 2
 
     # a name shared by several identities is not guessed
     twins = [
-        await service.gallery.create_identity("Jordan Twin", "test", external_ref=ref)
+        await service.gallery.identities.create("Jordan Twin", "test", external_ref=ref)
         for ref in ("JT-1", "JT-2")
     ]
     since = len(fake.sent)
@@ -253,7 +253,7 @@ async def test_an_admin_enrolls_by_reply_and_by_caption(
     asked = await reply(fake, admin, "Several identities are named Jordan Twin", since=since)
     for twin in twins:
         assert f"#{twin.id} Jordan Twin [{twin.external_ref}]" in body(asked)
-        unchanged = await service.gallery.get_identity(twin.id)
+        unchanged = await service.gallery.identities.get(twin.id)
         assert unchanged is not None and unchanged.face_count == 0
 
     # the same face under another name: enrolled, with a warning
@@ -277,7 +277,7 @@ async def test_an_officer_cannot_enroll(
     since = len(fake.sent)
     fake.push_message(user, photo=enrolled.stranger, caption="/enroll Someone | X-1")
     await reply(fake, user, "This command is for administrators.", since=since)
-    assert not await service.gallery.identities_named("Someone")
+    assert not await service.gallery.identities.named("Someone")
 
 
 # --- 5. unapproved users -------------------------------------------------------------------------
@@ -295,7 +295,7 @@ async def test_a_pending_user_gets_no_lookup(
     assert body(refusal) == "Your access request is still waiting for an administrator."
     assert fake.calls_of("getFile") == []
     assert (user["id"], "typing") not in fake.chat_actions
-    assert await service.gallery.list_lookups(user_id=user["id"]) == []
+    assert await service.gallery.lookups.recent(user_id=user["id"]) == []
     to_user = fake.messages_to(user["id"])
     assert all("photo" not in m and "reply_markup" not in m for m in to_user)
     assert not any("Alice" in body(m) for m in to_user)
@@ -306,7 +306,7 @@ async def test_forged_callbacks_change_nothing(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
 ) -> None:
     pending = stranger_user(fake, "Waiting")
-    await service.gallery.user_seen(pending["id"], "Waiting", None, None, "en")
+    await service.gallery.users.seen(pending["id"], "Waiting", None, None, "en")
     owner = await officer(fake, service, "Owner")
     lookup_id, replies = await lookup_replies(fake, owner, enrolled.people["Carla"].query)
     candidate_id = int(dict(buttons(candidates(replies)[0]))["✅ Confirm"].split(":")[2])
@@ -323,9 +323,9 @@ async def test_forged_callbacks_change_nothing(
 
     refusals = fake.callback_answers[answers:]
     assert all(a["text"] == "You are not allowed to do that." for a in refusals)
-    status = await service.gallery.get_user(pending["id"])
+    status = await service.gallery.users.get(pending["id"])
     assert status is not None and status.status == "pending"
-    stored = await service.gallery.get_lookup(lookup_id)
+    stored = await service.gallery.lookups.get(lookup_id)
     assert stored is not None and stored.faces[0].candidates[0].verdict is None
     shown = fake.message(owner["id"], candidates(replies)[0]["message_id"])
     assert shown is not None and "Confirmed" not in body(shown)
@@ -357,7 +357,7 @@ async def test_a_redelivered_update_gives_one_lookup(
     await eventually(lambda: "already has a lookup" in caplog.text or len(summaries()) > 1)
 
     assert len(summaries()) == 1
-    assert len(await service.gallery.list_lookups(user_id=user["id"])) == 1
+    assert len(await service.gallery.lookups.recent(user_id=user["id"])) == 1
 
 
 async def test_many_photos_at_once_all_get_answers_with_inference_off_the_event_loop(
@@ -404,7 +404,7 @@ async def test_many_photos_at_once_all_get_answers_with_inference_off_the_event_
     assert all(name.startswith("inference") for name in threads), threads
     ids = {int(re.search(r"Lookup #(\d+)", body(m))[1]) for m in summaries(burst)}  # type: ignore[index]
     assert len(ids) == 10
-    assert len(await service.gallery.list_lookups(user_id=burst["id"], limit=20)) == 10
+    assert len(await service.gallery.lookups.recent(user_id=burst["id"], limit=20)) == 10
 
 
 # --- 8. files that are not usable photos -------------------------------------------------------
@@ -413,7 +413,7 @@ async def test_a_pdf_is_not_an_image(fake: FakeBotApi, bot: BotRunner, service: 
     fake.push_message(user, document=(images.PDF_BYTES, "report.pdf", "application/pdf"))
     await reply(fake, user, "This file is not an image I can read.")
     assert fake.calls_of("getFile") == []
-    assert await service.gallery.list_lookups(user_id=user["id"]) == []
+    assert await service.gallery.lookups.recent(user_id=user["id"]) == []
 
 
 async def test_a_damaged_jpeg_is_reported_as_damaged(
@@ -423,7 +423,7 @@ async def test_a_damaged_jpeg_is_reported_as_damaged(
     broken = images.truncated(enrolled.t1, keep=0.3)
     fake.push_message(user, document=(broken, "IMG_0001.jpg", "image/jpeg"))
     await reply(fake, user, "This image is damaged and cannot be read.")
-    [listed] = await service.gallery.list_lookups(user_id=user["id"])
+    [listed] = await service.gallery.lookups.recent(user_id=user["id"])
     stored = await answered(service, listed.id)
     assert stored.status == "error" and stored.error == "corrupt"
 
@@ -436,6 +436,6 @@ async def test_a_photo_without_a_face_gets_advice(
     fake.push_message(user, photo=gradient_jpeg())
     advice = await reply(fake, user, "No face found in this photo", since=since)
     assert "come closer" in body(advice) and "as a file" in body(advice)
-    [listed] = await service.gallery.list_lookups(user_id=user["id"])
+    [listed] = await service.gallery.lookups.recent(user_id=user["id"])
     stored = await answered(service, listed.id)
     assert stored.status == "no_face" and f"(lookup #{stored.id})" in body(advice)

@@ -67,7 +67,7 @@ async def test_admin_lists_approves_and_revokes_users(
     fake.push_message(user, photo=enrolled.people["Boris"].query)
     await reply(fake, user, "Access denied.", since=since)  # the gate answered: nothing follows
     assert len(fake.calls_of("getFile")) == files_before
-    assert len(await service.gallery.list_lookups(user_id=user["id"])) == 1
+    assert len(await service.gallery.lookups.recent(user_id=user["id"])) == 1
 
     usage = await send(fake, admin, "/approve nobody", "Usage: /approve <user id>")
     assert usage["reply_to_message"]["text"] == "/approve nobody"
@@ -102,10 +102,10 @@ async def test_a_digest_of_access_requests_has_a_decision_row_per_user(
     since = len(fake.sent)
     fake.push_callback(admin, digest, f"acc:da:{second['id']}")
     await reply(fake, second, "Your access has been approved", since=since)
-    approved = await service.gallery.get_user(second["id"])
+    approved = await service.gallery.users.get(second["id"])
     assert approved is not None and approved.status == "approved"
     assert approved.decided_by == f"tg:{ADMIN}"
-    waiting = await service.gallery.get_user(third["id"])
+    waiting = await service.gallery.users.get(third["id"])
     assert waiting is not None and waiting.status == "pending"
     edited = fake.message(ADMIN, digest["message_id"])
     assert edited is not None
@@ -116,7 +116,7 @@ async def test_a_digest_of_access_requests_has_a_decision_row_per_user(
     since = len(fake.sent)
     fake.push_callback(admin, edited, f"acc:dr:{third['id']}")
     await reply(fake, third, "Your access request was rejected", since=since)
-    rejected = await service.gallery.get_user(third["id"])
+    rejected = await service.gallery.users.get(third["id"])
     assert rejected is not None and rejected.status == "rejected"
     closed = fake.message(ADMIN, digest["message_id"])
     assert closed is not None and "reply_markup" not in closed
@@ -132,7 +132,7 @@ async def test_admin_promotes_and_demotes_but_not_themselves(
     done = await send(fake, admin, f"/promote {user['id']}", f"User {user['id']}")
     assert body(done).endswith("admin, approved.")
     assert "pending" in [c["command"] for c in fake.commands_for(scope)]
-    promoted = await service.gallery.get_user(user["id"])
+    promoted = await service.gallery.users.get(user["id"])
     assert promoted is not None and promoted.is_admin
     # the new admin can use admin commands
     await send(fake, user, "/pending", "")
@@ -143,7 +143,7 @@ async def test_admin_promotes_and_demotes_but_not_themselves(
     await send(fake, user, "/pending", "This command is for administrators.")
 
     await send(fake, admin, f"/demote {ADMIN}", "You cannot do that to yourself")
-    me = await service.gallery.get_user(ADMIN)
+    me = await service.gallery.users.get(ADMIN)
     assert me is not None and me.is_admin
     # an officer cannot use the admin commands at all
     await send(fake, user, f"/promote {user['id']}", "This command is for administrators.")
@@ -154,7 +154,7 @@ async def second_admin(
 ) -> JSON:
     """Another approved admin, made so by ADMIN."""
     user = await officer(fake, service, name, language=language)
-    await service.gallery.set_user_role(user["id"], "admin", f"tg:{ADMIN}")
+    await service.gallery.users.set_role(user["id"], "admin", f"tg:{ADMIN}")
     return user
 
 
@@ -183,7 +183,7 @@ async def test_two_admins_pressing_on_one_request_at_once_one_decides_the_other_
     await eventually(lambda: len(fake.callback_answers) >= answered_before + 2)
     answers = {a["callback_query_id"]: a for a in fake.callback_answers[answered_before:]}
 
-    stored = await service.gallery.get_user(asker["id"])
+    stored = await service.gallery.users.get(asker["id"])
     assert stored is not None and stored.status in ("approved", "rejected")
     labels = {ADMIN: "Ada (@ada_admin)", other["id"]: f"Bohdan (@user{other['id']})"}
     pressed = {"approved": (approve, admin), "rejected": (reject, other)}
@@ -217,7 +217,7 @@ async def test_a_late_reject_or_revoke_command_says_who_decided_and_changes_noth
         f"Already decided by Ada (@ada_admin): user {user['id']} (Roksana (@user{user['id']})) is "
         "officer, approved. Nothing changed."
     )
-    stored = await service.gallery.get_user(user["id"])
+    stored = await service.gallery.users.get(user["id"])
     assert stored is not None and stored.status == "approved" and stored.decided_by == f"tg:{ADMIN}"
 
     asker = stranger_user(fake, "Taras")
@@ -236,7 +236,7 @@ async def test_revoking_or_demoting_an_admin_listed_in_admin_ids_says_it_will_no
 ) -> None:
     listed = await officer(fake, service, "Lina")
     runner = await start_bot(admin_ids=(ADMIN, listed["id"]))
-    promoted = await service.gallery.get_user(listed["id"])
+    promoted = await service.gallery.users.get(listed["id"])
     assert promoted is not None and promoted.is_admin
     note = (
         f"⚠ User {listed['id']} is listed in ADMIN_IDS and will be made an approved admin again "
@@ -249,7 +249,7 @@ async def test_revoking_or_demoting_an_admin_listed_in_admin_ids_says_it_will_no
     await runner.stop()
     caplog.clear()
     runner = await start_bot(admin_ids=(ADMIN, listed["id"]))
-    again = await service.gallery.get_user(listed["id"])
+    again = await service.gallery.users.get(listed["id"])
     assert again is not None and again.is_admin
     assert (
         f"ADMIN_IDS makes user {listed['id']} an approved admin again, undoing the last decision "
@@ -268,11 +268,11 @@ async def test_revoking_or_demoting_an_admin_listed_in_admin_ids_says_it_will_no
     assert "ADMIN_IDS" not in body(done)
     # making someone admin who was never decided on is what ADMIN_IDS is for: no warning
     newcomer = new_user_id()
-    await service.gallery.user_seen(newcomer, "Nina", None, None, "en")
+    await service.gallery.users.seen(newcomer, "Nina", None, None, "en")
     await runner.stop()
     caplog.clear()
     await start_bot(admin_ids=(ADMIN, newcomer))
-    made = await service.gallery.get_user(newcomer)
+    made = await service.gallery.users.get(newcomer)
     assert made is not None and made.is_admin
     assert "ADMIN_IDS makes user" not in caplog.text
 
@@ -299,11 +299,11 @@ async def test_admin_shows_an_identity_with_its_faces(
 async def test_admin_forgets_an_identity(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
 ) -> None:
-    temp = await service.gallery.create_identity("Temporary Person", "test")
+    temp = await service.gallery.identities.create("Temporary Person", "test")
     await send(
         fake, admin, f"/forget {temp.id}", f"Identity #{temp.id} (Temporary Person) was removed"
     )
-    forgotten = await service.gallery.get_identity(temp.id)
+    forgotten = await service.gallery.identities.get(temp.id)
     assert forgotten is not None and forgotten.deleted
     await send(fake, admin, f"/forget {temp.id}", f"No active identity #{temp.id}")
     card = await send(fake, admin, f"/identity {temp.id}", f"Identity #{temp.id}")
@@ -356,7 +356,7 @@ async def test_admin_exports_lookups_as_csv(
     assert len(mine) >= 1
     assert mine[0]["display_name"] == "Dmytro Dub" and mine[0]["external_ref"] == "REF-4"
     assert mine[0]["band"] == "strong" and mine[0]["actor"] == f"tg:{user['id']}"
-    audit = await service.gallery.recent_audit(10)
+    audit = await service.gallery.audit.recent(10)
     assert any(a["action"] == "lookups.export" for a in audit)
 
     await send(fake, admin, "/export yesterday", "Usage: /export FROM TO")
@@ -446,8 +446,8 @@ async def test_a_long_user_list_arrives_whole_in_several_messages(
 ) -> None:
     many = [new_user_id() for _ in range(120)]
     for uid in many:
-        await service.gallery.user_seen(uid, "Officer", f"Number {uid}", f"officer_{uid}", "en")
-        await service.gallery.set_user_status(uid, "approved", "test")
+        await service.gallery.users.seen(uid, "Officer", f"Number {uid}", f"officer_{uid}", "en")
+        await service.gallery.users.set_status(uid, "approved", "test")
 
     since = len(fake.sent)
     fake.push_message(admin, "/users")

@@ -70,7 +70,7 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
     fake.push_message(user, "/start")  # Telegram posts it with the registered secret
     await reply(fake, user, "sent to the administrators")
 
-    assert await service.gallery.get_user(forger["id"]) is None
+    assert await service.gallery.users.get(forger["id"]) is None
     assert fake.messages_to(forger["id"]) == []
     assert fake.calls_of("getUpdates") == []
 
@@ -153,7 +153,7 @@ async def test_the_third_photo_in_an_hour_is_refused_at_a_limit_of_two(
     fake.push_message(user, photo=gradient_jpeg())
     refusal = await reply(fake, user, "limit of 2 lookups per hour", since=since)
     assert "Try again later" in body(refusal)
-    assert len(await service.gallery.list_lookups(user_id=user["id"])) == 2
+    assert len(await service.gallery.lookups.recent(user_id=user["id"])) == 2
 
 
 # --- 12. flood control ---------------------------------------------------------------------------
@@ -226,8 +226,8 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
             Requester(actor="test"),
         )
         user = fake.user(new_user_id(), "Petro", "petro")
-        await own.gallery.user_seen(user["id"], "Petro", None, "petro", "en")
-        await own.gallery.set_user_status(user["id"], "approved", "test")
+        await own.gallery.users.seen(user["id"], "Petro", None, "petro", "en")
+        await own.gallery.users.set_status(user["id"], "approved", "test")
         # what a crash leaves behind: the lookup recorded, the photo not yet answered
         file_id, _ = fake.add_file(alice.query, kind="photo")
         lookup_id = await own.begin_lookup(
@@ -246,7 +246,7 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
             assert alice.name in body(answered[0])
         finally:
             await runner.stop()
-        stored = await own.gallery.get_lookup(lookup_id)
+        stored = await own.gallery.lookups.get(lookup_id)
         assert stored is not None and stored.status == "done"
         assert stored.faces[0].candidates[0].display_name == alice.name
     finally:
@@ -266,7 +266,7 @@ async def test_a_photo_another_process_records_meanwhile_is_answered_once_withou
     alice = enrolled.people["Alice"]
     pushed: list[dict] = []
     recorded_elsewhere: list[int | None] = []
-    lookup_for_message = service.gallery.lookup_for_message
+    lookup_for_message = service.gallery.lookups.for_message
 
     async def recorded_meanwhile(chat_id: int, message_id: int) -> tuple[int, str] | None:
         if not recorded_elsewhere:
@@ -286,7 +286,7 @@ async def test_a_photo_another_process_records_meanwhile_is_answered_once_withou
             return None
         return await lookup_for_message(chat_id, message_id)
 
-    monkeypatch.setattr(service.gallery, "lookup_for_message", recorded_meanwhile)
+    monkeypatch.setattr(service.gallery.lookups, "for_message", recorded_meanwhile)
     since = len(fake.sent)
     pushed.append(fake.push_message(user, photo=alice.query))
     summary = await reply(fake, user, "Lookup #", since=since, timeout=60)

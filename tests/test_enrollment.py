@@ -134,7 +134,7 @@ async def test_a_blurry_only_photo_is_enrolled_flagged_and_matches_say_so(
     result = await service.identify(images.to_jpeg(head(t1, t1_boxes[5], 1.0)), ACTOR)
     [candidate] = result.faces[0].candidates
     assert candidate.display_name == "Blurry" and candidate.low_quality_ref
-    stored = await service.gallery.get_lookup(result.lookup_id)
+    stored = await service.gallery.lookups.get(result.lookup_id)
     assert stored is not None and stored.faces[0].candidates[0].low_quality_ref
     # a sharp photo joins; another poor one is then refused: a better reference exists
     identity = result.faces[0].candidates[0].identity_id
@@ -157,20 +157,20 @@ async def test_the_template_is_kept_through_enroll_and_forget(
         images.to_jpeg(head(t1, t1_boxes[0], 1.0)), IdentitySpec("Ada"), ACTOR
     )
     ident = first.identity.id
-    template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
+    template, refs = await service.gallery.templates.of(ident, service.model) or (None, 0)
     assert refs == 1 and template is not None
     np.testing.assert_allclose(template, first.face.embedding, atol=1e-5)
     second = await service.enroll(
         images.recompress_jpeg(head(t1, t1_boxes[0], 1.4), 60), IdentitySpec("Ada"), ACTOR
     )
-    template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
+    template, refs = await service.gallery.templates.of(ident, service.model) or (None, 0)
     mean = first.face.embedding + second.face.embedding
     assert refs == 2 and template is not None
     np.testing.assert_allclose(template, mean / np.linalg.norm(mean), atol=1e-5)
-    assert await service.gallery.gallery_size(service.model) == {2: 1}
-    await service.gallery.forget_identity(ident, "test", erase=False)
-    assert await service.gallery.template_of(ident, service.model) is None
-    assert await service.gallery.gallery_size(service.model) == {}
+    assert await service.gallery.templates.gallery_size(service.model) == {2: 1}
+    await service.gallery.identities.forget(ident, "test", erase=False)
+    assert await service.gallery.templates.of(ident, service.model) is None
+    assert await service.gallery.templates.gallery_size(service.model) == {}
 
 
 def steep_calibration() -> Calibration:
@@ -204,7 +204,7 @@ async def test_the_bands_move_with_the_number_of_identities(
         top = result.faces[0].candidates[0]
         expected = 1 - (1 - steep_calibration().fmr(top.similarity)) ** 6
         assert top.false_candidate_rate == pytest.approx(expected)
-        stored = await service.gallery.get_lookup(result.lookup_id)
+        stored = await service.gallery.lookups.get(result.lookup_id)
         assert stored is not None and stored.bands["identities"] == 6
     finally:
         await service.close()
@@ -257,12 +257,12 @@ async def test_reembed_from_another_model_pack_copies_faces_with_their_crops(
     from facefind.reembed import reembed
 
     g = service.gallery
-    await g.register_model("old-pack", "d" * 64, "o" * 64)
-    person = await g.create_identity("Old Pack Person", "test")
+    await g.models.register("old-pack", "d" * 64, "o" * 64)
+    person = await g.identities.create("Old Pack Person", "test")
     crop_photo = images.to_jpeg(head(t1, t1_boxes[2], 1.0))
     analysis, crops = await service.analyze(crop_photo)
     face = analysis.faces[0]
-    await g.add_face(
+    await g.faces.add(
         identity_id=person.id, model="old-pack", embedding=np.roll(face.embedding, 7),
         det_score=face.det_score, quality=face.quality.as_dict(), bbox=face.bbox,
         crop_jpeg=crops[0], source_sha256=analysis.sha256, actor="test", recipe="old",
@@ -293,7 +293,7 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     before = await vector_indexes()
     assert {"faces_embedding_hnsw", "identity_templates_hnsw"} <= before
     # an interrupted load: the indexes were dropped, the load never finished
-    dropped = await service.gallery.defer_vector_indexes("test")
+    dropped = await service.gallery.indexes.defer("test")
     assert set(dropped) == before and await vector_indexes() == set()
     # a "large" load (the threshold lowered for the test) finishes the old one and defers again
     monkeypatch.setattr(facefind.bulk, "DEFER_INDEXES_AT", 2)
@@ -304,7 +304,7 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     report = await enroll_folder(service, root)
     assert report.enrolled == 3 and report.indexes_deferred
     assert await vector_indexes() == before
-    assert await service.gallery.deferred_indexes() == []
+    assert await service.gallery.indexes.deferred() == []
     actions = [
         r["action"]
         for r in await service.gallery.pool.fetch("SELECT action FROM audit_log ORDER BY id")
@@ -347,7 +347,7 @@ async def test_batches_are_written_beside_the_analysis_in_order_and_a_failed_wri
         plan.append((name, None, None, [photo]))
 
     # the third write fails (the disk fills up): the load fails with it, the two before stay
-    copy_faces = service.gallery.copy_faces
+    copy_faces = service.gallery.bulk.copy_faces
     calls = 0
 
     async def failing_copy(*args: Any, **kwargs: Any) -> list[int | None]:
@@ -357,13 +357,13 @@ async def test_batches_are_written_beside_the_analysis_in_order_and_a_failed_wri
             raise OSError("No space left on device")
         return await copy_faces(*args, **kwargs)
 
-    monkeypatch.setattr(service.gallery, "copy_faces", failing_copy)
+    monkeypatch.setattr(service.gallery.bulk, "copy_faces", failing_copy)
     with pytest.raises(OSError, match="No space left"):
         await service.enroll_plan(plan, ACTOR)
     assert await service.gallery.pool.fetchval("SELECT count(*) FROM faces") == 2
 
     # run again: it continues where the load stopped
-    monkeypatch.setattr(service.gallery, "copy_faces", copy_faces)
+    monkeypatch.setattr(service.gallery.bulk, "copy_faces", copy_faces)
     report = await service.enroll_plan(plan, ACTOR)
     assert report.enrolled == 4
     assert [why for _, why in report.skipped] == ["already enrolled"] * 2

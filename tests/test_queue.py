@@ -31,7 +31,7 @@ from facefind.settings import Settings
 from gallery import Gallery, migrate
 from gallery.db import MigrationError, _queue_migrations
 from gallery.jobs import RecordedWorker
-from gallery.queue_queries import SUSPECT_LOCK_ID
+from gallery.queries.jobs import SUSPECT_LOCK_ID
 from gallery.seal import AuditKey
 
 
@@ -113,19 +113,19 @@ async def test_a_dead_workers_jobs_are_taken_over_at_once_and_only_a_run_cut_by_
         lookups: list[int] = []
         jobs = []
         for message_id, process in enumerate((ended_process(), this_process(), this_process())):
-            lookup_id = await gallery.create_lookup(
+            lookup_id = await gallery.lookups.create(
                 user_id=None, actor="test", source="telegram", chat_id=1, message_id=message_id
             )
             assert lookup_id is not None and await defer_lookup(queue, lookup_id)
             worker_id = await manager.register_worker()  # its heartbeat is fresh
             job = await manager.fetch_job(queues=[LOOKUP_QUEUE], worker_id=worker_id)
             assert job is not None and job.task_kwargs == {"lookup_id": lookup_id}
-            await gallery.record_queue_worker(
+            await gallery.jobs.record_worker(
                 worker_id,
                 RecordedWorker(worker_id, process.name, process.host, process.pid,
                                process.started, process.pid_space),
             )  # fmt: skip
-            await gallery.lookup_job_run(lookup_id, job_run(job), worker_id)
+            await gallery.jobs.mark_run(lookup_id, job_run(job), worker_id)
             lookups.append(lookup_id)
             jobs.append(job)
         dead, _alive, forgotten = jobs
@@ -136,14 +136,14 @@ async def test_a_dead_workers_jobs_are_taken_over_at_once_and_only_a_run_cut_by_
         await worker.tidy()
         states = [(j.status, j.attempts) for j in await manager.list_jobs_async()]
         assert states == [("todo", 1), ("doing", 0), ("todo", 1)]
-        crashes = [lookup.crashes for i in lookups if (lookup := await gallery.get_lookup(i))]
+        crashes = [lookup.crashes for i in lookups if (lookup := await gallery.lookups.get(i))]
         assert crashes == [1, 0, 0]  # the live process's run ended without a death
-        remaining = await gallery.queue_workers_in(this_process().pid_space)
+        remaining = await gallery.jobs.workers_in(this_process().pid_space)
         assert [w.pid for w in remaining] == [this_process().pid] * 2
         # noticed again (by this or another process): the crash counts once
-        assert await gallery.lookup_crashed(lookups[0], job_run(dead)) is None
+        assert await gallery.jobs.crashed(lookups[0], job_run(dead)) is None
         await worker.tidy()
-        again = await gallery.get_lookup(lookups[0])
+        again = await gallery.lookups.get(lookups[0])
         assert again is not None and again.crashes == 1
     finally:
         await queue.close_async()
@@ -157,14 +157,14 @@ async def test_lookups_a_worker_died_under_run_one_at_a_time_across_processes(
     leave = asyncio.Event()
 
     async def first() -> None:
-        async with gallery.one_at_a_time(poll=0.05):
+        async with gallery.jobs.one_at_a_time(poll=0.05):
             order.append("first in")
             inside.set()
             await leave.wait()
             order.append("first out")
 
     async def second() -> None:
-        async with gallery.one_at_a_time(poll=0.05):
+        async with gallery.jobs.one_at_a_time(poll=0.05):
             order.append("second in")
 
     running = asyncio.create_task(first())

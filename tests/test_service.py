@@ -81,7 +81,7 @@ async def test_the_group_photo_names_each_face_once(enrolled: tuple[FaceFind, li
     assert sorted(tops) == sorted(ids)
     assert all(fr.candidates[0].band == "strong" for fr in result.faces)
     # the lookup is recorded with its faces and candidates
-    stored = await service.gallery.get_lookup(result.lookup_id)
+    stored = await service.gallery.lookups.get(result.lookup_id)
     assert stored is not None and stored.status == "done" and stored.face_count == 6
     assert [f.candidates[0].identity_id for f in stored.faces] == tops
     assert all(f.crop_jpeg for f in stored.faces)
@@ -147,14 +147,14 @@ async def test_a_face_whose_match_another_face_holds_shows_it_as_a_lead(
     assert other.candidates.index(lead) == len(own) and lead.rank == len(own) + 1
 
     # stored with the lookup
-    stored = await service.gallery.get_lookup(result.lookup_id)
+    stored = await service.gallery.lookups.get(result.lookup_id)
     assert stored is not None
     [stored_other] = [f for f in stored.faces if f.face_index == other.face.index]
     [stored_lead] = [c for c in stored_other.candidates if c.identity_id == ids[0]]
     assert stored_lead.held_by_face == holder.face.index
     assert stored_lead.similarity == pytest.approx(lead.similarity, abs=1e-6)
     # /history's summary names each face's own first candidate, never a lead
-    [summary] = [s for s in await service.gallery.list_lookups(limit=50) if s.id == stored.id]
+    [summary] = [s for s in await service.gallery.lookups.recent(limit=50) if s.id == stored.id]
     assert summary.top_candidates is not None
     assert summary.top_candidates.count("Person 1") == 1
 
@@ -196,7 +196,7 @@ async def test_bad_input_is_refused_clearly_and_recorded(
     assert lookup_id is not None
     with pytest.raises(error):
         await service.identify(data, ACTOR, lookup_id=lookup_id)
-    stored = await service.gallery.get_lookup(lookup_id)
+    stored = await service.gallery.lookups.get(lookup_id)
     assert stored is not None and stored.status == "error" and stored.error == error.code
 
 
@@ -216,7 +216,7 @@ async def test_enrollment_is_idempotent_and_warns_of_duplicates(
         ACTOR,
     )
     assert [d.identity_id for d in other.duplicates] == [ids[1]]
-    await service.gallery.forget_identity(other.identity.id, "test", erase=True)
+    await service.gallery.identities.forget(other.identity.id, "test", erase=True)
 
 
 async def test_enrollment_refuses_tiny_faces_and_tied_group_photos(
@@ -230,8 +230,8 @@ async def test_enrollment_refuses_tiny_faces_and_tied_group_photos(
     assert "small" in refused.value.reasons
     with pytest.raises(AmbiguousFaces):
         await service.enroll(images.read_bytes("t1.jpg"), IdentitySpec("Group"), ACTOR)
-    assert await service.gallery.identities_named("Tiny") == []
-    assert await service.gallery.identities_named("Group") == []
+    assert await service.gallery.identities.named("Tiny") == []
+    assert await service.gallery.identities.named("Group") == []
 
 
 async def test_a_forgotten_identity_is_no_longer_found(
@@ -245,7 +245,7 @@ async def test_a_forgotten_identity_is_no_longer_found(
         )
         query = images.to_jpeg(images.crop_around(t1, box, 0.4))
         assert (await service.identify(query, ACTOR)).faces[0].candidates
-        await service.gallery.forget_identity(enrolled.identity.id, "test", erase=True)
+        await service.gallery.identities.forget(enrolled.identity.id, "test", erase=True)
         assert (await service.identify(query, ACTOR)).faces[0].candidates == []
     finally:
         await service.close()

@@ -39,7 +39,7 @@ async def test_two_admins_deciding_one_request_at_once_one_decides_the_other_is_
     gallery: Gallery,
 ) -> None:
     for user_id in range(100, 112):
-        await gallery.user_seen(user_id, "Asker", None, None, "en")
+        await gallery.users.seen(user_id, "Asker", None, None, "en")
         # an approve and a reject, and an approve and an approve, sent at the same moment
         second = "reject" if user_id % 2 else "approve"
         results = await asyncio.gather(
@@ -50,7 +50,7 @@ async def test_two_admins_deciding_one_request_at_once_one_decides_the_other_is_
         won = [r for r in results if isinstance(r, User)]
         lost = [r for r in results if isinstance(r, AlreadyDecided)]
         assert len(won) == 1 and len(lost) == 1, results
-        stored = await gallery.get_user(user_id)
+        stored = await gallery.users.get(user_id)
         assert stored is not None and stored.status == won[0].status
         # the loser is told what the winner decided, and by whom
         assert lost[0].user.status == stored.status
@@ -65,18 +65,18 @@ async def test_two_admins_deciding_one_request_at_once_one_decides_the_other_is_
 async def test_a_decision_on_a_user_as_they_no_longer_are_writes_nothing(
     gallery: Gallery,
 ) -> None:
-    asker, _ = await gallery.user_seen(200, "Asker", None, None, "en")
-    approved = await gallery.change_user(200, "tg:1", seen=asker, status="approved")
+    asker, _ = await gallery.users.seen(200, "Asker", None, None, "en")
+    approved = await gallery.users.change(200, "tg:1", seen=asker, status="approved")
     assert approved is not None and approved.status == "approved"
     # a second admin who read the request while it was pending
-    assert await gallery.change_user(200, "tg:2", seen=asker, status="rejected") is None
-    stored = await gallery.get_user(200)
+    assert await gallery.users.change(200, "tg:2", seen=asker, status="rejected") is None
+    stored = await gallery.users.get(200)
     assert stored is not None and stored.status == "approved" and stored.decided_by == "tg:1"
     assert await decisions_on(gallery, 200) == [("tg:1", "user.approved")]
 
 
 async def test_each_user_action_applies_only_to_the_users_it_is_for(gallery: Gallery) -> None:
-    await gallery.user_seen(300, "Officer", None, None, "en")
+    await gallery.users.seen(300, "Officer", None, None, "en")
     # revoking a request that was never approved, demoting an officer: nothing to do
     with pytest.raises(AlreadyDecided) as refused:
         await apply_user_action(gallery, 300, "revoke", "tg:1")

@@ -1,4 +1,5 @@
-"""The gallery's shared base: the pool, transactions and the audit insert every area uses."""
+"""What every repository of the gallery shares: the pool, transactions (the owner's for DDL), and
+the sealed audit append that runs in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from gallery.seal import AuditKey, append_sealed
 Connection: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
 
-class GalleryBase:
-    """The pool and the helpers every area of the gallery shares. Methods take `con` to join a
-    caller's transaction."""
+class Database:
+    """The pool and the helpers every repository shares. Repository methods take `con` to join
+    a caller's transaction."""
 
     def __init__(
         self,
@@ -25,16 +26,12 @@ class GalleryBase:
         *,
         audit_key: AuditKey | None = None,
         owner_dsn: str | None = None,
-        ef_search: int = 200,
-        shortlist: int = 200,
     ) -> None:
         self.pool = pool
         self.audit_key = audit_key
         # the schema owner's connection, for DDL at run time (index builds); None: the pool's
         # role owns the schema itself, or the work waits for `facefind migrate`
         self.owner_dsn = owner_dsn
-        self.ef_search = ef_search
-        self.shortlist = shortlist
 
     def require_key(self) -> AuditKey:
         if self.audit_key is None:
@@ -62,10 +59,19 @@ class GalleryBase:
         finally:
             await con.close()
 
-    def _c(self, con: Connection | None) -> Any:
+    @asynccontextmanager
+    async def joined(self, con: Connection | None) -> AsyncIterator[Connection]:
+        """Join the caller's transaction, or open one."""
+        if con is not None:
+            yield con
+            return
+        async with self.transaction() as own:
+            yield own
+
+    def on(self, con: Connection | None) -> Any:
+        """The caller's connection, else the pool: a read that may join a transaction."""
         return con if con is not None else self.pool
 
-    # --- health ---------------------------------------------------------------------------
     async def ping(self) -> bool:
         return bool(await self.pool.fetchval("SELECT 1") == 1)
 
@@ -80,14 +86,5 @@ class GalleryBase:
     ) -> None:
         """Append a sealed row, in the caller's transaction when `con` is given."""
         key = self.require_key()
-        async with self._tx(con) as c:
+        async with self.joined(con) as c:
             await append_sealed(c, key, actor, action, target, details or {})
-
-    @asynccontextmanager
-    async def _tx(self, con: Connection | None) -> AsyncIterator[Connection]:
-        """Join the caller's transaction, or open one."""
-        if con is not None:
-            yield con
-            return
-        async with self.transaction() as own:
-            yield own

@@ -13,21 +13,36 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from gallery import queries as q
-from gallery.base import GalleryBase
+from gallery.database import Database
+from gallery.queries import audit as q
 from gallery.records import AuditCheck, AuditHead
 from gallery.seal import GENESIS_HASH, LEGACY, SEALED, AuditKey, legacy_hash, sealed_payload
 
 
-class AuditStore(GalleryBase):
-    async def verify_audit_chain(self, *, since: AuditHead | None = None) -> AuditCheck:
+class AuditLog:
+    """The sealed, append-only audit log: append, read, check."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def append(
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append a sealed row in a transaction of its own (repositories append in theirs)."""
+        await self.db.audit(actor, action, target, details)
+
+    async def verify_chain(self, *, since: AuditHead | None = None) -> AuditCheck:
         """Recompute every row's seal (or legacy hash) and every link, here, with the key.
 
         With `since` (a head a witness remembers), that row must still be there with the same
         hash and the same number of rows up to it; only the rows after it are walked.
         """
-        key = self.require_key()
-        async with self.pool.acquire() as con, con.transaction(isolation="repeatable_read"):
+        key = self.db.require_key()
+        async with self.db.pool.acquire() as con, con.transaction(isolation="repeatable_read"):
             first = await con.fetchrow(q.AUDIT_FIRST)
             if first is None:
                 if since is not None:
@@ -112,9 +127,9 @@ class AuditStore(GalleryBase):
             return "content does not match its seal: the row was changed"
         return None
 
-    async def audit_head(self) -> AuditHead | None:
+    async def head(self) -> AuditHead | None:
         """The chain as it stands now (unchecked): first hash, row count, last row."""
-        async with self.pool.acquire() as con, con.transaction(isolation="repeatable_read"):
+        async with self.db.pool.acquire() as con, con.transaction(isolation="repeatable_read"):
             first = await con.fetchrow(q.AUDIT_FIRST)
             last = await con.fetchrow(q.AUDIT_LAST)
             rows = await con.fetchval(q.AUDIT_COUNT)
@@ -122,21 +137,21 @@ class AuditStore(GalleryBase):
             return None
         return AuditHead(first["hash"], int(rows), int(last["id"]), last["hash"])
 
-    async def audit_row(self, row_id: int) -> dict[str, Any] | None:
-        row = await self.pool.fetchrow(q.AUDIT_ROW, row_id)
+    async def row(self, row_id: int) -> dict[str, Any] | None:
+        row = await self.db.pool.fetchrow(q.AUDIT_ROW, row_id)
         return dict(row) if row else None
 
     async def sealing_key_id(self) -> str | None:
         """The key id of the last sealed row: the key this log expects."""
-        value = await self.pool.fetchval(q.AUDIT_LAST_KEY_ID)
+        value = await self.db.pool.fetchval(q.AUDIT_LAST_KEY_ID)
         return str(value) if value is not None else None
 
-    async def last_audit_of(self, action: str) -> datetime | None:
-        value: datetime | None = await self.pool.fetchval(q.AUDIT_LAST_OF_ACTION, action)
+    async def last_of(self, action: str) -> datetime | None:
+        value: datetime | None = await self.db.pool.fetchval(q.AUDIT_LAST_OF_ACTION, action)
         return value
 
-    async def recent_audit(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [dict(r) for r in await self.pool.fetch(q.AUDIT_RECENT, limit)]
+    async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.db.pool.fetch(q.AUDIT_RECENT, limit)]
 
 
 def _seen(head: AuditHead) -> str:

@@ -1,18 +1,11 @@
-"""The gallery: one object for all database access, composed of one store per area."""
+"""Model packs the gallery's embeddings were made with: a name stands for one pair of files."""
 
 from __future__ import annotations
 
 import logging
 
-from gallery import queries as q
-from gallery.audit import AuditStore
-from gallery.bulk import BulkStore
-from gallery.identities import IdentityStore
-from gallery.inbox import InboxStore
-from gallery.jobs import JobStore
-from gallery.lookups import LookupStore
-from gallery.search import SearchStore
-from gallery.users import UserStore
+from gallery.database import Database
+from gallery.queries import identities as q
 
 logger = logging.getLogger(__name__)
 
@@ -21,17 +14,17 @@ class ModelMismatch(RuntimeError):
     """A model name is recorded with other file hashes: embeddings are not comparable."""
 
 
-class Gallery(
-    UserStore, IdentityStore, BulkStore, SearchStore, LookupStore, JobStore, InboxStore, AuditStore
-):
-    """All database access (see each store for its area)."""
+class Models:
+    """The model packs by name, with the hashes of their files."""
 
-    # --- models ---------------------------------------------------------------------------
-    async def register_model(
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def register(
         self, name: str, detector_sha256: str, recognizer_sha256: str, dim: int = 512
     ) -> None:
         """Record a model's hashes on first use; refuse a name whose files changed."""
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             await con.execute(q.MODEL_INSERT, name, detector_sha256, recognizer_sha256, dim)
             row = await con.fetchrow(q.MODEL_GET, name)
         assert row is not None
