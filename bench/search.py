@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gallery
 from bench.synthetic import MODEL, FaceGenerator, Loaded, generate, load_gallery
-from facefind.bands import BandPolicy
-from facefind.calibration import calibration_from_dict, packaged_calibration_path
-from facefind.matching import assign_jointly
-from facefind.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
+from facefind.runtime.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
+from facefind.scoring.assignment import assign_jointly
+from facefind.scoring.bands import BandPolicy
+from facefind.scoring.calibration_files import calibration_from_dict, packaged_calibration_path
 from gallery import Gallery, Match
 from gallery.db import drop_database
 from gallery.queries import search as sq
@@ -38,7 +38,7 @@ SEARCH_LIMIT = 10
 DEFAULT_EF = 200
 DEFAULT_SHORTLIST = 200
 # What a user is shown for one face: up to 3 identities at or above the "possible" threshold
-# of the gallery's size (facefind.bands, from the default model's calibration: the bar rises
+# of the gallery's size (facefind.scoring.bands, from the default model's calibration: the bar rises
 # with the gallery, 0.39 at 3k identities, 0.48 at 333k). The fallback thresholds, a fixed
 # lower bar (0.40), are reported beside it: a stricter test of the index.
 FLOOR = Thresholds(*FALLBACK_THRESHOLDS)

@@ -23,9 +23,11 @@ from bot.context import BotContext
 from bot.handlers import parse_callback, reply
 from bot.notify import request_text, user_label
 from bot.texts import LANGUAGES, language_of, t
+from facefind.access.actors import Requester
+from facefind.access.decisions import NotOnOneself, UserDecisions, readmitted_at_start
+from facefind.access.rules import may_administer
 from facefind.errors import AlreadyDecided
-from facefind.inputs import parse_id
-from facefind.users import NOT_ON_ONESELF, apply_user_action, readmitted_at_start
+from facefind.user_input import parse_id
 from gallery import Gallery, User
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ def admin_only(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def wrapper(update: Update, context: BotContext) -> None:
-        if context.sender is None or not context.sender.is_admin:
+        if not may_administer(context.sender):
             context.state.metrics.refused.labels("not_admin").inc()
             if update.callback_query is not None:
                 await update.callback_query.answer(t(context.lang, "not_allowed"), show_alert=True)
@@ -119,14 +121,14 @@ async def access_decision(update: Update, context: BotContext) -> None:
         return
     action, target_id = parsed
     digest = (query.data or "").startswith("acc:d")
-    gallery = context.service.gallery
+    decisions = context.service.users
     try:
-        updated = await apply_user_action(
-            gallery, target_id, action, f"tg:{context.sender.id}", expect="pending"
+        updated = await decisions.decide(
+            target_id, action, Requester.of(context.sender), expect="pending"
         )
     except AlreadyDecided as decided:
         # another admin decided first (a moment ago, or on their copy of this request)
-        by = await decided_by(gallery, decided.user)
+        by = await decided_by(decisions, decided.user)
         status = t(context.lang, f"status_{decided.user.status}")
         await query.answer(
             t(context.lang, "already_decided", status=status, admin=by), show_alert=True
@@ -141,15 +143,13 @@ async def access_decision(update: Update, context: BotContext) -> None:
     await _tell_user(context.bot, updated)
 
 
-async def decided_by(gallery: Gallery, user: User) -> str:
+async def decided_by(decisions: UserDecisions, user: User) -> str:
     """Who made the last decision on a user, as admins know them: an admin's name, else the
     actor as recorded (cli:login, config:ADMIN_IDS)."""
-    actor = user.decided_by
-    if actor is None:
+    decider = await decisions.decider(user)
+    if decider is None:
         return "?"
-    admin_id = parse_id(actor.removeprefix("tg:")) if actor.startswith("tg:") else None
-    admin = await gallery.users.get(admin_id) if admin_id is not None else None
-    return user_label(admin) if admin is not None else actor
+    return decider if isinstance(decider, str) else user_label(decider)
 
 
 async def _mark_request(
@@ -231,12 +231,7 @@ async def users(update: Update, context: BotContext) -> None:
 
 async def _list_users(update: Update, context: BotContext, status: str | None) -> None:
     assert context.sender is not None
-    gallery = context.service.gallery
-    found = await gallery.users.all(status)
-    # who looked at the list of people is part of the record, like every admin view
-    await gallery.audit.append(
-        f"tg:{context.sender.id}", "users.list", None, {"status": status, "rows": len(found)}
-    )
+    found = await context.service.users.listing(Requester.of(context.sender), status)
     if not found:
         await reply(update, t(context.lang, "pending_empty" if status else "users_empty"))
         return
@@ -271,20 +266,18 @@ async def user_command(update: Update, context: BotContext) -> None:
     if target_id is None:
         await reply(update, t(context.lang, "user_usage", command=command))
         return
-    if target_id == context.sender.id and command in NOT_ON_ONESELF:
+    before = await context.service.gallery.users.get(target_id)
+    try:
+        after = await context.service.users.decide(target_id, command, Requester.of(context.sender))
+    except NotOnOneself:
         await reply(update, t(context.lang, "cannot_self"))
         return
-    gallery = context.service.gallery
-    before = await gallery.users.get(target_id)
-    if before is None:
-        await reply(update, t(context.lang, "user_not_found", id=target_id))
-        return
-    try:
-        after = await apply_user_action(gallery, target_id, command, f"tg:{context.sender.id}")
     except AlreadyDecided as decided:
         await reply(update, await _unchanged_text(context, decided.user))
         return
-    assert after is not None
+    if after is None or before is None:
+        await reply(update, t(context.lang, "user_not_found", id=target_id))
+        return
     if after.status != before.status:
         await _tell_user(context.bot, after)
     if after.is_admin != before.is_admin:
@@ -309,7 +302,7 @@ async def _unchanged_text(context: BotContext, user: User) -> str:
     if user.decided_by is None:
         text = _user_text(context.lang, "user_unchanged", user)
     else:
-        by = await decided_by(context.service.gallery, user)
+        by = await decided_by(context.service.users, user)
         text = _user_text(context.lang, "user_already_decided", user, admin=by)
     return text + _readmits(context, user)
 

@@ -13,9 +13,8 @@ from bot.handlers import image_of, reply
 from bot.replies import chat_action, reasons_text
 from bot.telegram_io import FileTooBig, download
 from bot.texts import t
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec, clean_spec
-from facefind.erasure import forget_identity, restore_identity
+from facefind.access.actors import Requester
+from facefind.enroll.photo import IdentitySpec, clean_spec
 from facefind.errors import (
     AmbiguousFaces,
     AmbiguousIdentity,
@@ -24,7 +23,7 @@ from facefind.errors import (
     NoFaceFound,
     PoorReference,
 )
-from facefind.inputs import NAME_MAX, BadInput, parse_id, strip_unsafe
+from facefind.user_input import NAME_MAX, BadInput, parse_id, strip_unsafe
 from gallery import Identity
 from recognition import ImageError
 
@@ -107,7 +106,7 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
             await reply(update, t(lang, too_big))
             return
         try:
-            result = await service.enroll(data, target, requester, face_index=face_index)
+            result = await service.enroller.enroll(data, target, requester, face_index=face_index)
         except ImageError as exc:
             await reply(update, t(lang, f"image_{exc.code}"))
             return
@@ -115,8 +114,8 @@ async def _enroll(update: Update, context: BotContext, text: str, source: Messag
             await reply(update, t(lang, "enroll_no_face"))
             return
         except AmbiguousFaces as exc:
-            analysis, _ = await service.analyze(data)
-            picture = await service.overview_picture(analysis)
+            analysis, _ = await service.analysis.analyze(data)
+            picture = await service.analysis.overview_picture(analysis)
             await message.reply_photo(
                 picture, caption=t(lang, "enroll_ambiguous_faces", n=exc.count), do_quote=True
             )
@@ -185,14 +184,8 @@ async def identity(update: Update, context: BotContext) -> None:
     if not query:
         await reply(update, t(lang, "identity_usage"))
         return
-    gallery = context.service.gallery
-    found: list[Identity]
-    if re.fullmatch(r"#?[0-9]+", query, re.ASCII):
-        identity_id = parse_id(query)
-        one = await gallery.identities.get(identity_id) if identity_id else None
-        found = [one] if one else []
-    else:
-        found = await gallery.identities.named(query) or await gallery.identities.like(query)
+    cards = context.service.identity_cards
+    found = await cards.find(query)
     if not found:
         await reply(update, t(lang, "identity_not_found", query=query))
         return
@@ -200,10 +193,9 @@ async def identity(update: Update, context: BotContext) -> None:
         items = "\n".join(_identity_line(i) for i in found)
         await reply(update, t(lang, "identity_several", items=items))
         return
-    ident = found[0]
     assert context.sender is not None
-    # who looked at whom is part of the record
-    await gallery.audit.append(f"tg:{context.sender.id}", "identity.view", f"identity:{ident.id}")
+    shown = await cards.view(found[0], Requester.of(context.sender))
+    ident = shown.identity
     card = t(
         lang,
         "identity_card",
@@ -219,7 +211,7 @@ async def identity(update: Update, context: BotContext) -> None:
         else "",
     )
     await reply(update, card)
-    crops = await context.service.identity_crops(ident.id)
+    crops = shown.pictures
     message = update.effective_message
     assert message is not None
     for start in range(0, len(crops), 10):
@@ -241,8 +233,8 @@ async def forget(update: Update, context: BotContext) -> None:
         return
     assert context.sender is not None
     grace = context.state.settings.forget_grace_days
-    done = await forget_identity(
-        context.service.gallery, identity_id, f"tg:{context.sender.id}", grace_days=grace
+    done = await context.service.eraser.forget(
+        identity_id, Requester.of(context.sender), grace_days=grace
     )
     if done is None:
         await reply(update, t(context.lang, "identity_missing", id=identity_id))
@@ -266,8 +258,8 @@ async def restore(update: Update, context: BotContext) -> None:
         return
     assert context.sender is not None
     grace = context.state.settings.forget_grace_days
-    done = await restore_identity(
-        context.service.gallery, identity_id, f"tg:{context.sender.id}", grace_days=grace
+    done = await context.service.eraser.restore(
+        identity_id, Requester.of(context.sender), grace_days=grace
     )
     name = done.identity.display_name if done.identity else ""
     await reply(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from telegram import Update
 
@@ -15,7 +13,8 @@ from bot.handlers import lookup_outcome, reply
 from bot.outbox import send_stored_lookup
 from bot.replies import Target
 from bot.texts import t
-from facefind.inputs import parse_day, parse_id
+from facefind.access.actors import Requester
+from facefind.user_input import parse_day, parse_id
 
 _NUMBER = re.compile(r"#?[0-9]+", re.ASCII)
 
@@ -34,15 +33,9 @@ async def lookups(update: Update, context: BotContext) -> None:
         else:
             await reply(update, t(lang, "lookups_usage"))
             return
-    until = since + timedelta(days=1) if since else None
     assert context.sender is not None
-    gallery = context.service.gallery
-    rows = await gallery.lookups.recent(user_id=user_id, since=since, until=until, limit=30)
-    await gallery.audit.append(
-        f"tg:{context.sender.id}",
-        "lookups.list",
-        f"user:{user_id}" if user_id else None,
-        {"day": since.date().isoformat() if since else None, "rows": len(rows)},
+    rows = await context.service.lookup_log.listing(
+        Requester.of(context.sender), user_id=user_id, day=since, limit=30
     )
     if not rows:
         await reply(update, t(lang, "history_empty"))
@@ -72,14 +65,11 @@ async def lookup(update: Update, context: BotContext) -> None:
     if lookup_id is None:
         await reply(update, t(lang, "lookup_usage"))
         return
-    found = await context.service.gallery.lookups.get(lookup_id)
-    if found is None or (found.user_id != context.sender.id and not context.sender.is_admin):
+    found = await context.service.lookup_log.view(lookup_id, Requester.of(context.sender))
+    if found is None:
         # an officer learns nothing about other people's lookups, not even that they exist
         await reply(update, t(lang, "lookup_not_found", id=lookup_id))
         return
-    await context.service.gallery.audit.append(
-        f"tg:{context.sender.id}", "lookup.view", f"lookup:{found.id}"
-    )
     status = lookup_outcome(lang, found.status, None) if found.status != "done" else "OK"
     await reply(
         update,
@@ -99,13 +89,6 @@ async def lookup(update: Update, context: BotContext) -> None:
     await send_stored_lookup(context.bot, context.service, target, found)
 
 
-EXPORT_COLUMNS = [
-    "lookup_id", "created_at", "user_id", "actor", "source", "status", "face_count",
-    "photo_sha256", "model", "face_index", "det_score", "rank", "identity_id", "display_name",
-    "external_ref", "face_id", "similarity", "band", "verdict", "held_by_face",
-]  # fmt: skip
-
-
 @admin_only
 async def export(update: Update, context: BotContext) -> None:
     """Send a CSV file of lookups and candidates between two dates (inclusive, UTC)."""
@@ -116,36 +99,12 @@ async def export(update: Update, context: BotContext) -> None:
         await reply(update, t(lang, "export_usage"))
         return
     assert context.sender is not None
-    start, end = days[0], days[1]
-    gallery = context.service.gallery
-    rows = await gallery.lookups.export_rows(start, end + timedelta(days=1))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: csv_cell(v) for k, v in row.items()})
-    await gallery.audit.append(
-        f"tg:{context.sender.id}",
-        "lookups.export",
-        None,
-        {"from": args[0], "to": args[1], "rows": len(rows)},
-    )
+    done = await context.service.lookup_log.export(Requester.of(context.sender), days[0], days[1])
     message = update.effective_message
     assert message is not None
     await message.reply_document(
-        buffer.getvalue().encode("utf-8"),
-        filename=f"facefind-lookups-{args[0]}-{args[1]}.csv",
-        caption=t(lang, "export_caption", start=args[0], end=args[1], rows=len(rows)),
+        done.csv,
+        filename=done.filename,
+        caption=t(lang, "export_caption", start=args[0], end=args[1], rows=done.rows),
         do_quote=True,
     )
-
-
-def csv_cell(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        # a name typed by a person must not run as a formula in a spreadsheet
-        return "'" + value
-    return value

@@ -34,15 +34,15 @@ from bot.notify import RequestNotifier
 from bot.outages import AdminRoster, supervise_embedded
 from bot.server import health_app, start_site, webhook_app
 from bot.telegram_io import RetryingRateLimiter
-from facefind.audit import Witness
-from facefind.erasure import purge
-from facefind.logs import add_secrets
-from facefind.memory import tune_allocator
-from facefind.queue import QueueWorker, worker_name
+from facefind.access.actors import Requester
+from facefind.access.decisions import USER_ACTIONS
+from facefind.access.witness import Witness
+from facefind.runtime.allocator import tune_allocator
+from facefind.runtime.logs import add_secrets
+from facefind.runtime.settings import Settings, SettingsError, parse_listen
+from facefind.runtime.supervisor import EmbeddedSupervisor, fresh_connections
+from facefind.runtime.task_queue import QueueWorker, worker_name
 from facefind.service import FaceFind
-from facefind.settings import Settings, SettingsError, parse_listen
-from facefind.supervisor import EmbeddedSupervisor, fresh_connections
-from facefind.users import ADMIN_IDS_ACTOR, USER_ACTIONS
 from gallery import Gallery, database_unavailable, outage_text
 from gallery.instance import BotLock, BotLockHeld
 
@@ -160,7 +160,7 @@ class BotRunner:
         await self.app.initialize()
         await self.queue.open_async()
         self._queue_open = True
-        await self._ensure_admins()
+        await self.service.users.ensure_admins(settings.admin_ids)
         await admin.publish_commands(self.app.bot, await self.service.gallery.users.admins())
         await self.app.start()
         if settings.in_process_worker:
@@ -238,36 +238,14 @@ class BotRunner:
             self.worker.wake()
         self.inbox.wake()
 
-    async def _ensure_admins(self) -> None:
-        """Make every user in ADMIN_IDS an approved admin, saying so when that undoes a
-        decision someone took on them since (the setting wins at every start)."""
-        gallery = self.service.gallery
-        for admin_id in self.settings.admin_ids:
-            user = await gallery.users.get(admin_id)
-            if user is not None and user.is_admin:
-                continue
-            if user is not None and user.decided_by not in (None, ADMIN_IDS_ACTOR):
-                logger.warning(
-                    "ADMIN_IDS makes user %s an approved admin again, undoing the last decision "
-                    "on them (%s, %s, by %s at %s): remove them from ADMIN_IDS to keep it",
-                    admin_id,
-                    user.role,
-                    user.status,
-                    user.decided_by,
-                    f"{user.decided_at:%Y-%m-%d %H:%M}" if user.decided_at else "?",
-                )
-            await gallery.users.set_role(admin_id, "admin", ADMIN_IDS_ACTOR, create=True)
-            await gallery.users.set_status(admin_id, "approved", ADMIN_IDS_ACTOR)
-
     async def _retention_loop(self) -> None:
         settings = self.settings
         while True:
             try:
-                report = await purge(
-                    self.service.gallery,
+                report = await self.service.eraser.purge(
+                    Requester.system(),
                     retention_days=settings.retention_days or None,  # 0: keep
                     grace_days=settings.forget_grace_days,
-                    actor="system",
                 )
                 if report.crops or report.file_ids or report.erased:
                     logger.info(

@@ -11,8 +11,8 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.metrics import Metrics
 from bot.notify import RequestNotifier
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import User
 
 if TYPE_CHECKING:

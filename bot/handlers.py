@@ -15,9 +15,9 @@ from bot.notify import user_label
 from bot.replies import FEEDBACK_SEPARATOR
 from bot.telegram_io import oversize
 from bot.texts import language_of, t
-from facefind.actors import Requester
-from facefind.inputs import NAME_MAX, parse_id, strip_unsafe
-from facefind.queue import defer_lookup
+from facefind.access.actors import Requester
+from facefind.runtime.task_queue import defer_lookup
+from facefind.user_input import NAME_MAX, parse_id, strip_unsafe
 from gallery import User, database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -133,11 +133,15 @@ async def photo(update: Update, context: BotContext) -> None:
         existing = await gallery.lookups.for_message(message.chat_id, message.message_id)
         if existing is None:
             limit = state.settings.rate_limit_per_hour
-            if limit and await context.service.lookups_in_last_hour(context.sender.id) >= limit:
+            if (
+                limit
+                and await context.service.identifier.lookups_in_last_hour(context.sender.id)
+                >= limit
+            ):
                 state.metrics.refused.labels("rate_limited").inc()
                 await reply(update, t(context.lang, "rate_limited", limit=limit))
                 return
-            created = await context.service.begin_lookup(
+            created = await context.service.identifier.begin_lookup(
                 requester,
                 source="telegram",
                 chat_id=message.chat_id,
@@ -151,7 +155,7 @@ async def photo(update: Update, context: BotContext) -> None:
                 if refused is not None:
                     # over Telegram's limit or ours: refused without downloading (the job tells
                     # them)
-                    await context.service.fail_lookup(
+                    await context.service.identifier.fail_lookup(
                         created, requester, refused.code, reply_owed=True
                     )
                 existing = (created, "pending")
@@ -197,14 +201,12 @@ async def feedback(update: Update, context: BotContext) -> None:
         await query.answer(t(context.lang, "not_allowed"))
         return
     verdict, candidate_id = parsed
-    gallery = context.service.gallery
-    candidate = await gallery.feedback.candidate(candidate_id)
     sender = context.sender
-    if candidate is None or (candidate.user_id != sender.id and not sender.is_admin):
+    judged = await context.service.lookup_log.judge(candidate_id, verdict, Requester.of(sender))
+    if judged is None:
         context.state.metrics.refused.labels("forbidden").inc()
         await query.answer(t(context.lang, "not_allowed"), show_alert=True)
         return
-    await gallery.feedback.add(candidate_id, sender.id, f"tg:{sender.id}", verdict)
     await query.answer(t(context.lang, "feedback_saved"))
     message = query.message
     if isinstance(message, Message):
@@ -239,7 +241,7 @@ def parse_callback(data: str | None, kinds: dict[str, str]) -> tuple[str, int] |
 async def history(update: Update, context: BotContext) -> None:
     """List the sender's own last 10 lookups."""
     assert context.sender is not None
-    rows = await context.service.gallery.lookups.recent(user_id=context.sender.id, limit=10)
+    rows = await context.service.lookup_log.history(Requester.of(context.sender), limit=10)
     if not rows:
         await reply(update, t(context.lang, "history_empty"))
         return

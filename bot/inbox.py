@@ -29,7 +29,7 @@ from telegram.ext import Application
 
 from bot.metrics import Metrics
 from bot.texts import language_of, t
-from facefind.queue import worker_name
+from facefind.runtime.task_queue import worker_name
 from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)

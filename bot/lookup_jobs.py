@@ -26,8 +26,9 @@ from bot.notify import user_label
 from bot.outbox import deliver
 from bot.replies import chat_action
 from bot.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
-from facefind.actors import Requester
-from facefind.queue import (
+from facefind.access.actors import Requester
+from facefind.runtime.settings import Settings
+from facefind.runtime.task_queue import (
     LOOKUP_QUEUE,
     LOOKUP_TASK,
     Backoff,
@@ -37,7 +38,6 @@ from facefind.queue import (
     worker_name,
 )
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import Lookup
 from recognition import ImageError
 
@@ -123,10 +123,14 @@ class LookupJobs:
         user = await service.gallery.users.get(lookup.user_id)
         if user is None or not user.is_approved:
             # access withdrawn while the photo waited: its photo is not even downloaded
-            await service.fail_lookup(lookup.id, requester, "access_withdrawn", reply_owed=True)
+            await service.identifier.fail_lookup(
+                lookup.id, requester, "access_withdrawn", reply_owed=True
+            )
             return
         if lookup.file_id is None:
-            await service.fail_lookup(lookup.id, requester, "download_failed", reply_owed=True)
+            await service.identifier.fail_lookup(
+                lookup.id, requester, "download_failed", reply_owed=True
+            )
             return
         await service.gallery.lookups.handled_by(lookup.id, self.worker)
         async with chat_action(self.bot, lookup.chat_id, ChatAction.TYPING):
@@ -135,18 +139,24 @@ class LookupJobs:
                     self.bot, lookup.file_id, None, self.max_image_bytes, self.policy
                 )
             except FileTooBig as exc:
-                await service.fail_lookup(lookup.id, requester, exc.code, reply_owed=True)
+                await service.identifier.fail_lookup(
+                    lookup.id, requester, exc.code, reply_owed=True
+                )
                 return
             except TelegramError as exc:
                 if transient(exc):
                     raise  # Telegram unreachable: the job is retried later
                 logger.warning("download of lookup %s failed: %s", lookup.id, exc)
-                await service.fail_lookup(lookup.id, requester, "download_failed", reply_owed=True)
+                await service.identifier.fail_lookup(
+                    lookup.id, requester, "download_failed", reply_owed=True
+                )
                 return
             try:
                 # the decoded photo lives only inside identify: it is released before any
                 # reply is sent, and the reply is rebuilt from what identify stored
-                await service.identify(data, requester, lookup_id=lookup.id, reply_owed=True)
+                await service.identifier.identify(
+                    data, requester, lookup_id=lookup.id, reply_owed=True
+                )
             except ImageError:
                 pass  # recorded on the lookup, with the reply that explains it
             del data
@@ -214,7 +224,7 @@ class LookupJobs:
             return
         if lookup.status == "pending" and lookup.user_id is not None:
             # the analysis never finished: tell the user it failed, if Telegram lets us
-            await self.service.fail_lookup(
+            await self.service.identifier.fail_lookup(
                 lookup_id, Requester.telegram(lookup.user_id), "internal_error", reply_owed=True
             )
             try:

@@ -20,7 +20,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.texts import language_of, t
-from facefind.inputs import strip_unsafe
+from facefind.user_input import strip_unsafe
 from gallery import Gallery, User
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.texts import language_of, t
+from facefind.runtime.supervisor import EmbeddedSupervisor
 from facefind.service import FaceFind
-from facefind.supervisor import EmbeddedSupervisor
 from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)

@@ -218,7 +218,7 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
             continue
         for message in candidate_messages(lang, lookup, face, verdicts=True):
             if isinstance(message.picture, Comparison):
-                picture = await service.comparison_picture(
+                picture = await service.analysis.comparison_picture(
                     message.picture.query_crop,
                     message.picture.face_id,
                     labels(lang, message.picture.face_id),
@@ -308,7 +308,7 @@ async def send(
 
 
 async def comparison(service: FaceFind, target: Target, picture: Comparison) -> bytes:
-    return await service.comparison_picture(
+    return await service.analysis.comparison_picture(
         picture.query_crop, picture.face_id, labels(target.lang, picture.face_id)
     )
 

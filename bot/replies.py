@@ -13,7 +13,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, R
 from telegram.constants import ChatAction
 
 from bot.texts import number, t
-from facefind.bands import rarity_text
+from facefind.scoring.bands import rarity_text
 from gallery import Lookup
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class ShownCandidate(Protocol):
 
 def rate_text(lang: str, rate: float | None, identities: int | None) -> str | None:
     """The candidate's score in plain words: how many people who are not enrolled would score
-    as high against this gallery (facefind.bands.rarity_text, in the reader's language)."""
+    as high against this gallery (facefind.scoring.bands.rarity_text, in the reader's language)."""
     return rarity_text(
         rate,
         identities,

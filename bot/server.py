@@ -50,7 +50,7 @@ async def healthz(request: web.Request) -> web.Response:
     if database:
         # the gallery's size and the bands in force for it (they follow the size)
         try:
-            body["gallery"] = (await state.service.current_bands()).as_dict()
+            body["gallery"] = (await state.service.bands.current()).as_dict()
         except Exception as exc:
             logger.warning("health check: cannot read the gallery's size: %s", exc)
         gallery = state.service.gallery

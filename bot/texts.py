@@ -4,7 +4,7 @@ Callers use `t(lang, key, **values)`."""
 from __future__ import annotations
 
 from bot.texts_admin import ADMIN_TEXTS
-from facefind.bands import RARITY_ABOUT, RARITY_FEWER
+from facefind.scoring.bands import RARITY_ABOUT, RARITY_FEWER
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "uk")
@@ -225,7 +225,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "Ліворуч: обличчя з вашого фото. Праворуч: еталонне обличчя №{face_id}.\n"
         "Кандидат для перевірки, а не встановлена особа.",
     },
-    # a lead: an identity another face of the photo holds (facefind.matching.assign_jointly)
+    # a lead: an identity another face of the photo holds (facefind.scoring.assignment.assign_jointly)
     "lead": {
         "en": "Face #{index} · a lead, not a candidate for this face\n{name}{ref}\n"
         "Similarity {pct}% — {held}\n"
@@ -252,7 +252,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "it is the candidate of face #{other}.",
         "uk": "це кандидат обличчя №{other}.",
     },
-    # facefind.bands.rarity_text fills these in; English is the CLI's wording too
+    # facefind.scoring.bands.rarity_text fills these in; English is the CLI's wording too
     "candidate_rate": {
         "en": RARITY_ABOUT,
         "uk": "Приблизно 1 з {n} людей, яких немає в галереї, отримали б таку схожість з "

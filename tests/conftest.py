@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from facefind.database import with_user
+from facefind.runtime.database import with_user
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, create_pool, migrate, start_embedded
 from gallery.db import create_database
 from recognition.models import resolve_model_pack

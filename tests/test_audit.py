@@ -20,9 +20,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from facefind.audit import Witness, load_audit_key, verify
-from facefind.database import Database, open_pool
-from facefind.settings import Settings
+from facefind.access.audit_key import load_audit_key
+from facefind.access.witness import Witness, verify
+from facefind.runtime.database import Database, open_pool
+from facefind.runtime.settings import Settings
 from gallery import (
     DEFAULT_RUNTIME_ROLE,
     AuditKey,
@@ -380,7 +381,7 @@ def test_the_key_is_created_once_private_and_reused(tmp_path: Path) -> None:
 
 WRITER = """
 import asyncio, sys
-from facefind.audit import Witness
+from facefind.access.witness import Witness
 from gallery import AuditKey, Gallery, create_pool
 
 async def main(dsn, key, path, name):

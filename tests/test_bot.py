@@ -123,7 +123,7 @@ async def test_a_photo_of_an_enrolled_person_gets_a_strong_candidate_with_eviden
     assert (
         stored_first.false_candidate_rate is not None and stored_first.false_candidate_rate < 1e-9
     )
-    identities = (await service.current_bands()).identities
+    identities = (await service.bands.current()).identities
     assert (
         "Fewer than 1 in 1,000,000,000 people who are not in the gallery would score this high "
         f"against its {identities:,} identities." in text

@@ -404,7 +404,7 @@ def test_a_candidates_rate_reads_as_one_in_n_people_in_both_languages() -> None:
 
 def test_the_bot_and_the_cli_word_a_rate_alike_and_cap_it_at_one_in_a_billion() -> None:
     from bot.replies import rate_text
-    from facefind.bands import Rarity, rarity, rarity_text
+    from facefind.scoring.bands import Rarity, rarity, rarity_text
 
     assert rarity(1 / 19_873) == Rarity(20_000, fewer_than=False)
     assert rarity(1e-9) == Rarity(1_000_000_000, fewer_than=False)
@@ -468,7 +468,7 @@ def test_long_texts_are_cut_at_line_ends_within_telegrams_limit() -> None:
 
 
 def test_exported_text_cannot_run_as_a_spreadsheet_formula() -> None:
-    from bot.admin_lookups import csv_cell
+    from facefind.lookup_log import csv_cell
 
     assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.app import BotRunner
-from facefind.audit import Witness, verify
+from facefind.access.witness import Witness, verify
 from facefind.service import FaceFind
 from tests.botkit import (
     ADMIN,
@@ -195,7 +195,7 @@ async def test_a_match_on_a_face_without_a_picture_is_answered(
 ) -> None:
     """Bulk imports store no crop; a match on one must not break the reply."""
     query = enrolled.people["Dmytro"].query
-    analysis, _ = await service.analyze(query)
+    analysis, _ = await service.analysis.analyze(query)
     imported = await service.gallery.identities.create("Imported Twin", "test")
     embedding = np.asarray(analysis.faces[0].embedding, dtype=np.float32)[None, :]
     await service.gallery.faces.import_embeddings(

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from bot.app import BotRunner, webhook_path
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
+from facefind.access.actors import Requester
+from facefind.enroll.photo import IdentitySpec
 from facefind.service import FaceFind
 from tests.botkit import (
     Enrolled,
@@ -126,7 +126,7 @@ async def test_health_and_metrics(
     assert health["database"] is True and health["models"] is True and health["bot"] is True
     assert health["model"] == service.model
     # the gallery's size and the bands in force for it
-    bands = await service.current_bands()
+    bands = await service.bands.current()
     assert health["gallery"]["identities"] == bands.identities >= len(enrolled.people)
     assert health["gallery"]["possible"] == round(bands.thresholds.possible, 4)
     assert health["gallery"]["strong"] == round(bands.thresholds.strong, 4)
@@ -219,8 +219,8 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
     own = await FaceFind.open(settings, actor="test")
     try:
         alice = enrolled.people["Alice"]
-        analysis, _ = await own.analyze(enrolled.t1)
-        await own.enroll(
+        analysis, _ = await own.analysis.analyze(enrolled.t1)
+        await own.enroller.enroll(
             face_crop(analysis, alice.face_index, margin=0.6),
             IdentitySpec(alice.name, alice.ref),
             Requester(actor="test"),
@@ -230,7 +230,7 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
         await own.gallery.users.set_status(user["id"], "approved", "test")
         # what a crash leaves behind: the lookup recorded, the photo not yet answered
         file_id, _ = fake.add_file(alice.query, kind="photo")
-        lookup_id = await own.begin_lookup(
+        lookup_id = await own.identifier.begin_lookup(
             Requester.telegram(user["id"]),
             source="telegram",
             chat_id=user["id"],
@@ -274,7 +274,7 @@ async def test_a_photo_another_process_records_meanwhile_is_answered_once_withou
             # and this process's own insert (the user's lock is per process)
             photo = pushed[0]["message"]["photo"][-1]
             recorded_elsewhere.append(
-                await service.begin_lookup(
+                await service.identifier.begin_lookup(
                     Requester.telegram(user["id"]),
                     source="telegram",
                     chat_id=chat_id,

@@ -19,9 +19,9 @@ import pytest
 
 from bot.app import BotRunner
 from bot.telegram_io import DEFAULT_POLICY
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
-from facefind.erasure import purge
+from facefind.access.actors import Requester
+from facefind.access.erasure import purge
+from facefind.enroll.photo import IdentitySpec
 from facefind.service import FaceFind
 from gallery import Lookup
 from tests.botkit import (
@@ -295,8 +295,8 @@ async def test_a_face_keeps_its_other_candidate_numbered_anew_when_one_is_erased
 ) -> None:
     # the same face enrolled a second time, under another name: Alice's photos get two
     # candidates (the default grace period of 0 days: /forget erases at once)
-    analysis, _ = await service.analyze(enrolled.t1)
-    double = await service.enroll(
+    analysis, _ = await service.analysis.analyze(enrolled.t1)
+    double = await service.enroller.enroll(
         face_crop(analysis, 1, margin=0.5, scale=1.1, mirror=True),
         IdentitySpec("Alina Double", "REF-X"),
         Requester(actor="test"),

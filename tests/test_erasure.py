@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facefind.erasure import forget_identity, purge, restore_identity
+from facefind.access.erasure import forget_identity, purge, restore_identity
 from gallery import Gallery, NewCandidate, NewLookupFace
 from tests.conftest import app_dsn
 

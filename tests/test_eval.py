@@ -17,10 +17,10 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Annotation
 from scipy.stats import binomtest
 
-from facefind.calibration import load_calibration
-from facefind.eval_plots import Targets, operating_curve, score_histograms, write_plots
-from facefind.eval_report import ProbeResult, Rate, wilson_interval
-from facefind.settings import Thresholds
+from facefind.evaluation.plots import Targets, operating_curve, score_histograms, write_plots
+from facefind.evaluation.report import ProbeResult, Rate, wilson_interval
+from facefind.runtime.settings import Thresholds
+from facefind.scoring.calibration_files import load_calibration
 from recognition.models import resolve_model_pack
 from recognition.pipeline import FaceAnalyzer
 from recognition.types import Limits

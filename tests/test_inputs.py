@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.handlers import parse_callback
-from facefind.enrollment import IdentitySpec, clean_spec
-from facefind.inputs import BIGINT_MAX, NAME_MAX, BadInput, clean_name, parse_day, parse_id
+from facefind.enroll.photo import IdentitySpec, clean_spec
+from facefind.user_input import BIGINT_MAX, NAME_MAX, BadInput, clean_name, parse_day, parse_id
 
 TODAY = date(2025, 6, 1)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facefind.enrollment import choose_face
+from facefind.enroll.photo import choose_face
 from facefind.errors import AmbiguousFaces, FaceIndexOutOfRange, NoFaceFound
-from facefind.matching import Candidate, assign_jointly
-from facefind.settings import Settings, SettingsError, Thresholds
+from facefind.runtime.settings import Settings, SettingsError, Thresholds
+from facefind.scoring.assignment import Candidate, assign_jointly
 from gallery import Match
 from recognition import DetectedFace, Quality
 

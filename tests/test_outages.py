@@ -18,8 +18,8 @@ import pytest
 
 from bot.app import BotRunner
 from bot.telegram_io import DEFAULT_POLICY
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import start_embedded
 from gallery.db import create_database
 from tests import images

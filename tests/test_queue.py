@@ -18,8 +18,9 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from bot.lookup_jobs import register_lookup_task
 from bot.telegram_io import RetryPolicy
-from facefind.processes import ProcessId, this_process
-from facefind.queue import (
+from facefind.runtime.processes import ProcessId, this_process
+from facefind.runtime.settings import Settings
+from facefind.runtime.task_queue import (
     LOOKUP_QUEUE,
     Backoff,
     QueueWorker,
@@ -27,7 +28,6 @@ from facefind.queue import (
     job_run,
     open_queue,
 )
-from facefind.settings import Settings
 from gallery import Gallery, migrate
 from gallery.db import MigrationError, _queue_migrations
 from gallery.jobs import RecordedWorker

@@ -13,13 +13,13 @@ import asyncpg
 import numpy as np
 import pytest
 
-from facefind.actors import Requester
-from facefind.cli import cmd_migrate
-from facefind.enrollment import IdentitySpec
-from facefind.folders import scan_folder
-from facefind.queue import defer_lookup, open_queue
+from facefind.access.actors import Requester
+from facefind.cli.data import cmd_migrate
+from facefind.enroll.folder_scan import scan_folder
+from facefind.enroll.photo import IdentitySpec
+from facefind.runtime.settings import Settings
+from facefind.runtime.task_queue import defer_lookup, open_queue
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, RuntimeRole, create_pool, migrate
 from gallery.db import default_migrations_dir
 from gallery.queries.bulk import VECTOR_INDEX_DEFINITIONS
@@ -206,8 +206,10 @@ async def test_sql_the_runtime_role_plants_anywhere_never_runs_as_the_owner(
     # a gallery in use: every table has rows of its own
     for k in (0, 1):
         crop = images.to_jpeg(images.crop_around(t1, t1_boxes[k], 0.6))
-        await service.enroll(crop, IdentitySpec(f"Person {k}", f"REF-{k}"), ACTOR)
-    result = await service.identify(images.to_jpeg(images.crop_around(t1, t1_boxes[0], 0.8)), ACTOR)
+        await service.enroller.enroll(crop, IdentitySpec(f"Person {k}", f"REF-{k}"), ACTOR)
+    result = await service.identifier.identify(
+        images.to_jpeg(images.crop_around(t1, t1_boxes[0], 0.8)), ACTOR
+    )
     [candidate_id, *_] = result.faces[0].candidate_ids
     await gallery.users.seen(4242, "Mallory", None, "mallory", "en")
     await gallery.feedback.add(candidate_id, 4242, "tg:4242", "confirmed")

@@ -14,7 +14,8 @@ from gallery.queries import search as sq
 
 MODEL = "test-model"
 IDENTITIES = 6000  # enough templates that the planner prefers their index to a scan
-# below every band a deployment can have (facefind.settings); random identities stay under 0.2
+# below every band a deployment can have (facefind.runtime.settings); random identities stay
+# under 0.2
 SHOWABLE = 0.3
 SEARCH_INDEXES = {"faces_embedding_hnsw", "identity_templates_hnsw"}
 

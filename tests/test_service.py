@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
-from facefind.actors import Requester
+from facefind.access.actors import Requester
 from facefind.cli import build_parser
-from facefind.enrollment import IdentitySpec
+from facefind.enroll.photo import IdentitySpec
 from facefind.errors import AmbiguousFaces, EnrollRefused
+from facefind.runtime.settings import Settings, Thresholds
 from facefind.service import FaceFind
-from facefind.settings import Settings, Thresholds
 from recognition import EmptyImage, ImageError, UnsupportedImage
 from tests import images
 
@@ -40,7 +40,9 @@ async def enrolled(
     ids = []
     for k, box in enumerate(t1_boxes):
         photo = images.to_jpeg(images.crop_around(t1, box, margin=0.6))
-        result = await service.enroll(photo, IdentitySpec(f"Person {k + 1}", f"REF-{k + 1}"), ACTOR)
+        result = await service.enroller.enroll(
+            photo, IdentitySpec(f"Person {k + 1}", f"REF-{k + 1}"), ACTOR
+        )
         assert result.face_id is not None and result.identity_created
         ids.append(result.identity.id)
     yield service, ids
@@ -67,7 +69,7 @@ async def test_derived_photos_find_the_right_person_as_strong(
 ) -> None:
     service, ids = enrolled
     for k, box in enumerate(t1_boxes):
-        result = await service.identify(DERIVATIONS[derivation](t1, box), ACTOR)
+        result = await service.identifier.identify(DERIVATIONS[derivation](t1, box), ACTOR)
         assert len(result.faces) >= 1
         top = result.faces[0].candidates[0]
         assert (top.identity_id, top.band) == (ids[k], "strong"), f"person {k + 1}"
@@ -76,7 +78,7 @@ async def test_derived_photos_find_the_right_person_as_strong(
 
 async def test_the_group_photo_names_each_face_once(enrolled: tuple[FaceFind, list[int]]) -> None:
     service, ids = enrolled
-    result = await service.identify(images.read_bytes("t1.jpg"), ACTOR)
+    result = await service.identifier.identify(images.read_bytes("t1.jpg"), ACTOR)
     tops = [fr.candidates[0].identity_id for fr in result.faces]
     assert sorted(tops) == sorted(ids)
     assert all(fr.candidates[0].band == "strong" for fr in result.faces)
@@ -91,7 +93,7 @@ async def test_a_person_not_enrolled_gets_no_confident_match(
     enrolled: tuple[FaceFind, list[int]],
 ) -> None:
     service, _ = enrolled
-    result = await service.identify(images.read_bytes("Tom_Hanks_54745.png"), ACTOR)
+    result = await service.identifier.identify(images.read_bytes("Tom_Hanks_54745.png"), ACTOR)
     assert len(result.faces) == 1
     assert result.faces[0].candidates == []
 
@@ -104,7 +106,7 @@ async def test_one_identity_is_not_given_to_two_faces_of_one_photo(
     # the same person twice, one copy degraded so its similarity is lower
     worse = images.resize(images.resize(crop, 0.35), 1 / 0.35)
     both = np.hstack([crop, cv2.resize(worse, (crop.shape[1], crop.shape[0]))])
-    result = await service.identify(images.to_jpeg(both), ACTOR)
+    result = await service.identifier.identify(images.to_jpeg(both), ACTOR)
     assert len(result.faces) == 2
     owners = [
         fr
@@ -122,7 +124,7 @@ async def test_a_face_whose_match_another_face_holds_shows_it_as_a_lead(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from bot.outbox import CandidateSlot, compose
-    from facefind.cli import _print_text
+    from facefind.cli.identify import _print_text
 
     service, ids = enrolled
     # one person twice: as photographed, and mirrored and softened (a twin, as the gallery
@@ -130,7 +132,7 @@ async def test_a_face_whose_match_another_face_holds_shows_it_as_a_lead(
     crop = images.crop_around(t1, t1_boxes[0], margin=0.6)
     softer = images.flip(images.resize(images.resize(crop, 0.3), 1 / 0.3))
     both = np.hstack([crop, cv2.resize(softer, (crop.shape[1], crop.shape[0]))])
-    result = await service.identify(images.to_jpeg(both), ACTOR)
+    result = await service.identifier.identify(images.to_jpeg(both), ACTOR)
     assert len(result.faces) == 2
     [holder] = [
         fr
@@ -192,10 +194,10 @@ async def test_bad_input_is_refused_clearly_and_recorded(
     enrolled: tuple[FaceFind, list[int]], data: bytes, error: type[ImageError]
 ) -> None:
     service, _ = enrolled
-    lookup_id = await service.begin_lookup(ACTOR, source="cli")
+    lookup_id = await service.identifier.begin_lookup(ACTOR, source="cli")
     assert lookup_id is not None
     with pytest.raises(error):
-        await service.identify(data, ACTOR, lookup_id=lookup_id)
+        await service.identifier.identify(data, ACTOR, lookup_id=lookup_id)
     stored = await service.gallery.lookups.get(lookup_id)
     assert stored is not None and stored.status == "error" and stored.error == error.code
 
@@ -205,12 +207,12 @@ async def test_enrollment_is_idempotent_and_warns_of_duplicates(
 ) -> None:
     service, ids = enrolled
     photo = images.to_jpeg(images.crop_around(t1, t1_boxes[1], margin=0.4))
-    first = await service.enroll(photo, IdentitySpec("Person 2", "REF-2"), ACTOR)
-    again = await service.enroll(photo, IdentitySpec("Person 2", "REF-2"), ACTOR)
+    first = await service.enroller.enroll(photo, IdentitySpec("Person 2", "REF-2"), ACTOR)
+    again = await service.enroller.enroll(photo, IdentitySpec("Person 2", "REF-2"), ACTOR)
     assert first.identity.id == ids[1] and not first.identity_created
     assert first.face_id is not None and again.face_id is None
     # the same face under another name: enrolled, with a warning naming the other identity
-    other = await service.enroll(
+    other = await service.enroller.enroll(
         images.to_jpeg(images.crop_around(t1, t1_boxes[1], margin=0.7)),
         IdentitySpec("Somebody Else"),
         ACTOR,
@@ -226,10 +228,10 @@ async def test_enrollment_refuses_tiny_faces_and_tied_group_photos(
     # a 17 px face: too small to embed meaningfully (a 34 px one would be enrolled, flagged)
     tiny = images.to_jpeg(images.resize(images.crop_around(t1, t1_boxes[0], margin=1.0), 0.15))
     with pytest.raises(EnrollRefused) as refused:
-        await service.enroll(tiny, IdentitySpec("Tiny"), ACTOR)
+        await service.enroller.enroll(tiny, IdentitySpec("Tiny"), ACTOR)
     assert "small" in refused.value.reasons
     with pytest.raises(AmbiguousFaces):
-        await service.enroll(images.read_bytes("t1.jpg"), IdentitySpec("Group"), ACTOR)
+        await service.enroller.enroll(images.read_bytes("t1.jpg"), IdentitySpec("Group"), ACTOR)
     assert await service.gallery.identities.named("Tiny") == []
     assert await service.gallery.identities.named("Group") == []
 
@@ -240,13 +242,13 @@ async def test_a_forgotten_identity_is_no_longer_found(
     service = await FaceFind.open(open_settings(fresh_dsn, tmp_path))
     try:
         box = t1_boxes[2]
-        enrolled = await service.enroll(
+        enrolled = await service.enroller.enroll(
             images.to_jpeg(images.crop_around(t1, box, 0.6)), IdentitySpec("Person 3"), ACTOR
         )
         query = images.to_jpeg(images.crop_around(t1, box, 0.4))
-        assert (await service.identify(query, ACTOR)).faces[0].candidates
+        assert (await service.identifier.identify(query, ACTOR)).faces[0].candidates
         await service.gallery.identities.forget(enrolled.identity.id, "test", erase=True)
-        assert (await service.identify(query, ACTOR)).faces[0].candidates == []
+        assert (await service.identifier.identify(query, ACTOR)).faces[0].candidates == []
     finally:
         await service.close()
 
@@ -258,7 +260,7 @@ async def test_a_fixed_strong_threshold_below_the_derived_band_never_fails_a_loo
     t1_boxes: list,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="facefind.bands")
+    caplog.set_level(logging.WARNING, logger="facefind.scoring.bands")
     # the shipped calibration's possible band is never below 0.32: a fixed strong 0.30 is
     # crossed at every gallery size
     settings = dataclasses.replace(open_settings(fresh_dsn, tmp_path), strong_threshold=0.30)
@@ -267,8 +269,10 @@ async def test_a_fixed_strong_threshold_below_the_derived_band_never_fails_a_loo
         for k in (2, 3):  # the gallery grows between lookups, so the bands are derived again
             box = t1_boxes[k]
             photo = images.to_jpeg(images.crop_around(t1, box, 0.6))
-            await service.enroll(photo, IdentitySpec(f"Person {k + 1}"), ACTOR)
-            result = await service.identify(images.to_jpeg(images.crop_around(t1, box, 0.4)), ACTOR)
+            await service.enroller.enroll(photo, IdentitySpec(f"Person {k + 1}"), ACTOR)
+            result = await service.identifier.identify(
+                images.to_jpeg(images.crop_around(t1, box, 0.4)), ACTOR
+            )
             assert result.bands.thresholds == Thresholds(strong=0.30, possible=0.30)
             top = result.faces[0].candidates[0]
             assert (top.display_name, top.band) == (f"Person {k + 1}", "strong")
@@ -408,7 +412,7 @@ async def test_a_reply_owed_lookup_stores_its_numbered_photo_and_keeps_no_pixels
     enrolled: tuple[FaceFind, list[int]], t1: np.ndarray
 ) -> None:
     service, _ = enrolled
-    analysis, crops, overview = await service.analyze_for_reply(images.to_jpeg(t1))
+    analysis, crops, overview = await service.analysis.analyze_for_reply(images.to_jpeg(t1))
     assert len(analysis.faces) == len(crops) == 6
     assert overview is not None
     shown = cv2.imdecode(np.frombuffer(overview, np.uint8), cv2.IMREAD_COLOR)
@@ -417,6 +421,6 @@ async def test_a_reply_owed_lookup_stores_its_numbered_photo_and_keeps_no_pixels
     # the decoded photo is gone: what is left is a view of its shape that holds no memory
     assert (analysis.width, analysis.height) == (t1.shape[1], t1.shape[0])
     assert analysis.image.strides == (0, 0, 0)
-    _, _, single = await service.analyze_for_reply(images.to_jpeg(images.crop_around(
+    _, _, single = await service.analysis.analyze_for_reply(images.to_jpeg(images.crop_around(
         t1, analysis.faces[0].bbox, margin=0.6)))  # fmt: skip
     assert single is None  # one face: no numbered picture

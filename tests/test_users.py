@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from facefind.access.actors import Requester
+from facefind.access.decisions import UserDecisions
 from facefind.cli import build_parser
 from facefind.errors import AlreadyDecided
-from facefind.settings import Settings
-from facefind.users import apply_user_action
+from facefind.runtime.settings import Settings
 from gallery import Gallery, User
 from tests.conftest import db_settings
 
@@ -22,6 +23,11 @@ DECISIONS = (
     "user.role.admin",
     "user.role.officer",
 )
+
+
+async def decide(gallery: Gallery, user_id: int, action: str, actor: str) -> User | None:
+    """An admin's decision, as the bot and the CLI take it (service.users.decide)."""
+    return await UserDecisions(gallery).decide(user_id, action, Requester(actor, admin=True))
 
 
 async def decisions_on(gallery: Gallery, user_id: int) -> list[tuple[str, str]]:
@@ -43,8 +49,8 @@ async def test_two_admins_deciding_one_request_at_once_one_decides_the_other_is_
         # an approve and a reject, and an approve and an approve, sent at the same moment
         second = "reject" if user_id % 2 else "approve"
         results = await asyncio.gather(
-            apply_user_action(gallery, user_id, "approve", "tg:1"),
-            apply_user_action(gallery, user_id, second, "tg:2"),
+            decide(gallery, user_id, "approve", "tg:1"),
+            decide(gallery, user_id, second, "tg:2"),
             return_exceptions=True,
         )
         won = [r for r in results if isinstance(r, User)]
@@ -79,24 +85,24 @@ async def test_each_user_action_applies_only_to_the_users_it_is_for(gallery: Gal
     await gallery.users.seen(300, "Officer", None, None, "en")
     # revoking a request that was never approved, demoting an officer: nothing to do
     with pytest.raises(AlreadyDecided) as refused:
-        await apply_user_action(gallery, 300, "revoke", "tg:1")
+        await decide(gallery, 300, "revoke", "tg:1")
     assert refused.value.user.status == "pending" and not refused.value.same
     with pytest.raises(AlreadyDecided) as refused:
-        await apply_user_action(gallery, 300, "demote", "tg:1")
+        await decide(gallery, 300, "demote", "tg:1")
     assert refused.value.same
-    approved = await apply_user_action(gallery, 300, "approve", "tg:1")
+    approved = await decide(gallery, 300, "approve", "tg:1")
     assert approved is not None and approved.status == "approved"
     # a late reject does not overwrite the approval: access is withdrawn with revoke
     with pytest.raises(AlreadyDecided) as refused:
-        await apply_user_action(gallery, 300, "reject", "tg:2")
+        await decide(gallery, 300, "reject", "tg:2")
     assert refused.value.user.decided_by == "tg:1" and not refused.value.same
     with pytest.raises(AlreadyDecided) as refused:
-        await apply_user_action(gallery, 300, "approve", "tg:2")
+        await decide(gallery, 300, "approve", "tg:2")
     assert refused.value.same
-    revoked = await apply_user_action(gallery, 300, "revoke", "tg:2")
+    revoked = await decide(gallery, 300, "revoke", "tg:2")
     assert revoked is not None and revoked.status == "revoked"
     # promoting also approves, in one decision
-    promoted = await apply_user_action(gallery, 300, "promote", "tg:1")
+    promoted = await decide(gallery, 300, "promote", "tg:1")
     assert promoted is not None and promoted.is_admin
     assert await decisions_on(gallery, 300) == [
         ("tg:1", "user.approved"),
@@ -104,7 +110,7 @@ async def test_each_user_action_applies_only_to_the_users_it_is_for(gallery: Gal
         ("tg:1", "user.role.admin"),
         ("tg:1", "user.approved"),
     ]
-    assert await apply_user_action(gallery, 999, "approve", "tg:1") is None
+    assert await decide(gallery, 999, "approve", "tg:1") is None
 
 
 async def users_cli(settings: Settings, *argv: str) -> int:
