@@ -33,8 +33,8 @@ from bench.bot_rig import (
     ms,
     pct,
 )
-from bot.app import BotRunner
-from bot.telegram_io import RetryingRateLimiter
+from bot.delivery.telegram_io import RetryingRateLimiter
+from bot.runner import BotRunner
 from facefind.access.actors import Requester
 from facefind.runtime.settings import Settings
 from gallery import start_embedded

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.app import BotRunner
+from bot.runner import BotRunner
 from facefind.access.actors import Requester
 from facefind.enroll.photo import IdentitySpec
 from facefind.runtime.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotRunner
+from bot.runner import BotRunner
 from facefind.service import FaceFind
 from recognition import Analysis
 from tests import images

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bot.app import BotRunner
-from bot.handlers import split_text
+from bot.handlers.common import split_text
+from bot.runner import BotRunner
 from facefind.service import FaceFind
 from tests import images
 from tests.botkit import (
@@ -389,7 +389,7 @@ async def test_a_ukrainian_user_is_answered_in_ukrainian(
 
 
 def test_a_candidates_rate_reads_as_one_in_n_people_in_both_languages() -> None:
-    from bot.replies import rate_text
+    from bot.delivery.replies import rate_text
 
     assert rate_text("en", 1 / 19_873, 547) == (
         "About 1 in 20,000 people who are not in the gallery would score this high against its "
@@ -403,7 +403,7 @@ def test_a_candidates_rate_reads_as_one_in_n_people_in_both_languages() -> None:
 
 
 def test_the_bot_and_the_cli_word_a_rate_alike_and_cap_it_at_one_in_a_billion() -> None:
-    from bot.replies import rate_text
+    from bot.delivery.replies import rate_text
     from facefind.scoring.bands import Rarity, rarity, rarity_text
 
     assert rarity(1 / 19_873) == Rarity(20_000, fewer_than=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.app import BotRunner
+from bot.runner import BotRunner
 from facefind.access.witness import Witness, verify
 from facefind.service import FaceFind
 from tests.botkit import (

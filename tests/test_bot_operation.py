@@ -12,7 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import BotRunner, webhook_path
+from bot.app import webhook_path
+from bot.runner import BotRunner
 from facefind.access.actors import Requester
 from facefind.enroll.photo import IdentitySpec
 from facefind.service import FaceFind

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.app import BotRunner
-from bot.telegram_io import DEFAULT_POLICY
+from bot.delivery.telegram_io import DEFAULT_POLICY
+from bot.runner import BotRunner
 from facefind.access.actors import Requester
 from facefind.access.erasure import purge
 from facefind.enroll.photo import IdentitySpec

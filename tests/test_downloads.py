@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.app import BotRunner
+from bot.runner import BotRunner
 from facefind.service import FaceFind
 from recognition.types import Limits
 from tests.botkit import StartBot, answered, body, officer, reply, tom_hanks

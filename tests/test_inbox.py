@@ -11,7 +11,7 @@ import pytest
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.inbox import Inbox, bot_id_of
+from bot.delivery.inbox import Inbox, bot_id_of
 from bot.metrics import Metrics
 from gallery import Gallery
 from gallery.instance import BotLock, BotLockHeld

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.handlers import parse_callback
+from bot.handlers.common import parse_callback
 from facefind.enroll.photo import IdentitySpec, clean_spec
 from facefind.user_input import BIGINT_MAX, NAME_MAX, BadInput, clean_name, parse_day, parse_id
 

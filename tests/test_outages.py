@@ -16,8 +16,8 @@ import aiohttp
 import psutil
 import pytest
 
-from bot.app import BotRunner
-from bot.telegram_io import DEFAULT_POLICY
+from bot.delivery.telegram_io import DEFAULT_POLICY
+from bot.runner import BotRunner
 from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
 from gallery import start_embedded

@@ -16,8 +16,8 @@ import pytest
 from procrastinate.schema import SchemaManager
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
-from bot.lookup_jobs import register_lookup_task
-from bot.telegram_io import RetryPolicy
+from bot.delivery.lookup_jobs import register_lookup_task
+from bot.delivery.telegram_io import RetryPolicy
 from facefind.runtime.processes import ProcessId, this_process
 from facefind.runtime.settings import Settings
 from facefind.runtime.task_queue import (

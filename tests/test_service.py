@@ -123,7 +123,7 @@ async def test_a_face_whose_match_another_face_holds_shows_it_as_a_lead(
     t1_boxes: list,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.outbox import CandidateSlot, compose
+    from bot.delivery.outbox import CandidateSlot, compose
     from facefind.cli.identify import _print_text
 
     service, ids = enrolled

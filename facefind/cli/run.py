@@ -9,7 +9,7 @@ from facefind.runtime.settings import Settings
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import run_bot
+    from bot.runner import run_bot
 
     return run_bot(settings)
 

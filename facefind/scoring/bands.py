@@ -278,7 +278,7 @@ def one_in(rate: float) -> int:
 # billion", never "1 in 650,000,000,000,000".
 RARE_RATE = 1e-9
 # The one wording of a candidate's rate, in English: the CLI prints it, the bot's texts use it
-# for English and translate it (bot/texts.py: candidate_rate, candidate_rate_rare).
+# for English and translate it (bot/texts/officer.py: candidate_rate, candidate_rate_rare).
 RARITY_ABOUT = (
     "About 1 in {n} people who are not in the gallery would score this high against its "
     "{identities} identities."

@@ -7,11 +7,10 @@ from datetime import datetime
 
 from telegram import Update
 
-from bot.admin import admin_only
 from bot.context import BotContext
-from bot.handlers import lookup_outcome, reply
-from bot.outbox import send_stored_lookup
-from bot.replies import Target
+from bot.delivery.outbox import send_stored_lookup
+from bot.delivery.replies import Target
+from bot.handlers.common import admin_only, lookup_outcome, reply
 from bot.texts import t
 from facefind.access.actors import Requester
 from facefind.user_input import parse_day, parse_id

@@ -1,7 +1,36 @@
-"""The administrators' strings (enrollment, identities, users), in English and Ukrainian; read
-them through bot.texts.t like every other string."""
+"""What admins read, in English and Ukrainian: lookups and the export, the database's outages,
+enrollment, identities, users; read through bot.texts.t like every other string."""
 
 ADMIN_TEXTS: dict[str, dict[str, str]] = {
+    # --- lookups, export and status ------------------------------------------------------------
+    "lookups_header": {"en": "Lookups:", "uk": "Пошуки:"},
+    "history_line_user": {
+        "en": "#{id} · {date} · {actor} · faces: {faces} · {top}",
+        "uk": "№{id} · {date} · {actor} · облич: {faces} · {top}",
+    },
+    "status_text": {
+        "en": "Service status:\n· lookups waiting or being answered: {open}\n"
+        "· replies given up as undelivered: {undelivered}\n"
+        "· messages waiting to be handled: {inbox}\n· pending access requests: {pending}",
+        "uk": "Стан сервісу:\n· пошуки в черзі або з відповіддю, що надсилається: {open}\n"
+        "· відповіді, які не вдалося доставити: {undelivered}\n"
+        "· повідомлення, що очікують обробки: {inbox}\n· запити на доступ: {pending}",
+    },
+    "lookups_usage": {
+        "en": "Usage: /lookups [user id] [YYYY-MM-DD] (a day from 2000-01-01 to tomorrow)",
+        "uk": "Використання: /lookups [ID користувача] [РРРР-ММ-ДД] (день від 2000-01-01 до "
+        "завтра)",
+    },
+    "export_usage": {
+        "en": "Usage: /export FROM TO (dates as YYYY-MM-DD from 2000-01-01 to tomorrow, TO "
+        "included)",
+        "uk": "Використання: /export ВІД ДО (дати як РРРР-ММ-ДД від 2000-01-01 до завтра, ДО "
+        "включно)",
+    },
+    "export_caption": {
+        "en": "Lookups from {start} to {end}: {rows} rows.",
+        "uk": "Пошуки з {start} по {end}: рядків {rows}.",
+    },
     # --- the embedded database (notices while it is down: bot/outages.py) --------------------
     "database_down": {
         "en": "⚠ The database stopped and could not be started again ({tries} tries; last "

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from telegram import Bot, InlineKeyboardMarkup
 
-from bot.replies import (
+from bot.delivery.replies import (
     Target,
     candidate_caption,
     feedback_keyboard,

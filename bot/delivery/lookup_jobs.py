@@ -20,12 +20,11 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
-from bot.admin import tell_admins
+from bot.delivery.notify import tell_admins, user_label
+from bot.delivery.outbox import deliver
+from bot.delivery.replies import chat_action
+from bot.delivery.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
 from bot.metrics import Metrics
-from bot.notify import user_label
-from bot.outbox import deliver
-from bot.replies import chat_action
-from bot.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
 from facefind.access.actors import Requester
 from facefind.runtime.settings import Settings
 from facefind.runtime.task_queue import (

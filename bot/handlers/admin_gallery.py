@@ -7,11 +7,10 @@ import re
 
 from telegram import InputMediaPhoto, Message, Update
 
-from bot.admin import admin_only
 from bot.context import BotContext
-from bot.handlers import image_of, reply
-from bot.replies import chat_action, reasons_text
-from bot.telegram_io import FileTooBig, download
+from bot.delivery.replies import chat_action, reasons_text
+from bot.delivery.telegram_io import FileTooBig, download
+from bot.handlers.common import admin_only, image_of, reply
 from bot.texts import t
 from facefind.access.actors import Requester
 from facefind.enroll.photo import IdentitySpec, clean_spec

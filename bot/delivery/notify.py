@@ -1,4 +1,5 @@
-"""Telling admins about access requests: the first at once with its buttons, a flood as digests.
+"""Telling admins: a notice to every admin, and access requests (the first at once with its
+buttons, a flood as digests).
 
 Anyone can write to the bot, so anyone could make it message every admin once per account they
 own. The first request after a quiet `window` goes out at once (with Approve / Reject); later
@@ -27,6 +28,18 @@ logger = logging.getLogger(__name__)
 
 DIGEST_LINES = 20  # 2 buttons a line: well within Telegram's 100 buttons a message
 BUTTON_NAME_CHARS = 24  # Telegram cuts a long button label anyway; the id stays whole
+
+
+async def tell_admins(bot: Bot, gallery: Gallery, key: str, **values: object) -> list[int]:
+    """Send every approved admin the text `key` in their language; the ids reached."""
+    told: list[int] = []
+    for admin in await gallery.users.admins():
+        try:
+            await bot.send_message(admin.id, t(language_of(admin.language), key, **values))
+            told.append(admin.id)
+        except TelegramError as exc:  # one admin who blocked the bot must not stop the rest
+            logger.warning("could not reach admin %s: %s", admin.id, exc)
+    return told
 
 
 def person_name(user: User) -> str:

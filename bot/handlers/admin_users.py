@@ -1,107 +1,26 @@
-"""Administrator handlers: the admin check, command menus, access decisions and users."""
+"""Administrator handlers for users: access decisions (buttons and commands), the user list,
+the service's status."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from functools import wraps
-from typing import Any
 
-from telegram import (
-    Bot,
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.handlers import parse_callback, reply
-from bot.notify import request_text, user_label
-from bot.texts import LANGUAGES, language_of, t
+from bot.delivery.notify import request_text, user_label
+from bot.handlers.common import admin_only, parse_callback, reply
+from bot.handlers.menus import set_admin_menu
+from bot.texts import language_of, t
 from facefind.access.actors import Requester
 from facefind.access.decisions import NotOnOneself, UserDecisions, readmitted_at_start
-from facefind.access.rules import may_administer
 from facefind.errors import AlreadyDecided
 from facefind.user_input import parse_id
-from gallery import Gallery, User
+from gallery import User
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
-
-
-def admin_only(handler: Handler) -> Handler:
-    """Run the handler only for a sender who is an approved admin right now."""
-
-    @wraps(handler)
-    async def wrapper(update: Update, context: BotContext) -> None:
-        if not may_administer(context.sender):
-            context.state.metrics.refused.labels("not_admin").inc()
-            if update.callback_query is not None:
-                await update.callback_query.answer(t(context.lang, "not_allowed"), show_alert=True)
-            else:
-                await reply(update, t(context.lang, "admin_only"))
-            return
-        await handler(update, context)
-
-    return wrapper
-
-
-# --- commands menu ----------------------------------------------------------------------------
-OFFICER_COMMANDS = ["start", "help", "history"]
-ADMIN_COMMANDS = [
-    "status", "pending", "users", "approve", "reject", "revoke", "promote", "demote", "enroll",
-    "identity", "forget", "restore", "lookups", "lookup", "export",
-]  # fmt: skip
-# the menu is published in the default language and, for readers whose Telegram speaks it, in
-# each other language (language_code)
-MENU_LANGUAGES: tuple[str | None, ...] = (None, *[lang for lang in LANGUAGES if lang != "en"])
-
-
-def menu(names: list[str], lang: str | None) -> list[BotCommand]:
-    return [BotCommand(c, t(lang or "en", f"cmd_{c}")) for c in names]
-
-
-async def publish_commands(bot: Bot, admins: list[User]) -> None:
-    """setMyCommands: the officer menu for everyone, the full menu in each admin's chat."""
-    for lang in MENU_LANGUAGES:
-        await bot.set_my_commands(
-            menu(OFFICER_COMMANDS, lang), scope=BotCommandScopeDefault(), language_code=lang
-        )
-    for admin in admins:
-        await set_admin_menu(bot, admin.id, True)
-
-
-async def set_admin_menu(bot: Bot, user_id: int, is_admin: bool) -> None:
-    try:
-        for lang in MENU_LANGUAGES:
-            if is_admin:
-                await bot.set_my_commands(
-                    menu(OFFICER_COMMANDS + ADMIN_COMMANDS, lang),
-                    scope=BotCommandScopeChat(user_id),
-                    language_code=lang,
-                )
-            else:
-                await bot.delete_my_commands(scope=BotCommandScopeChat(user_id), language_code=lang)
-    except TelegramError as exc:  # e.g. the admin never opened a chat with the bot
-        logger.warning("could not set the command menu for %s: %s", user_id, exc)
-
-
-async def tell_admins(bot: Bot, gallery: Gallery, key: str, **values: object) -> list[int]:
-    """Send every approved admin the text `key` in their language; the ids reached."""
-    told: list[int] = []
-    for admin in await gallery.users.admins():
-        try:
-            await bot.send_message(admin.id, t(language_of(admin.language), key, **values))
-            told.append(admin.id)
-        except TelegramError as exc:  # one admin who blocked the bot must not stop the rest
-            logger.warning("could not reach admin %s: %s", admin.id, exc)
-    return told
 
 
 # --- access decisions -------------------------------------------------------------------------
