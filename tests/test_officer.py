@@ -1,6 +1,6 @@
 """End-to-end: the real bot against the fake Bot API, the embedded PostgreSQL and real models.
-Access, photo lookups, feedback, enrollment, forged callbacks, duplicate updates and files that
-are not usable photos."""
+An officer's photo lookups, feedback and history, duplicate updates, many photos at once, and
+files that are not usable photos."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from facefind.service import FaceFind
 from recognition import Analysis
 from tests import images
 from tests.botkit import (
-    ADMIN,
     JSON,
     Enrolled,
     answered,
@@ -29,76 +28,11 @@ from tests.botkit import (
     lookup_replies,
     officer,
     reply,
-    stranger_user,
-    tom_hanks,
 )
 from tests.fakebotapi import FakeBotApi
 
 
-# --- 1. access requests -------------------------------------------------------------------------
-async def test_an_unknown_user_asks_for_access_and_an_admin_approves(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
-) -> None:
-    user = stranger_user(fake, "Olga")
-    fake.push_message(user, "/start")
-
-    told = await reply(fake, user, "sent to the administrators")
-    assert told["reply_to_message"]["text"] == "/start"
-    stored = await service.gallery.users.get(user["id"])
-    assert stored is not None and stored.status == "pending"
-
-    request = await reply(fake, admin, "Access request")
-    assert "Name: Olga Tester" in body(request)
-    assert f"Username: @{user['username']}" in body(request)
-    assert f"User id: {user['id']}" in body(request)
-    assert buttons(request) == [
-        ("✅ Approve", f"acc:a:{user['id']}"),
-        ("❌ Reject", f"acc:r:{user['id']}"),
-    ]
-
-    since = len(fake.sent)
-    fake.push_callback(admin, request, f"acc:a:{user['id']}")
-    await reply(fake, user, "Your access has been approved", since=since)
-
-    stored = await service.gallery.users.get(user["id"])
-    assert stored is not None and stored.status == "approved" and stored.decided_by == "tg:1"
-    audit = await service.gallery.audit.recent(20)
-    assert any(
-        a["action"] == "user.approved"
-        and a["target"] == f"user:{user['id']}"
-        and a["actor"] == "tg:1"
-        for a in audit
-    )
-    decided = fake.message(ADMIN, request["message_id"])
-    assert decided is not None
-    assert "Decision: approved by Ada (@ada_admin)" in body(decided)
-    assert "reply_markup" not in decided  # the buttons are gone
-    assert any(a.get("text") == "approved" for a in fake.callback_answers)
-
-
-async def test_an_admin_rejects_an_access_request(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
-) -> None:
-    user = stranger_user(fake, "Petro")
-    fake.push_message(user, "/start")
-    request = await reply(fake, admin, f"User id: {user['id']}")
-
-    since = len(fake.sent)
-    fake.push_callback(admin, request, f"acc:r:{user['id']}")
-    await reply(fake, user, "Your access request was rejected", since=since)
-
-    stored = await service.gallery.users.get(user["id"])
-    assert stored is not None and stored.status == "rejected"
-    decided = fake.message(ADMIN, request["message_id"])
-    assert decided is not None and "Decision: rejected by Ada" in body(decided)
-
-    # a rejected user is refused from then on
-    since = len(fake.sent)
-    fake.push_message(user, "/start")
-    await reply(fake, user, "Access denied.", since=since)
-
-
-# --- 2. photo lookups ----------------------------------------------------------------------------
+# --- photo lookups ----------------------------------------------------------------------------
 async def test_a_photo_of_an_enrolled_person_gets_a_strong_candidate_with_evidence(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
 ) -> None:
@@ -189,7 +123,7 @@ async def test_a_face_that_is_not_enrolled_gets_no_confident_match(
     assert stored is not None and stored.status == "done" and not stored.faces[0].candidates
 
 
-# --- 3. feedback and history ---------------------------------------------------------------------
+# --- feedback and history ---------------------------------------------------------------------
 async def test_confirming_a_candidate_stores_feedback_and_shows_it(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
 ) -> None:
@@ -218,121 +152,7 @@ async def test_confirming_a_candidate_stores_feedback_and_shows_it(
     assert "faces: 1" in line and "Boris Brandt" in line and "[confirmed]" in line
 
 
-# --- 4. enrollment by an administrator -----------------------------------------------------------
-async def test_an_admin_enrolls_by_reply_and_by_caption(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
-) -> None:
-    # a photo, then /enroll as a reply to it
-    since = len(fake.sent)
-    photo = fake.push_message(admin, photo=images.read_bytes(images.TOM_HANKS))["message"]
-    await reply(fake, admin, "Lookup #", since=since, timeout=60)  # looked up first
-    since = len(fake.sent)
-    fake.push_message(admin, "/enroll Tom Hanks | TH-1", reply_to_message_id=photo["message_id"])
-    done = await reply(fake, admin, "Added a reference face", since=since)
-    assert "to Tom Hanks [TH-1]" in body(done)
-    assert "A new identity was created." in body(done)
-    tom = (await service.gallery.identities.named("Tom Hanks"))[0]
-    assert tom.external_ref == "TH-1" and tom.face_count == 1
-
-    # a photo with /enroll as its caption adds to the same identity
-    since = len(fake.sent)
-    fake.push_message(admin, photo=tom_hanks(mirror=True), caption="/enroll Tom Hanks | TH-1")
-    done = await reply(fake, admin, "Added a reference face", since=since)
-    assert f"(identity #{tom.id}," in body(done)
-    assert "new identity" not in body(done)
-    refreshed = await service.gallery.identities.get(tom.id)
-    assert refreshed is not None and refreshed.face_count == 2
-
-    # a name shared by several identities is not guessed
-    twins = [
-        await service.gallery.identities.create("Jordan Twin", "test", external_ref=ref)
-        for ref in ("JT-1", "JT-2")
-    ]
-    since = len(fake.sent)
-    fake.push_message(admin, photo=tom_hanks(scale=1.5), caption="/enroll Jordan Twin")
-    asked = await reply(fake, admin, "Several identities are named Jordan Twin", since=since)
-    for twin in twins:
-        assert f"#{twin.id} Jordan Twin [{twin.external_ref}]" in body(asked)
-        unchanged = await service.gallery.identities.get(twin.id)
-        assert unchanged is not None and unchanged.face_count == 0
-
-    # the same face under another name: enrolled, with a warning
-    since = len(fake.sent)
-    fake.push_message(admin, photo=tom_hanks(scale=1.5), caption="/enroll Thomas Hanks | TH-2")
-    warned = await reply(fake, admin, "Added a reference face", since=since)
-    assert f"also strongly matches Tom Hanks (identity #{tom.id}," in body(warned)
-
-    # an officer's later lookup finds the new identity
-    user = await officer(fake, service)
-    _, replies = await lookup_replies(fake, user, tom_hanks(scale=2.0, quality=75))
-    assert any(
-        "Tom Hanks [TH-1]" in body(m) and "strong match" in body(m) for m in candidates(replies)
-    )
-
-
-async def test_an_officer_cannot_enroll(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
-) -> None:
-    user = await officer(fake, service)
-    since = len(fake.sent)
-    fake.push_message(user, photo=enrolled.stranger, caption="/enroll Someone | X-1")
-    await reply(fake, user, "This command is for administrators.", since=since)
-    assert not await service.gallery.identities.named("Someone")
-
-
-# --- 5. unapproved users -------------------------------------------------------------------------
-async def test_a_pending_user_gets_no_lookup(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled, admin: JSON
-) -> None:
-    user = stranger_user(fake)
-    fake.push_message(user, "/start")
-    await reply(fake, user, "sent to the administrators")
-
-    since = len(fake.sent)
-    fake.push_message(user, photo=enrolled.people["Alice"].query)
-    refusal = await reply(fake, user, "still waiting for an administrator", since=since)
-
-    assert body(refusal) == "Your access request is still waiting for an administrator."
-    assert fake.calls_of("getFile") == []
-    assert (user["id"], "typing") not in fake.chat_actions
-    assert await service.gallery.lookups.recent(user_id=user["id"]) == []
-    to_user = fake.messages_to(user["id"])
-    assert all("photo" not in m and "reply_markup" not in m for m in to_user)
-    assert not any("Alice" in body(m) for m in to_user)
-
-
-# --- 6. forged callbacks -------------------------------------------------------------------------
-async def test_forged_callbacks_change_nothing(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
-) -> None:
-    pending = stranger_user(fake, "Waiting")
-    await service.gallery.users.seen(pending["id"], "Waiting", None, None, "en")
-    owner = await officer(fake, service, "Owner")
-    lookup_id, replies = await lookup_replies(fake, owner, enrolled.people["Carla"].query)
-    candidate_id = int(dict(buttons(candidates(replies)[0]))["✅ Confirm"].split(":")[2])
-
-    intruder = await officer(fake, service, "Mallory")
-    since = len(fake.sent)
-    fake.push_message(intruder, "/help")
-    own_message = await reply(fake, intruder, "/history", since=since)
-
-    answers = len(fake.callback_answers)
-    fake.push_callback(intruder, own_message, f"acc:a:{pending['id']}", check_button=False)
-    fake.push_callback(intruder, own_message, f"fb:c:{candidate_id}", check_button=False)
-    await eventually(lambda: len(fake.callback_answers) >= answers + 2)
-
-    refusals = fake.callback_answers[answers:]
-    assert all(a["text"] == "You are not allowed to do that." for a in refusals)
-    status = await service.gallery.users.get(pending["id"])
-    assert status is not None and status.status == "pending"
-    stored = await service.gallery.lookups.get(lookup_id)
-    assert stored is not None and stored.faces[0].candidates[0].verdict is None
-    shown = fake.message(owner["id"], candidates(replies)[0]["message_id"])
-    assert shown is not None and "Confirmed" not in body(shown)
-    assert fake.messages_to(pending["id"]) == []  # the pending user was not told anything
-
-
-# --- 7. duplicate updates ------------------------------------------------------------------------
+# --- duplicate updates ------------------------------------------------------------------------
 async def test_a_redelivered_update_gives_one_lookup(
     fake: FakeBotApi,
     bot: BotRunner,
@@ -407,7 +227,7 @@ async def test_many_photos_at_once_all_get_answers_with_inference_off_the_event_
     assert len(await service.gallery.lookups.recent(user_id=burst["id"], limit=20)) == 10
 
 
-# --- 8. files that are not usable photos -------------------------------------------------------
+# --- files that are not usable photos -------------------------------------------------------
 async def test_a_pdf_is_not_an_image(fake: FakeBotApi, bot: BotRunner, service: FaceFind) -> None:
     user = await officer(fake, service)
     fake.push_message(user, document=(images.PDF_BYTES, "report.pdf", "application/pdf"))

@@ -1,30 +1,19 @@
-"""End-to-end: administrator commands (users, identities, lookups and their export), the
-Ukrainian interface, and long texts split within Telegram's limit."""
+"""End-to-end: administrator commands for users: listing, approving, revoking, digests of
+access requests, promotion, two admins at once, ADMIN_IDS; a long user list arrives whole."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import UTC, datetime
-
-import cv2
-import numpy as np
 import pytest
 
-from bot.handlers.common import split_text
 from bot.runner import BotRunner
 from facefind.service import FaceFind
-from tests import images
 from tests.botkit import (
     ADMIN,
     JSON,
     Enrolled,
     StartBot,
-    answered,
     body,
     buttons,
-    candidates,
-    decodes_as_image,
     eventually,
     lookup_replies,
     new_user_id,
@@ -35,7 +24,7 @@ from tests.botkit import (
 )
 from tests.fakebotapi import FakeBotApi
 
-# --- 13. administrator commands ------------------------------------------------------------------
+# --- administrator commands ------------------------------------------------------------------
 
 
 async def test_admin_lists_approves_and_revokes_users(
@@ -277,170 +266,6 @@ async def test_revoking_or_demoting_an_admin_listed_in_admin_ids_says_it_will_no
     assert "ADMIN_IDS makes user" not in caplog.text
 
 
-async def test_admin_shows_an_identity_with_its_faces(
-    fake: FakeBotApi, bot: BotRunner, enrolled: Enrolled, admin: JSON
-) -> None:
-    alice = enrolled.people["Alice"]
-    since = len(fake.sent)
-    fake.push_message(admin, "/identity alice ames")
-    card = await reply(fake, admin, f"Identity #{alice.identity_id}: Alice Ames", since=since)
-    assert "External reference: REF-1" in body(card)
-    assert "Reference faces: 2" in body(card)
-    await fake.wait_for_call("sendMediaGroup")
-    album = await fake.wait_for(lambda m: "media_group_id" in m, since=since)
-    pictures = [m for m in fake.sent[since:] if m.get("media_group_id") == album["media_group_id"]]
-    assert len(pictures) == 2
-    assert all(decodes_as_image(m["_file"]) == (112, 112) for m in pictures)
-
-    await send(fake, admin, f"/identity {alice.identity_id}", f"Identity #{alice.identity_id}")
-    await send(fake, admin, "/identity Nobody Atall", "No identity matches “Nobody Atall”")
-
-
-async def test_admin_forgets_an_identity(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
-) -> None:
-    temp = await service.gallery.identities.create("Temporary Person", "test")
-    await send(
-        fake, admin, f"/forget {temp.id}", f"Identity #{temp.id} (Temporary Person) was removed"
-    )
-    forgotten = await service.gallery.identities.get(temp.id)
-    assert forgotten is not None and forgotten.deleted
-    await send(fake, admin, f"/forget {temp.id}", f"No active identity #{temp.id}")
-    card = await send(fake, admin, f"/identity {temp.id}", f"Identity #{temp.id}")
-    assert "Forgotten:" in body(card)
-
-
-async def test_admin_lists_lookups_and_shows_one_again(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled, admin: JSON
-) -> None:
-    user = await officer(fake, service)
-    lookup_id, replies = await lookup_replies(fake, user, enrolled.people["Carla"].query)
-    await answered(service, lookup_id)  # the list shows the outcome once it is recorded
-
-    listing = await send(fake, admin, f"/lookups {user['id']}", "Lookups:")
-    line = body(listing).splitlines()[1]
-    assert line.startswith(f"#{lookup_id} · ")
-    assert f"tg:{user['id']}" in line and "Carla Cruz" in line
-
-    since = len(fake.sent)
-    fake.push_message(admin, f"/lookup {lookup_id}")
-    header = await reply(fake, admin, f"Lookup #{lookup_id} · ", since=since)
-    assert f"by tg:{user['id']}" in body(header) and "faces: 1" in body(header)
-    again = await fake.wait_for(
-        lambda m: m["chat"]["id"] == ADMIN and "photo" in m and "Carla Cruz" in body(m),
-        since=since,
-    )
-    assert decodes_as_image(again["_file"]) == decodes_as_image(candidates(replies)[0]["_file"])
-    assert buttons(again) == buttons(candidates(replies)[0])
-
-    # an officer sees only their own lookups, and nothing about others'
-    other = await officer(fake, service)
-    await send(fake, other, f"/lookup {lookup_id}", f"No lookup #{lookup_id}.")
-    await send(fake, other, f"/lookups {user['id']}", "This command is for administrators.")
-
-
-async def test_admin_exports_lookups_as_csv(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled, admin: JSON
-) -> None:
-    user = await officer(fake, service)
-    lookup_id, _ = await lookup_replies(fake, user, enrolled.people["Dmytro"].query)
-    today = datetime.now(UTC).date().isoformat()
-
-    since = len(fake.sent)
-    fake.push_message(admin, f"/export {today} {today}")
-    sent = await fake.wait_for(lambda m: "document" in m, since=since)
-    assert sent["document"]["file_name"] == f"facefind-lookups-{today}-{today}.csv"
-    assert body(sent).startswith(f"Lookups from {today} to {today}:")
-    rows = list(csv.DictReader(io.StringIO(sent["_file"].decode("utf-8"))))
-    mine = [r for r in rows if r["lookup_id"] == str(lookup_id)]
-    assert len(mine) >= 1
-    assert mine[0]["display_name"] == "Dmytro Dub" and mine[0]["external_ref"] == "REF-4"
-    assert mine[0]["band"] == "strong" and mine[0]["actor"] == f"tg:{user['id']}"
-    audit = await service.gallery.audit.recent(10)
-    assert any(a["action"] == "lookups.export" for a in audit)
-
-    await send(fake, admin, "/export yesterday", "Usage: /export FROM TO")
-
-
-# --- 14. Ukrainian ------------------------------------------------------------------------------
-async def test_a_ukrainian_user_is_answered_in_ukrainian(
-    fake: FakeBotApi, bot: BotRunner, service: FaceFind, enrolled: Enrolled
-) -> None:
-    newcomer = stranger_user(fake, "Оксана", language="uk")
-    fake.push_message(newcomer, "/start")
-    await reply(fake, newcomer, "Ваш запит на доступ надіслано адміністраторам")
-
-    user = await officer(fake, service, "Тарас", language="uk")
-    since = len(fake.sent)
-    fake.push_message(user, photo=enrolled.people["Boris"].query)
-    summary = await reply(fake, user, "Пошук №", since=since, timeout=60)
-    found = [m for m in fake.sent[since:] if m["chat"]["id"] == user["id"] and "photo" in m]
-    assert "Схожість" in body(found[0]) and "сильний збіг" in body(found[0])
-    assert "Менше ніж 1 з 1\u00a0000\u00a0000\u00a0000 людей, яких немає в галереї" in body(
-        found[0]
-    )
-    assert [label for label, _ in buttons(found[0])] == ["✅ Підтвердити", "❌ Це не ця людина"]
-    assert "облич: 1" in body(summary)
-    # the command menus speak Ukrainian to readers whose Telegram does
-    menu = {c["command"]: c["description"] for c in fake.commands_for({"type": "default"}, "uk")}
-    assert menu["history"] == "Мої останні пошуки"
-    english = {c["command"]: c["description"] for c in fake.commands_for({"type": "default"})}
-    assert english["history"] == "My last lookups"
-
-
-def test_a_candidates_rate_reads_as_one_in_n_people_in_both_languages() -> None:
-    from bot.delivery.replies import rate_text
-
-    assert rate_text("en", 1 / 19_873, 547) == (
-        "About 1 in 20,000 people who are not in the gallery would score this high against its "
-        "547 identities."
-    )
-    assert rate_text("uk", 1 / 19_873, 12_000) == (
-        "Приблизно 1 з 20\u00a0000 людей, яких немає в галереї, отримали б таку схожість з "
-        "однією з її 12\u00a0000 осіб."
-    )
-    assert rate_text("en", None, 547) is None  # no calibration: no number is made up
-
-
-def test_the_bot_and_the_cli_word_a_rate_alike_and_cap_it_at_one_in_a_billion() -> None:
-    from bot.delivery.replies import rate_text
-    from facefind.scoring.bands import Rarity, rarity, rarity_text
-
-    assert rarity(1 / 19_873) == Rarity(20_000, fewer_than=False)
-    assert rarity(1e-9) == Rarity(1_000_000_000, fewer_than=False)
-    # beyond what a calibration can vouch for: never "about 1 in 650,000,000,000,000"
-    assert rarity(1 / 6.5e14) == Rarity(1_000_000_000, fewer_than=True)
-    assert rarity_text(1 / 6.5e14, 719) == (
-        "Fewer than 1 in 1,000,000,000 people who are not in the gallery would score this high "
-        "against its 719 identities."
-    )
-    # the CLI prints rarity_text; the bot's English is the same sentence, for every rate
-    for rate in (0.4, 1 / 19_873, 2e-6, 1e-9, 9.9e-10, 1 / 6.5e14, 0.0):
-        assert rate_text("en", rate, 12_345) == rarity_text(rate, 12_345)
-    # and Ukrainian caps at the same place
-    assert rate_text("uk", 1 / 6.5e14, 719) == (
-        "Менше ніж 1 з 1\u00a0000\u00a0000\u00a0000 людей, яких немає в галереї, отримали б таку "
-        "схожість з однією з її 719 осіб."
-    )
-    assert rarity_text(0.01, 0) is None and rate_text("uk", None, 5) is None
-
-
-def test_picture_labels_in_ukrainian_are_drawn_not_question_marks() -> None:
-    from recognition.render import label_font_path, side_by_side
-
-    assert label_font_path() is not None  # DejaVu Sans, with Cyrillic glyphs
-    face = images.read_image(images.TOM_HANKS)
-    ukrainian = side_by_side(face, images.to_jpeg(face), "ваше фото", "еталон №7")
-    question_marks = side_by_side(face, images.to_jpeg(face), "????? ????", "?????? ?7")
-    strip = slice(224, None)  # the label strip under the faces
-    a = np.asarray(cv2.imdecode(np.frombuffer(ukrainian, np.uint8), cv2.IMREAD_GRAYSCALE))[strip]
-    b = np.asarray(cv2.imdecode(np.frombuffer(question_marks, np.uint8), cv2.IMREAD_GRAYSCALE))[
-        strip
-    ]
-    assert (a < 128).sum() > 50  # ink was drawn
-    assert np.abs(a.astype(int) - b.astype(int)).mean() > 3  # and it is not '?'
-
-
 async def test_a_long_user_list_arrives_whole_in_several_messages(
     fake: FakeBotApi, bot: BotRunner, service: FaceFind, admin: JSON
 ) -> None:
@@ -456,21 +281,3 @@ async def test_a_long_user_list_arrives_whole_in_several_messages(
     listing = "\n".join(body(m) for m in fake.messages_to(ADMIN)[-10:] if "Officer" in body(m))
     for uid in many:
         assert f"{uid} · officer · approved · Officer Number {uid} (@officer_{uid})" in listing
-
-
-def test_long_texts_are_cut_at_line_ends_within_telegrams_limit() -> None:
-    lines = [f"{n} · ✅ Officer {n}" for n in range(400)]
-    parts = split_text("\n".join(lines))
-    assert len(parts) > 1
-    assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in parts)
-    assert "\n".join(parts).split("\n") == lines  # nothing lost, no line cut in two
-    assert split_text("short") == ["short"]
-
-
-def test_exported_text_cannot_run_as_a_spreadsheet_formula() -> None:
-    from facefind.lookup_log import csv_cell
-
-    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
-    assert csv_cell("@SUM(A1)") == "'@SUM(A1)"
-    assert csv_cell("Alice Ames") == "Alice Ames"
-    assert csv_cell(0.123456) == 0.1235
