@@ -169,8 +169,7 @@ class TracedAnalyzer(PoolAnalyzer):
 
 
 class TracedFaceFind(FaceFind):
-    """The service with its analyzer and identifier traced: the spans of the bot's identify
-    calls and picture renders."""
+    """The service with its analyzer and identifier traced (the bot's identify and renders)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

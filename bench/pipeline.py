@@ -195,11 +195,10 @@ async def run(args: argparse.Namespace) -> None:
             requester = Requester(actor="bench")
             enrolled = 0
             if args.folders and args.enroll:
+                enroll = service.enroller.enroll
                 for name, photo in enrollment_plan(args.folders[0], args.enroll):
                     try:
-                        await service.enroller.enroll(
-                            photo.read_bytes(), IdentitySpec(name), requester
-                        )
+                        await enroll(photo.read_bytes(), IdentitySpec(name), requester)
                         enrolled += 1
                     except (FaceFindError, ImageError):
                         pass

@@ -1,4 +1,4 @@
-"""The audit log: checking the sealed chain, its head for the witness, reading rows.
+"""The audit log: appending sealed rows, checking the chain, its head for the witness, reading rows.
 
 Every row carries the previous row's hash, so the rows form one chain. Since migration 0004 each
 row's hash is an HMAC-SHA256 under the application's key, computed here while the chain's
