@@ -52,12 +52,6 @@ async def photo(update: Update, context: BotContext) -> None:
     """Identify the faces in a photo or image file."""
     message = update.effective_message
     assert message is not None and context.sender is not None
-    caption = (message.caption or "").strip()
-    if caption.lower().startswith("/enroll"):
-        from bot.handlers.admin_gallery import enroll_from_caption
-
-        await enroll_from_caption(update, context)
-        return
     found = image_of(message)
     if found is None:
         await reply(update, t(context.lang, "not_image"))
