@@ -33,10 +33,10 @@ from bench.bot_rig import (
     ms,
     pct,
 )
-from bot.app import BotRunner
-from bot.telegram_io import RetryingRateLimiter
-from facefind.actors import Requester
-from facefind.settings import Settings
+from bot.delivery.telegram_io import RetryingRateLimiter
+from bot.runner import BotRunner
+from facefind.access.actors import Requester
+from facefind.runtime.settings import Settings
 from gallery import start_embedded
 from tests.fakebotapi import JSON
 
@@ -116,7 +116,7 @@ async def latency(
 
     async def core(data: bytes) -> float:
         started = time.perf_counter()
-        await service.identify(data, requester)
+        await service.identifier.identify(data, requester)
         return time.perf_counter() - started
 
     async def through_bot(data: bytes) -> Lookup:
@@ -192,14 +192,14 @@ async def throughput(
 
     async def sequential() -> Run:
         for _, data in plan:
-            await service.identify(data, requester)
+            await service.identifier.identify(data, requester)
         return Run()
 
     async def concurrent() -> Run:
         async def one_user(u: int) -> None:
             for user, data in plan[u :: len(users)]:
                 assert user is users[u]
-                await service.identify(data, requester)
+                await service.identifier.identify(data, requester)
 
         await asyncio.gather(*(one_user(u) for u in range(len(users))))
         return Run()
@@ -223,7 +223,7 @@ async def throughput(
         )
 
     await driver.run(plan[:1])  # warm-up: the bot's connections, the first search
-    await service.identify(plan[0][1], requester)
+    await service.identifier.identify(plan[0][1], requester)
     variants: list[tuple[str, Callable[[], Awaitable[Run]]]] = [
         (CORE_SEQUENTIAL, sequential),
         (concurrent_name, concurrent),
@@ -361,7 +361,7 @@ async def run(args: argparse.Namespace) -> None:
                 lambda: [host.fake.user(uid, f"Bench{uid}", f"bench{uid}") for uid in user_ids]
             )
             for uid in user_ids:
-                await service.gallery.set_user_status(uid, "approved", "bench", create=True)
+                await service.gallery.users.set_status(uid, "approved", "bench", create=True)
             settings = Settings(
                 database_url=dsn,
                 data_dir=Path(tmp),

@@ -16,9 +16,11 @@ import numpy as np
 import psutil
 from aiohttp import web
 
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
-from facefind.service import FaceFind, IdentifyResult
+from facefind.access.actors import Requester
+from facefind.analysis import PoolAnalyzer
+from facefind.enroll.photo import IdentitySpec
+from facefind.identify import Identifier, IdentifyResult
+from facefind.service import FaceFind
 from recognition import Analysis
 from tests import images
 from tests.fakebotapi import JSON, FakeBotApi
@@ -118,12 +120,12 @@ class Span:
     end: float
 
 
-class TracedFaceFind(FaceFind):
-    """The service, noting when the bot's identify calls and picture renders start and end."""
+class TracedIdentifier(Identifier):
+    """Notes when the bot's identify calls start and end."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, spans: list[Span], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.spans: list[Span] = []
+        self.spans = spans
 
     async def identify(
         self,
@@ -141,6 +143,14 @@ class TracedFaceFind(FaceFind):
         finally:
             self.spans.append(Span("identify", requester.user_id, started, time.perf_counter()))
 
+
+class TracedAnalyzer(PoolAnalyzer):
+    """Notes when the bot's picture renders start and end."""
+
+    def __init__(self, spans: list[Span], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spans = spans
+
     async def overview_picture(self, analysis: Analysis) -> bytes:
         started = time.perf_counter()
         try:
@@ -156,6 +166,22 @@ class TracedFaceFind(FaceFind):
             return await super().comparison_picture(query_crop, face_id, labels)
         finally:
             self.spans.append(Span("render", None, started, time.perf_counter()))
+
+
+class TracedFaceFind(FaceFind):
+    """The service with its analyzer and identifier traced (the bot's identify and renders)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spans: list[Span] = []
+        self.analysis = TracedAnalyzer(self.spans, self.analyzer, self.inference, self.gallery)
+        self.identifier = TracedIdentifier(
+            self.spans,
+            self.gallery,
+            self.analysis,
+            self.bands,
+            candidates_per_face=self.identifier.candidates_per_face,
+        )
 
 
 # --- measurement helpers --------------------------------------------------------------------------
@@ -291,12 +317,12 @@ class Photos:
 async def enroll(service: FaceFind) -> Photos:
     """Enroll four t1.jpg people from crops; return the query photos (as tests/botkit.py)."""
     t1 = images.read_bytes(images.T1)
-    analysis, _ = await service.analyze(t1)
+    analysis, _ = await service.analysis.analyze(t1)
     requester = Requester(actor="bench")
     queries = []
     for name, ref, index in ENROLLED:
         reference = face_crop(analysis, index, margin=0.6, scale=1.0, quality=92)
-        await service.enroll(reference, IdentitySpec(name, ref), requester)
+        await service.enroller.enroll(reference, IdentitySpec(name, ref), requester)
         queries.append(face_crop(analysis, index, margin=0.9, scale=0.75, quality=70))
     return Photos(t1, queries)
 

@@ -28,7 +28,7 @@ from bench.lfw_embed import (
     list_people,
 )
 from bench.lfw_noise import KEPT, NEAR_DUPLICATE, clean, evidence, suspects
-from facefind.calibration import (
+from facefind.scoring.calibration import (
     POSSIBLE_TARGET,
     STRONG_FOUND,
     STRONG_TARGET,
@@ -37,9 +37,9 @@ from facefind.calibration import (
     GallerySize,
     bands_for,
     capacity,
-    save_calibration,
 )
-from facefind.calibration_fit import (
+from facefind.scoring.calibration_files import save_calibration
+from facefind.scoring.fitting import (
     FLOOR_FOUND,
     FUSIONS,
     PERSON_CAP,

@@ -45,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from facefind.folders import scan_folder
+from facefind.enroll.folder_scan import scan_folder
 
 SIDES = {
     "facefind": "facefind enroll",

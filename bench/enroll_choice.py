@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facefind.enrollment import choose_face
+from facefind.enroll.choice import choose_face
 from facefind.errors import AmbiguousFaces
 from recognition import Analysis, Limits
 from recognition.models import resolve_model_pack

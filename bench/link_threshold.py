@@ -27,7 +27,7 @@ import numpy as np
 
 from bench.lfw_embed import cache_identity, checked_cache_path, embed_all, list_people
 from bench.lfw_noise import clean
-from facefind.calibration_fit import BIN, ImpostorCounts, all_pair_impostors
+from facefind.scoring.fitting import BIN, ImpostorCounts, all_pair_impostors
 from recognition.grouping import LINK_THRESHOLD, FaceItem, group_faces
 
 RATES = (1e-3, 1e-4, 1e-5, 1e-6)

@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
+from facefind.access.actors import Requester
+from facefind.enroll.photo import IdentitySpec
 from facefind.errors import FaceFindError
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from recognition import ImageError
 from recognition.models import recognizer_session, resolve_model_pack, session_options
 from recognition.pipeline import FaceAnalyzer, l2_normalize
@@ -195,9 +195,10 @@ async def run(args: argparse.Namespace) -> None:
             requester = Requester(actor="bench")
             enrolled = 0
             if args.folders and args.enroll:
+                enroll = service.enroller.enroll
                 for name, photo in enrollment_plan(args.folders[0], args.enroll):
                     try:
-                        await service.enroll(photo.read_bytes(), IdentitySpec(name), requester)
+                        await enroll(photo.read_bytes(), IdentitySpec(name), requester)
                         enrolled += 1
                     except (FaceFindError, ImageError):
                         pass
@@ -217,7 +218,7 @@ async def run(args: argparse.Namespace) -> None:
 
             async def identify_call(data: bytes) -> tuple[int, dict[str, float]]:
                 try:
-                    result = await service.identify(data, requester)
+                    result = await service.identifier.identify(data, requester)
                 except ImageError:
                     return 0, {}
                 return len(result.faces), result.timings_ms

@@ -25,20 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gallery
 from bench.synthetic import MODEL, FaceGenerator, Loaded, generate, load_gallery
-from facefind.bands import BandPolicy
-from facefind.calibration import calibration_from_dict, packaged_calibration_path
-from facefind.matching import assign_jointly
-from facefind.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
+from facefind.runtime.settings import FALLBACK_THRESHOLDS, Settings, Thresholds
+from facefind.scoring.assignment import assign_jointly
+from facefind.scoring.bands import BandPolicy
+from facefind.scoring.calibration_files import calibration_from_dict, packaged_calibration_path
 from gallery import Gallery, Match
-from gallery import search_queries as sq
 from gallery.db import drop_database
+from gallery.queries import search as sq
 
 # facefind.service.SEARCH_DEPTH: identify asks every face's search for 10 identities.
 SEARCH_LIMIT = 10
 DEFAULT_EF = 200
 DEFAULT_SHORTLIST = 200
 # What a user is shown for one face: up to 3 identities at or above the "possible" threshold
-# of the gallery's size (facefind.bands, from the default model's calibration: the bar rises
+# of the gallery's size (facefind.scoring.bands, from the default model's calibration: the bar rises
 # with the gallery, 0.39 at 3k identities, 0.48 at 333k). The fallback thresholds, a fixed
 # lower bar (0.40), are reported beside it: a stricter test of the index.
 FLOOR = Thresholds(*FALLBACK_THRESHOLDS)
@@ -111,7 +111,7 @@ async def run_queries(
             block = queries[
                 args.warmup - warmup : args.warmup + args.exact_queries if exact else None
             ]
-            search = galleries[config].search
+            search = galleries[config].search.identities
             load.append(os.getloadavg()[0])
             for qi, query in enumerate(block):
                 started = time.perf_counter()
@@ -135,7 +135,7 @@ async def uses_indexes(g: Gallery, config: Config, query: np.ndarray) -> str:
     if config.ef_search is None:
         return "seq"
     walked = []
-    async with g.transaction() as con:
+    async with g.db.transaction() as con:
         await con.execute(sq.search_settings(config.ef_search, max(20000, config.shortlist * 50)))
         for name, sql in (
             ("faces", sq.SEARCH_SHORTLIST),

@@ -32,9 +32,9 @@ import gallery
 from bench.search import SEARCH_LIMIT, _hnsw_options, agreement, gallery_thresholds, shown
 from bench.synthetic import MODEL, FaceGenerator, Reference, generate
 from gallery import Gallery, Match
-from gallery import queries as q
-from gallery import search_queries as sq
 from gallery.db import database_dsn
+from gallery.queries import bulk as q
+from gallery.queries import search as sq
 from gallery.search import DEFAULT_FUSION, choose_identities, rank_identities
 
 # --- the designs ------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ VARIANTS = _variants()
 
 async def search(g: Gallery, v: Variant, query: np.ndarray) -> list[Match]:
     """Gallery.search with another pair of shortlists; the same exact re-scoring."""
-    async with g.transaction() as con:
+    async with g.db.transaction() as con:
         face_rows: list[Any] = []
         template_rows: list[Any] = []
         if v.faces_sql is not None:
@@ -202,7 +202,7 @@ async def ensure_indexes(g: Gallery, names: Sequence[str]) -> None:
 
 async def rebuild_with(g: Gallery, name: str, options: dict[str, int]) -> None:
     """Re-create one of the migration's search indexes with other graph parameters."""
-    [index] = [i for i in await g.vector_indexes() if i.name == name]
+    [index] = [i for i in await g.indexes.present() if i.name == name]
     wanted = ", ".join(f"{k}='{v}'" for k, v in options.items())
     if f"WITH ({wanted})" in index.definition:
         return

@@ -13,9 +13,9 @@ import numpy as np
 
 import gallery
 from gallery import AuditKey, Gallery, Match
-from gallery import queries as q
-from gallery.bulk import VectorIndex
 from gallery.db import create_database
+from gallery.indexes import VectorIndex
+from gallery.queries import bulk as q
 from gallery.search import DEFAULT_FUSION, choose_identities, rank_identities
 
 MODEL = "bench-synthetic"
@@ -130,7 +130,7 @@ async def load_gallery(
     await gallery.migrate(dsn, audit_key=key, actor="bench")
     pool = await gallery.create_pool(dsn, max_size=4)
     g = Gallery(pool, audit_key=key)
-    await g.register_model(MODEL, "d" * 64, "r" * 64)
+    await g.models.register(MODEL, "d" * 64, "r" * 64)
 
     n_identities, size = len(data.centres), len(data.embeddings)
     started = time.perf_counter()
@@ -150,10 +150,10 @@ async def load_gallery(
     if index_after_load:
         # Building each graph once over the loaded rows beats inserting 1M rows into it one by
         # one; they are re-created from the migrations' own definitions (facefind's bulk path).
-        await g.defer_vector_indexes("bench")
+        await g.indexes.defer("bench")
     started = time.perf_counter()
     for part, start in enumerate(range(0, size, CHUNK)):
-        await g.import_faces(
+        await g.faces.import_embeddings(
             MODEL,
             [identity_ids[i] for i in owner[start : start + CHUNK]],
             embeddings[start : start + CHUNK],
@@ -164,7 +164,7 @@ async def load_gallery(
         )
     seconds["copy"] = time.perf_counter() - started
     started = time.perf_counter()
-    await g.rebuild_templates(MODEL)  # one statement for all identities
+    await g.templates.rebuild(MODEL)  # one statement for all identities
     seconds["templates"] = time.perf_counter() - started
 
     build_s = 0.0
@@ -174,12 +174,12 @@ async def load_gallery(
             # Experiment: other graph parameters than the migrations'. facefind builds only
             # its own definitions, so the bench builds these itself (it is the owner here).
             options = ", ".join(f"{key} = {int(value)}" for key, value in hnsw_with.items())
-            for name in await g.deferred_indexes():
+            for name in await g.indexes.deferred():
                 started = time.perf_counter()
                 await pool.execute(_with_options(q.VECTOR_INDEX_DEFINITIONS[name], options))
                 await pool.execute(q.DEFERRED_INDEX_DONE, name)
                 built[name] = time.perf_counter() - started
-        await g.restore_vector_indexes("bench", timings=built)
+        await g.indexes.restore("bench", timings=built)
         seconds.update({f"index {name}": s for name, s in built.items()})
         build_s = sum(built.values())
 
@@ -192,7 +192,9 @@ async def load_gallery(
     started = time.perf_counter()
     reference = await Reference.fetch(g, embeddings, identity_ids, owner)
     seconds["reference"] = time.perf_counter() - started
-    return Loaded(g, dsn, identity_ids, data, seconds, build_s, await g.vector_indexes(), reference)
+    return Loaded(
+        g, dsn, identity_ids, data, seconds, build_s, await g.indexes.present(), reference
+    )
 
 
 def _with_options(definition: str, options: str) -> str:

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import procrastinate
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.delivery.notify import RequestNotifier
 from bot.metrics import Metrics
-from bot.notify import RequestNotifier
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import User
 
 if TYPE_CHECKING:
-    from bot.inbox import Inbox
+    from bot.delivery.inbox import Inbox
 
 STATE_KEY = "facefind"
 

@@ -9,8 +9,8 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.texts import language_of, t
+from facefind.runtime.supervisor import EmbeddedSupervisor
 from facefind.service import FaceFind
-from facefind.supervisor import EmbeddedSupervisor
 from gallery import Gallery, database_unavailable, outage_text
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class AdminRoster:
     async def refresh(self) -> None:
         """Read the admins again; the last list stays when that fails."""
         try:
-            admins = await self.gallery.admins()
+            admins = await self.gallery.users.admins()
         except Exception as exc:
             if database_unavailable(exc):
                 logger.info("admins not re-read: database unavailable (%s)", outage_text(exc))

@@ -31,7 +31,7 @@ async def healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     database = False
     try:
-        database = await state.service.gallery.ping()
+        database = await state.service.gallery.db.ping()
     except Exception as exc:
         logger.warning("health check: database unreachable: %s", exc)
     models = state.service.analyzer is not None
@@ -50,14 +50,14 @@ async def healthz(request: web.Request) -> web.Response:
     if database:
         # the gallery's size and the bands in force for it (they follow the size)
         try:
-            body["gallery"] = (await state.service.current_bands()).as_dict()
+            body["gallery"] = (await state.service.bands.current()).as_dict()
         except Exception as exc:
             logger.warning("health check: cannot read the gallery's size: %s", exc)
         gallery = state.service.gallery
         try:
-            body["lookups_open"] = await gallery.count_open_lookups()
-            body["undelivered"] = await gallery.count_undelivered()
-            body["inbox_unhandled"] = await gallery.count_unhandled()
+            body["lookups_open"] = await gallery.lookups.count_open()
+            body["undelivered"] = await gallery.lookups.count_undelivered()
+            body["inbox_unhandled"] = await gallery.inbox.count_unhandled()
         except Exception as exc:
             logger.warning("health check: counts unavailable: %s", exc)
     return web.json_response(body, status=200 if ok else 503)

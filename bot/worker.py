@@ -13,16 +13,17 @@ import asyncio
 import contextlib
 import logging
 
-from bot.app import advance_at_stop, application_builder, process_start, run_with_bot_api
+from bot.app import application_builder
 from bot.context import BotState
-from bot.lookup_jobs import lookup_queue, lookup_worker
+from bot.delivery.lookup_jobs import lookup_queue, lookup_worker
 from bot.outages import supervise_embedded
+from bot.runner import advance_at_stop, process_start, run_with_bot_api
 from bot.server import health_app, start_site
-from facefind.audit import Witness
-from facefind.queue import QueueWorker, worker_name
+from facefind.access.witness import Witness
+from facefind.runtime.settings import Settings, parse_listen
+from facefind.runtime.supervisor import EmbeddedSupervisor, fresh_connections
+from facefind.runtime.task_queue import QueueWorker, worker_name
 from facefind.service import FaceFind
-from facefind.settings import Settings, parse_listen
-from facefind.supervisor import EmbeddedSupervisor, fresh_connections
 
 logger = logging.getLogger(__name__)
 

@@ -30,10 +30,11 @@ from typing import Any
 import psutil
 
 from facefind import __version__
-from facefind.audit import KEY_FILE, WITNESS_FILE, Verdict, Witness, load_audit_key, parse_key
-from facefind.database import locate, open_pool, prepare
-from facefind.settings import Settings
-from facefind.transfer import check_export_path, check_import_path
+from facefind.access.audit_key import KEY_FILE, load_audit_key, parse_key
+from facefind.access.witness import WITNESS_FILE, Verdict, Witness
+from facefind.enroll.transfer import check_export_path, check_import_path
+from facefind.runtime.database import locate, open_pool, prepare
+from facefind.runtime.settings import Settings
 from gallery import AuditHead, AuditKey, Gallery
 from gallery.dump import dump_to, other_sessions, recreate_database, restore_from, user_relations
 from gallery.embedded import HANDLES_FILE
@@ -109,7 +110,7 @@ async def backup(
         size = await asyncio.to_thread(
             _write_bundle, path, db.owner_url, manifest, witness_bytes, key_text, overwrite
         )
-        await gallery.audit(
+        await gallery.audit.append(
             actor,
             "database.backup",
             None,
@@ -205,8 +206,8 @@ async def restore(
     try:
         gallery = Gallery(pool, audit_key=key, owner_dsn=prepared.owner_url)
         details = {"file": path.name, "created_at": manifest.get("created_at")}
-        await gallery.audit(actor, "database.restore", None, details)
-        from facefind.audit import verify
+        await gallery.audit.append(actor, "database.restore", None, details)
+        from facefind.access.witness import verify
 
         verdict = await verify(gallery, Witness.of(settings))
     finally:

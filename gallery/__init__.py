@@ -3,6 +3,8 @@
 from gallery.checks import DatabaseCheckError, audit_rights, check_vector
 from gallery.db import MigrationError, create_pool, database_unavailable, migrate, outage_text
 from gallery.embedded import start_embedded
+from gallery.gallery import Gallery
+from gallery.models import ModelMismatch
 from gallery.records import (
     AuditCheck,
     AuditHead,
@@ -21,7 +23,6 @@ from gallery.records import (
 )
 from gallery.roles import DEFAULT_RUNTIME_ROLE, RoleError, RuntimeRole
 from gallery.seal import AuditKey, AuditKeyMismatch, check_audit_key
-from gallery.store import Gallery, ModelMismatch
 
 __all__ = [
     "DEFAULT_RUNTIME_ROLE",

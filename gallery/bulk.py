@@ -1,29 +1,18 @@
-"""Bulk loading: many identities and faces per transaction (faces by COPY), and the vector
-indexes dropped during a large load and built once after it."""
+"""Bulk loading: many identities and faces per transaction (faces by COPY), and the consistent
+snapshot an export between deployments reads."""
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import numpy as np
 
-from gallery import queries as q
-from gallery.base import Connection, GalleryBase
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class VectorIndex:
-    name: str
-    definition: str  # CREATE INDEX ..., as the server describes it (pg_indexes)
-    bytes: int
+from gallery.database import Connection, Database
+from gallery.queries import bulk as q
+from gallery.queries import identities as iq
 
 
 @dataclass(frozen=True)
@@ -75,19 +64,17 @@ class ExportSnapshot:
             yield str(r["uid"]), np.asarray(r["embedding"].to_numpy(), np.float32), r["ref_count"]
 
 
-class BulkStore(GalleryBase):
-    async def source_hashes(self, model: str) -> set[str]:
-        """SHA-256 of every photo with an active face of this model: what a load skips."""
-        return {r[0] for r in await self.pool.fetch(q.SOURCE_HASHES, model)}
+class Bulk:
+    """Many identities and faces at once (folder loads, imports), and exports."""
 
-    async def face_count(self, model: str) -> int:
-        return int(await self.pool.fetchval(q.FACES_COUNT, model))
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def create_identities(self, new: Sequence[NewIdentity], actor: str) -> list[int]:
         """Create identities in one transaction; their ids, in order."""
         if not new:
             return []
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             ids = [int(r[0]) for r in await con.fetch(q.IDENTITY_IDS_RESERVE, len(new))]
             names = [" ".join(n.name.split()) for n in new]
             if not all(names):
@@ -101,7 +88,7 @@ class BulkStore(GalleryBase):
                 [actor] * len(new),
                 [n.uid for n in new],
             )
-            await self.audit(
+            await self.db.audit(
                 actor,
                 "identity.bulk_create",
                 None,
@@ -140,7 +127,7 @@ class BulkStore(GalleryBase):
             )
             for i, f in enumerate(faces)
         ]
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             await con.execute(q.FACES_STAGING)
             await con.copy_records_to_table(
                 "faces_staging", records=records, columns=list(q.FACES_STAGING_COLUMNS)
@@ -150,9 +137,9 @@ class BulkStore(GalleryBase):
                 for r in await con.fetch(q.FACES_FROM_STAGING)
             }
             identities = sorted({i for i, _ in added})
-            await con.execute(q.TEMPLATES_DELETE, identities)
-            await con.execute(q.TEMPLATES_BUILD, identities)
-            await self.audit(
+            await con.execute(iq.TEMPLATES_DELETE, identities)
+            await con.execute(iq.TEMPLATES_BUILD, identities)
+            await self.db.audit(
                 actor,
                 "face.bulk_add",
                 None,
@@ -163,90 +150,14 @@ class BulkStore(GalleryBase):
 
     async def identities_by_uid(self, uids: Sequence[str]) -> dict[str, tuple[int, bool]]:
         """uid -> (identity id, forgotten) for the uids this gallery knows."""
-        rows = await self.pool.fetch(q.IDENTITIES_BY_UID, list(uids))
+        rows = await self.db.pool.fetch(q.IDENTITIES_BY_UID, list(uids))
         return {str(r["uid"]): (int(r["id"]), r["deleted_at"] is not None) for r in rows}
 
     @asynccontextmanager
     async def export_snapshot(self, model: str) -> AsyncIterator[ExportSnapshot]:
         """One consistent view of the gallery for an export that reads it several times."""
         async with (
-            self.pool.acquire() as con,
+            self.db.pool.acquire() as con,
             con.transaction(isolation="repeatable_read", readonly=True),
         ):
             yield ExportSnapshot(con, model)
-
-    async def defer_vector_indexes(self, actor: str) -> list[str]:
-        """Drop the HNSW indexes for a large load, keeping their names to rebuild them.
-
-        Only the indexes facefind defines (q.VECTOR_INDEX_DEFINITIONS) are dropped: they are
-        built again from those definitions, never from what a table holds. Dropping is the
-        schema owner's: without its connection (a runtime role alone) nothing is dropped and
-        the load goes into the indexes as they are, slower but complete."""
-        names: list[str] = []
-        try:
-            async with self.owner_transaction() as con:
-                for r in await con.fetch(q.VECTOR_INDEXES):
-                    if r["indexname"] not in q.VECTOR_INDEX_DEFINITIONS:
-                        logger.warning(
-                            "index %s is not one facefind builds: kept through the load",
-                            r["indexname"],
-                        )
-                        continue
-                    await con.execute(q.DEFERRED_INDEX_ADD, r["indexname"], actor)
-                    await con.execute(q.drop_index(r["indexname"]))
-                    names.append(r["indexname"])
-                if names:
-                    await self.audit(actor, "index.defer", None, {"indexes": names}, con=con)
-        except asyncpg.InsufficientPrivilegeError:
-            logger.warning(
-                "this role may not drop the vector indexes: loading with them in place (slower; "
-                "set DATABASE_OWNER_URL for large loads)"
-            )
-            return []
-        return names
-
-    async def vector_indexes(self) -> list[VectorIndex]:
-        """The HNSW indexes that searches walk, with their definitions and sizes."""
-        return [
-            VectorIndex(r["indexname"], r["indexdef"], int(r["bytes"]))
-            for r in await self.pool.fetch(q.VECTOR_INDEXES)
-        ]
-
-    async def deferred_indexes(self) -> list[str]:
-        return [r["name"] for r in await self.pool.fetch(q.DEFERRED_INDEXES)]
-
-    async def restore_vector_indexes(
-        self, actor: str, *, timings: dict[str, float] | None = None
-    ) -> list[str]:
-        """Build the indexes a load deferred (also one an interrupted load left behind), each
-        from its definition in the code, looked up by the name the table keeps.
-
-        `timings`, when given, receives each built index's seconds."""
-        built = []
-        for name in await self.deferred_indexes():
-            definition = q.VECTOR_INDEX_DEFINITIONS.get(name)
-            if definition is None:
-                logger.warning(
-                    "deferred index %s is not one facefind defines: not built (delete its row "
-                    "from deferred_indexes)",
-                    name,
-                )
-                continue
-            logger.info("building index %s", name)
-            started = time.perf_counter()
-            try:
-                async with self.owner_transaction() as con:
-                    await con.execute(definition)
-                    await con.execute(q.DEFERRED_INDEX_DONE, name)
-                    await self.audit(actor, "index.build", None, {"index": name}, con=con)
-            except asyncpg.InsufficientPrivilegeError:
-                logger.warning(
-                    "index %s waits to be built by its owner: run `facefind migrate`", name
-                )
-                continue
-            built.append(name)
-            seconds = time.perf_counter() - started
-            logger.info("built index %s in %.0f s", name, seconds)
-            if timings is not None:
-                timings[name] = seconds
-        return built

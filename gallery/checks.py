@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gallery import queries as q
+from gallery.queries import schema as q
 
 # hnsw.iterative_scan (0.8.0): without it a filtered search can silently return a short list
 PGVECTOR_MINIMUM = (0, 8, 0)

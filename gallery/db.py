@@ -17,8 +17,9 @@ import procrastinate
 from pgvector.asyncpg import register_vector
 from procrastinate.schema import SchemaManager
 
-from gallery import queries as q
 from gallery.checks import check_vector
+from gallery.queries import audit as audit_sql
+from gallery.queries import schema as schema_sql
 from gallery.roles import RuntimeRole, ensure_runtime_role, grant_runtime_privileges
 from gallery.seal import AuditKey, append_sealed, check_audit_key
 
@@ -87,14 +88,14 @@ async def migrate(
             return []
         await check_vector(con, need_installed=False)
         # session lock: a second process waits, then finds everything applied
-        await con.execute(q.MIGRATION_LOCK, q.MIGRATION_LOCK_ID)
+        await con.execute(schema_sql.MIGRATION_LOCK, schema_sql.MIGRATION_LOCK_ID)
         try:
-            await con.execute(q.MIGRATIONS_TABLE)
+            await con.execute(schema_sql.MIGRATIONS_TABLE)
             await check_audit_key(con, audit_key)
             for m in await _pending(con, migrations):
                 async with con.transaction():
                     await con.execute(m.sql)
-                    await con.execute(q.MIGRATION_RECORD, m.version, m.name, m.checksum)
+                    await con.execute(schema_sql.MIGRATION_RECORD, m.version, m.name, m.checksum)
                     await _audit_migration(con, m, actor, audit_key)
                 applied_now.append(f"{m.version:04d}_{m.name}")
                 logger.info("applied migration %04d_%s", m.version, m.name)
@@ -109,7 +110,7 @@ async def migrate(
                 "connection"
             ) from None
         finally:
-            await con.execute(q.MIGRATION_UNLOCK, q.MIGRATION_LOCK_ID)
+            await con.execute(schema_sql.MIGRATION_UNLOCK, schema_sql.MIGRATION_LOCK_ID)
     finally:
         await con.close()
     return applied_now
@@ -117,9 +118,9 @@ async def migrate(
 
 async def _pending(con: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
     """Migrations not applied yet; refuses a file that changed after it was applied."""
-    if not await con.fetchval(q.MIGRATIONS_TABLE_EXISTS):
+    if not await con.fetchval(schema_sql.MIGRATIONS_TABLE_EXISTS):
         return migrations
-    applied = {r["version"]: r["checksum"] for r in await con.fetch(q.MIGRATIONS_APPLIED)}
+    applied = {r["version"]: r["checksum"] for r in await con.fetch(schema_sql.MIGRATIONS_APPLIED)}
     for m in migrations:
         if m.version in applied and applied[m.version] != m.checksum:
             raise MigrationError(f"migration {m.version:04d}_{m.name} changed after it was applied")
@@ -136,10 +137,10 @@ async def _audit_migration(
 async def _audit(
     con: asyncpg.Connection, audit_key: AuditKey, actor: str, target: str, details: dict[str, Any]
 ) -> None:
-    if await con.fetchval(q.AUDIT_SEALED_SCHEME):
+    if await con.fetchval(audit_sql.AUDIT_SEALED_SCHEME):
         await append_sealed(con, audit_key, actor, "migration.apply", target, details)
     else:
-        await con.execute(q.AUDIT_INSERT_LEGACY, actor, "migration.apply", target, details)
+        await con.execute(audit_sql.AUDIT_INSERT_LEGACY, actor, "migration.apply", target, details)
 
 
 QUEUE_COMPONENT = "procrastinate"
@@ -160,9 +161,9 @@ async def _apply_queue_schema(
     recorded and the installed version are applied in order.
     """
     installed = procrastinate.__version__
-    if await con.fetchval(q.TABLE_EXISTS, "queue_schema") is None:
+    if await con.fetchval(schema_sql.TABLE_EXISTS, "queue_schema") is None:
         return []  # a migrations folder without 0005 (tests of the runner itself)
-    recorded = await con.fetchval(q.QUEUE_SCHEMA_VERSION, QUEUE_COMPONENT)
+    recorded = await con.fetchval(schema_sql.QUEUE_SCHEMA_VERSION, QUEUE_COMPONENT)
     if recorded == installed:
         return []
     if recorded is None:
@@ -179,7 +180,7 @@ async def _apply_queue_schema(
     async with con.transaction():
         for statement in sql:
             await con.execute(statement)
-        await con.execute(q.QUEUE_SCHEMA_RECORD, QUEUE_COMPONENT, installed)
+        await con.execute(schema_sql.QUEUE_SCHEMA_RECORD, QUEUE_COMPONENT, installed)
         await _audit(con, audit_key, actor, done, {"version": installed})
     logger.info("applied the task queue schema: %s", done)
     return [done]
@@ -187,9 +188,9 @@ async def _apply_queue_schema(
 
 async def _queue_schema_pending(con: asyncpg.Connection) -> bool:
     """Whether the task queue's schema is missing or of another procrastinate version."""
-    if await con.fetchval(q.TABLE_EXISTS, "queue_schema") is None:
+    if await con.fetchval(schema_sql.TABLE_EXISTS, "queue_schema") is None:
         return False  # the numbered migrations create its table: they are pending then
-    recorded = await con.fetchval(q.QUEUE_SCHEMA_VERSION, QUEUE_COMPONENT)
+    recorded = await con.fetchval(schema_sql.QUEUE_SCHEMA_VERSION, QUEUE_COMPONENT)
     return bool(recorded != procrastinate.__version__)
 
 
@@ -308,7 +309,7 @@ async def create_database(server_uri: str, name: str) -> str:
     """Create an empty database on the server and return its URI."""
     con = await asyncpg.connect(server_uri)
     try:
-        await con.execute(q.create_database(_checked_name(name)))
+        await con.execute(schema_sql.create_database(_checked_name(name)))
     finally:
         await con.close()
     return database_dsn(server_uri, name)
@@ -317,7 +318,7 @@ async def create_database(server_uri: str, name: str) -> str:
 async def drop_database(server_uri: str, name: str) -> None:
     con = await asyncpg.connect(server_uri)
     try:
-        await con.execute(q.drop_database(_checked_name(name)))
+        await con.execute(schema_sql.drop_database(_checked_name(name)))
     finally:
         await con.close()
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import asyncpg
 
-from gallery import queue_queries as q
 from gallery.db import database_unavailable
+from gallery.queries import jobs as q
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from gallery import queries as q
+from gallery.queries import schema as q
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ async def grant_runtime_privileges(con: Any, role: RuntimeRole) -> None:
             privileges = runtime_privileges(table)
             if privileges is None:
                 logger.warning(
-                    "table %s is not named in the runtime role's grants "
-                    "(gallery/queries.py RUNTIME_TABLE_PRIVILEGES): role %s may only read it",
+                    "table %s is not named in the runtime role's grants (gallery/queries/"
+                    "schema.py RUNTIME_TABLE_PRIVILEGES): role %s may only read it",
                     table,
                     role.name,
                 )

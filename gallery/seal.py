@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gallery import queries as q
+from gallery.queries import audit as q
 
 GENESIS_HASH = "0" * 64
 SEALED = "hmac-sha256"

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from gallery import queries as q
-from gallery import search_queries as sq
-from gallery.base import GalleryBase
+from gallery.database import Database
+from gallery.queries import identities as q
+from gallery.queries import search as sq
 from gallery.records import Match
 
 # How an identity's score combines its best face and its template (the normalised mean of its
@@ -73,10 +73,23 @@ def rank_identities(
     return [s for s in _score_identities(query, faces, templates, fusion) if s.face_id][:limit]
 
 
-class SearchStore(GalleryBase):
-    fusion: str = DEFAULT_FUSION
+class Search:
+    """The identities closest to a face: shortlists on the HNSW indexes, then exact scores."""
 
-    async def search(
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ef_search: int = 200,
+        shortlist: int = 200,
+        fusion: str = DEFAULT_FUSION,
+    ) -> None:
+        self.db = db
+        self.ef_search = ef_search
+        self.shortlist = shortlist
+        self.fusion = fusion
+
+    async def identities(
         self,
         embedding: np.ndarray,
         model: str,
@@ -107,7 +120,7 @@ class SearchStore(GalleryBase):
         )
         if not face_rows and not template_rows:
             return []
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             chosen = choose_identities(query, face_rows, template_rows, self.fusion, limit)
             faces = await con.fetch(sq.FACES_OF_IDENTITIES, chosen, model)
             templates = await con.fetch(sq.TEMPLATES_OF_IDENTITIES, chosen, model)
@@ -133,7 +146,7 @@ class SearchStore(GalleryBase):
         ]
 
     async def _shortlist(self, sql: str, query: np.ndarray, model: str, exact: bool) -> list[Any]:
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             if not exact:
                 await con.execute(
                     sq.search_settings(self.ef_search, max(20000, self.shortlist * 50))

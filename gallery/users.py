@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from gallery import queries as q
-from gallery.base import Connection, GalleryBase
+from gallery.database import Connection, Database
+from gallery.queries import users as q
 from gallery.records import User
 
 USER_STATUSES = ("pending", "approved", "rejected", "revoked")
 ROLES = ("officer", "admin")
 
 
-class UserStore(GalleryBase):
-    async def user_seen(
+class Users:
+    """Bot users: who wrote to the bot, their status and role, every decision on them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def seen(
         self,
         user_id: int,
         first_name: str,
@@ -22,7 +27,7 @@ class UserStore(GalleryBase):
         language: str | None,
     ) -> tuple[User, bool]:
         """Record that a Telegram user wrote to us; returns the user and whether it is new."""
-        known = await self.get_user(user_id)
+        known = await self.get(user_id)
         if known is not None and (
             known.first_name,
             known.last_name,
@@ -30,14 +35,14 @@ class UserStore(GalleryBase):
             known.language,
         ) == (first_name or "", last_name, username, language):
             return known, False  # nothing changed: no write on every message
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             row = await con.fetchrow(
                 q.USER_SEEN, user_id, first_name or "", last_name, username, language
             )
             assert row is not None
             inserted = bool(row["inserted"])
             if inserted:
-                await self.audit(
+                await self.db.audit(
                     f"tg:{user_id}",
                     "user.request_access",
                     f"user:{user_id}",
@@ -46,35 +51,35 @@ class UserStore(GalleryBase):
                 )
         return _user(row), inserted
 
-    async def get_user(self, user_id: int, *, con: Connection | None = None) -> User | None:
-        row = await self._c(con).fetchrow(q.USER_GET, user_id)
+    async def get(self, user_id: int, *, con: Connection | None = None) -> User | None:
+        row = await self.db.on(con).fetchrow(q.USER_GET, user_id)
         return _user(row) if row else None
 
-    async def list_users(self, status: str | None = None) -> list[User]:
-        return [_user(r) for r in await self.pool.fetch(q.USER_LIST, status)]
+    async def all(self, status: str | None = None) -> list[User]:
+        return [_user(r) for r in await self.db.pool.fetch(q.USER_LIST, status)]
 
     async def admins(self) -> list[User]:
-        return [_user(r) for r in await self.pool.fetch(q.USER_ADMINS)]
+        return [_user(r) for r in await self.db.pool.fetch(q.USER_ADMINS)]
 
-    async def set_user_status(
+    async def set_status(
         self, user_id: int, status: str, actor: str, *, create: bool = False
     ) -> User | None:
         if status not in USER_STATUSES:
             raise ValueError(f"unknown status {status!r}")
         return await self._decide(user_id, q.USER_SET_STATUS, "status", status, actor, create)
 
-    async def set_user_role(
+    async def set_role(
         self, user_id: int, role: str, actor: str, *, create: bool = False
     ) -> User | None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         return await self._decide(user_id, q.USER_SET_ROLE, "role", role, actor, create)
 
-    async def ensure_user(self, user_id: int) -> None:
+    async def ensure(self, user_id: int) -> None:
         """A row for a user who never wrote to the bot (the CLI makes the first admin so)."""
-        await self.pool.execute(q.USER_ENSURE, user_id)
+        await self.db.pool.execute(q.USER_ENSURE, user_id)
 
-    async def change_user(
+    async def change(
         self,
         user_id: int,
         actor: str,
@@ -90,7 +95,7 @@ class UserStore(GalleryBase):
         role = role or seen.role
         if status not in USER_STATUSES or role not in ROLES:
             raise ValueError(f"unknown status or role {status!r}, {role!r}")
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             row = await con.fetchrow(
                 q.USER_CHANGE, user_id, status, role, actor, seen.status, seen.role
             )
@@ -103,7 +108,7 @@ class UserStore(GalleryBase):
                 if before == after:
                     continue
                 action = f"user.{after}" if field == "status" else f"user.role.{after}"
-                await self.audit(
+                await self.db.audit(
                     actor, action, f"user:{user_id}", {"from": before, "to": after}, con=con
                 )
         return _user(row)
@@ -112,15 +117,15 @@ class UserStore(GalleryBase):
         self, user_id: int, query: str, field: str, value: str, actor: str, create: bool
     ) -> User | None:
         """Change a user's status or role, recording who did it and what it was before."""
-        async with self.transaction() as con:
+        async with self.db.transaction() as con:
             if create:
                 await con.execute(q.USER_ENSURE, user_id)
-            before = await self.get_user(user_id, con=con)
+            before = await self.get(user_id, con=con)
             row = await con.fetchrow(query, user_id, value, actor)
             if row is None:
                 return None
             action = f"user.{value}" if field == "status" else f"user.role.{value}"
-            await self.audit(
+            await self.db.audit(
                 actor,
                 action,
                 f"user:{user_id}",

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.app import BotRunner
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
+from bot.runner import BotRunner
+from facefind.access.actors import Requester
+from facefind.enroll.photo import IdentitySpec
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import Lookup
 from recognition import Analysis
 from tests import images
@@ -104,7 +104,7 @@ class Enrolled:
 async def enrolled(service: FaceFind) -> Enrolled:
     """Four t1.jpg people enrolled from crops; t1 faces #3 (turned away) and #6 left out."""
     t1 = images.read_bytes(images.T1)
-    analysis, _ = await service.analyze(t1)
+    analysis, _ = await service.analysis.analyze(t1)
     assert len(analysis.faces) == images.T1_FACES
     requester = Requester(actor="test")
     people: dict[str, Person] = {}
@@ -115,13 +115,15 @@ async def enrolled(service: FaceFind) -> Enrolled:
         ("Dmytro", "Dub", "REF-4", 5),
     ):
         spec = IdentitySpec(f"{first} {last}", ref)
-        result = await service.enroll(face_crop(analysis, index, margin=0.6), spec, requester)
+        result = await service.enroller.enroll(
+            face_crop(analysis, index, margin=0.6), spec, requester
+        )
         assert result.face_id is not None
         query = face_crop(analysis, index, margin=0.9, scale=0.75, quality=70)
         people[first] = Person(spec.name, ref, result.identity.id, index, query)
     # a second reference face, so /identity has an album to show
     closer = face_crop(analysis, 1, margin=0.4, scale=1.25)
-    second = await service.enroll(closer, IdentitySpec("Alice Ames", "REF-1"), requester)
+    second = await service.enroller.enroll(closer, IdentitySpec("Alice Ames", "REF-1"), requester)
     assert second.identity.id == people["Alice"].identity_id and second.face_id is not None
     stranger = face_crop(analysis, 6, margin=0.9, scale=0.75, quality=70)
     return Enrolled(t1, people, stranger)
@@ -178,8 +180,8 @@ async def officer(
     """A user an administrator already approved."""
     uid = new_user_id()
     user = fake.user(uid, first_name, f"user{uid}", language)
-    await service.gallery.user_seen(uid, first_name, None, f"user{uid}", language)
-    await service.gallery.set_user_status(uid, "approved", f"tg:{ADMIN}")
+    await service.gallery.users.seen(uid, first_name, None, f"user{uid}", language)
+    await service.gallery.users.set_status(uid, "approved", f"tg:{ADMIN}")
     return user
 
 
@@ -232,7 +234,7 @@ async def answered(service: FaceFind, lookup_id: int, timeout: float = 30.0) -> 
     after the last message arrives."""
     deadline = time.monotonic() + timeout
     while True:
-        stored = await service.gallery.get_lookup(lookup_id)
+        stored = await service.gallery.lookups.get(lookup_id)
         assert stored is not None
         if stored.status not in ("pending", "replying"):
             return stored

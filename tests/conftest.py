@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from facefind.database import with_user
+from facefind.runtime.database import with_user
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, create_pool, migrate, start_embedded
 from gallery.db import create_database
 from recognition.models import resolve_model_pack
@@ -77,7 +77,7 @@ async def gallery(fresh_dsn: str, audit_key: AuditKey) -> AsyncIterator[Gallery]
     pool = await create_pool(fresh_dsn)
     try:
         g = Gallery(pool, audit_key=audit_key)
-        await g.register_model("test-model", "d" * 64, "r" * 64)
+        await g.models.register("test-model", "d" * 64, "r" * 64)
         yield g
     finally:
         await pool.close()

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from facefind.bands import BandPolicy, one_in
-from facefind.calibration import Calibration, GallerySize
-from facefind.settings import Settings, SettingsError, Thresholds
+from facefind.runtime.settings import Settings, SettingsError, Thresholds
+from facefind.scoring.bands import BandPolicy, one_in
+from facefind.scoring.calibration import Calibration, GallerySize
 
 
 def synthetic_calibration(floor: float = 0.2) -> Calibration:
@@ -80,7 +80,7 @@ def test_fixed_thresholds_override_the_calibration() -> None:
 def test_a_fixed_strong_threshold_below_a_large_gallerys_possible_band_wins_with_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="facefind.bands")
+    caplog.set_level(logging.INFO, logger="facefind.scoring.bands")
     p = policy(strong_threshold=0.40)
     # at start, the operator learns the sizes at which the derived band will cross it
     [start] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

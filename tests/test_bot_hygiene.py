@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.app import BotRunner
-from facefind.audit import Witness, verify
+from bot.runner import BotRunner
+from facefind.access.witness import Witness, verify
 from facefind.service import FaceFind
 from tests.botkit import (
     ADMIN,
@@ -89,7 +89,7 @@ async def test_names_are_cleaned_and_limited_when_enrolling(
     fake.push_message(admin, photo=carla, caption="/enroll Nul\x00Name | r\u202e1")
     done = await reply(fake, admin, "Added a reference face to", since=since, timeout=60)
     assert "NulName [r1]" in body(done)
-    assert [i.display_name for i in await service.gallery.identities_named("NulName")] == [
+    assert [i.display_name for i in await service.gallery.identities.named("NulName")] == [
         "NulName"
     ]
 
@@ -97,7 +97,7 @@ async def test_names_are_cleaned_and_limited_when_enrolling(
     fake.push_message(admin, photo=carla, caption="/enroll " + "x" * 5000)
     refused = await reply(fake, admin, "too long", since=since)
     assert body(refused) == "The name is too long: at most 200 characters."
-    assert await service.gallery.identities_like("xxxxx") == []
+    assert await service.gallery.identities.like("xxxxx") == []
 
     since = len(fake.sent)
     fake.push_message(admin, photo=carla, caption="/enroll \u202e\u2066 | ref")
@@ -171,7 +171,7 @@ async def test_admin_views_are_audited_and_admins_are_marked(
     assert "\u202e" not in body(listing)
     views = [
         a
-        for a in await service.gallery.recent_audit(10)
+        for a in await service.gallery.audit.recent(10)
         if a["action"] == "users.list" and a["actor"] == f"tg:{ADMIN}"
     ]
     assert [v["details"]["status"] for v in views[:2]] == [None, "pending"]
@@ -181,11 +181,11 @@ async def test_forgetting_in_the_bot_erases_and_restoring_works_within_the_grace
     fake: FakeBotApi, start_bot: StartBot, service: FaceFind, enrolled: Enrolled, admin: JSON
 ) -> None:
     await start_bot(forget_grace_days=7)
-    temp = await service.gallery.create_identity("Grace Person", "test")
+    temp = await service.gallery.identities.create("Grace Person", "test")
     told = await send(fake, admin, f"/forget {temp.id}", f"Identity #{temp.id} (Grace Person)")
     assert f"/restore {temp.id} undoes this" in body(told)
     await send(fake, admin, f"/restore {temp.id}", f"Identity #{temp.id} (Grace Person) was rest")
-    restored = await service.gallery.get_identity(temp.id)
+    restored = await service.gallery.identities.get(temp.id)
     assert restored is not None and not restored.deleted
     await send(fake, admin, f"/restore {temp.id}", "is not forgotten")
 
@@ -195,10 +195,10 @@ async def test_a_match_on_a_face_without_a_picture_is_answered(
 ) -> None:
     """Bulk imports store no crop; a match on one must not break the reply."""
     query = enrolled.people["Dmytro"].query
-    analysis, _ = await service.analyze(query)
-    imported = await service.gallery.create_identity("Imported Twin", "test")
+    analysis, _ = await service.analysis.analyze(query)
+    imported = await service.gallery.identities.create("Imported Twin", "test")
     embedding = np.asarray(analysis.faces[0].embedding, dtype=np.float32)[None, :]
-    await service.gallery.import_faces(
+    await service.gallery.faces.import_embeddings(
         service.model,
         [imported.id],
         embedding,
@@ -213,7 +213,7 @@ async def test_a_match_on_a_face_without_a_picture_is_answered(
         assert decodes_as_image(shown[0]["_file"])[0] > 224  # the pair, with a blank right half
         assert errors(fake, user["id"]) == []
     finally:
-        await service.gallery.forget_identity(imported.id, "test", erase=True)
+        await service.gallery.identities.forget(imported.id, "test", erase=True)
 
 
 async def test_admins_get_a_daily_check_point_that_verify_accepts(

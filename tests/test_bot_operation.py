@@ -12,9 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import BotRunner, webhook_path
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
+from bot.app import webhook_path
+from bot.runner import BotRunner
+from facefind.access.actors import Requester
+from facefind.enroll.photo import IdentitySpec
 from facefind.service import FaceFind
 from tests.botkit import (
     Enrolled,
@@ -70,7 +71,7 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
     fake.push_message(user, "/start")  # Telegram posts it with the registered secret
     await reply(fake, user, "sent to the administrators")
 
-    assert await service.gallery.get_user(forger["id"]) is None
+    assert await service.gallery.users.get(forger["id"]) is None
     assert fake.messages_to(forger["id"]) == []
     assert fake.calls_of("getUpdates") == []
 
@@ -126,7 +127,7 @@ async def test_health_and_metrics(
     assert health["database"] is True and health["models"] is True and health["bot"] is True
     assert health["model"] == service.model
     # the gallery's size and the bands in force for it
-    bands = await service.current_bands()
+    bands = await service.bands.current()
     assert health["gallery"]["identities"] == bands.identities >= len(enrolled.people)
     assert health["gallery"]["possible"] == round(bands.thresholds.possible, 4)
     assert health["gallery"]["strong"] == round(bands.thresholds.strong, 4)
@@ -153,7 +154,7 @@ async def test_the_third_photo_in_an_hour_is_refused_at_a_limit_of_two(
     fake.push_message(user, photo=gradient_jpeg())
     refusal = await reply(fake, user, "limit of 2 lookups per hour", since=since)
     assert "Try again later" in body(refusal)
-    assert len(await service.gallery.list_lookups(user_id=user["id"])) == 2
+    assert len(await service.gallery.lookups.recent(user_id=user["id"])) == 2
 
 
 # --- 12. flood control ---------------------------------------------------------------------------
@@ -219,18 +220,18 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
     own = await FaceFind.open(settings, actor="test")
     try:
         alice = enrolled.people["Alice"]
-        analysis, _ = await own.analyze(enrolled.t1)
-        await own.enroll(
+        analysis, _ = await own.analysis.analyze(enrolled.t1)
+        await own.enroller.enroll(
             face_crop(analysis, alice.face_index, margin=0.6),
             IdentitySpec(alice.name, alice.ref),
             Requester(actor="test"),
         )
         user = fake.user(new_user_id(), "Petro", "petro")
-        await own.gallery.user_seen(user["id"], "Petro", None, "petro", "en")
-        await own.gallery.set_user_status(user["id"], "approved", "test")
+        await own.gallery.users.seen(user["id"], "Petro", None, "petro", "en")
+        await own.gallery.users.set_status(user["id"], "approved", "test")
         # what a crash leaves behind: the lookup recorded, the photo not yet answered
         file_id, _ = fake.add_file(alice.query, kind="photo")
-        lookup_id = await own.begin_lookup(
+        lookup_id = await own.identifier.begin_lookup(
             Requester.telegram(user["id"]),
             source="telegram",
             chat_id=user["id"],
@@ -246,7 +247,7 @@ async def test_a_lookup_interrupted_by_a_restart_is_answered_at_the_next_start(
             assert alice.name in body(answered[0])
         finally:
             await runner.stop()
-        stored = await own.gallery.get_lookup(lookup_id)
+        stored = await own.gallery.lookups.get(lookup_id)
         assert stored is not None and stored.status == "done"
         assert stored.faces[0].candidates[0].display_name == alice.name
     finally:
@@ -266,7 +267,7 @@ async def test_a_photo_another_process_records_meanwhile_is_answered_once_withou
     alice = enrolled.people["Alice"]
     pushed: list[dict] = []
     recorded_elsewhere: list[int | None] = []
-    lookup_for_message = service.gallery.lookup_for_message
+    lookup_for_message = service.gallery.lookups.for_message
 
     async def recorded_meanwhile(chat_id: int, message_id: int) -> tuple[int, str] | None:
         if not recorded_elsewhere:
@@ -274,7 +275,7 @@ async def test_a_photo_another_process_records_meanwhile_is_answered_once_withou
             # and this process's own insert (the user's lock is per process)
             photo = pushed[0]["message"]["photo"][-1]
             recorded_elsewhere.append(
-                await service.begin_lookup(
+                await service.identifier.begin_lookup(
                     Requester.telegram(user["id"]),
                     source="telegram",
                     chat_id=chat_id,
@@ -286,7 +287,7 @@ async def test_a_photo_another_process_records_meanwhile_is_answered_once_withou
             return None
         return await lookup_for_message(chat_id, message_id)
 
-    monkeypatch.setattr(service.gallery, "lookup_for_message", recorded_meanwhile)
+    monkeypatch.setattr(service.gallery.lookups, "for_message", recorded_meanwhile)
     since = len(fake.sent)
     pushed.append(fake.push_message(user, photo=alice.query))
     summary = await reply(fake, user, "Lookup #", since=since, timeout=60)

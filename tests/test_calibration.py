@@ -11,18 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.calibration import (
-    Calibration,
-    Curves,
-    GallerySize,
-    Tail,
-    bands_for,
-    capacity,
+from facefind.scoring.calibration import Calibration, Curves, GallerySize, Tail, bands_for, capacity
+from facefind.scoring.calibration_files import (
     load_calibration,
     operator_calibration_path,
     save_calibration,
 )
-from facefind.calibration_fit import (
+from facefind.scoring.fitting import (
     ImpostorCounts,
     ReferenceScores,
     all_pair_impostors,

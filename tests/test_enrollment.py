@@ -12,15 +12,16 @@ import cv2
 import numpy as np
 import pytest
 
-from facefind.actors import Requester
-from facefind.bulk import AUTO_WORKERS_FROM, FolderReport, auto_workers
-from facefind.calibration import Calibration, save_calibration
-from facefind.cli_gallery import workers_arg
-from facefind.enrollment import IdentitySpec
+from facefind.access.actors import Requester
+from facefind.cli.gallery import workers_arg
+from facefind.enroll.folder import AUTO_WORKERS_FROM, FolderReport, auto_workers
+from facefind.enroll.folder_scan import scan_folder
+from facefind.enroll.photo import IdentitySpec
 from facefind.errors import PoorReference
-from facefind.folders import scan_folder
+from facefind.runtime.settings import Settings
+from facefind.scoring.calibration import Calibration
+from facefind.scoring.calibration_files import save_calibration
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery.server_settings import Machine
 from recognition.models import resolve_model_pack
 from tests import images
@@ -58,7 +59,7 @@ async def enroll_folder(service: FaceFind, root: Path) -> FolderReport:
 
 
 async def top_candidate_name(service: FaceFind, photo: bytes) -> str | None:
-    result = await service.identify(photo, ACTOR)
+    result = await service.identifier.identify(photo, ACTOR)
     cands = result.faces[0].candidates
     return cands[0].display_name if cands else None
 
@@ -98,7 +99,7 @@ async def test_a_real_tie_is_skipped_with_a_numbered_picture_and_enrolled_by_num
     decoded = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None and decoded.shape[1] == 900
     # the admin looks at the numbers and enrolls face 2 explicitly
-    result = await service.enroll(pair, IdentitySpec("Pair"), ACTOR, face_index=2)
+    result = await service.enroller.enroll(pair, IdentitySpec("Pair"), ACTOR, face_index=2)
     assert result.face_id is not None and result.chosen_by == "index"
     assert result.face.bbox[0] > 450  # the right-hand face
 
@@ -131,19 +132,19 @@ async def test_a_blurry_only_photo_is_enrolled_flagged_and_matches_say_so(
     [(photo, flags)] = report.flagged
     assert photo.endswith("only.jpg") and "blurry" in flags
     assert report.as_dict()["flagged"] == 1
-    result = await service.identify(images.to_jpeg(head(t1, t1_boxes[5], 1.0)), ACTOR)
+    result = await service.identifier.identify(images.to_jpeg(head(t1, t1_boxes[5], 1.0)), ACTOR)
     [candidate] = result.faces[0].candidates
     assert candidate.display_name == "Blurry" and candidate.low_quality_ref
-    stored = await service.gallery.get_lookup(result.lookup_id)
+    stored = await service.gallery.lookups.get(result.lookup_id)
     assert stored is not None and stored.faces[0].candidates[0].low_quality_ref
     # a sharp photo joins; another poor one is then refused: a better reference exists
     identity = result.faces[0].candidates[0].identity_id
-    sharp = await service.enroll(
+    sharp = await service.enroller.enroll(
         images.to_jpeg(head(t1, t1_boxes[5], 1.2)), IdentitySpec("Blurry"), ACTOR
     )
     assert sharp.identity.id == identity and sharp.flags == ()
     with pytest.raises(PoorReference):
-        await service.enroll(
+        await service.enroller.enroll(
             images.to_jpeg(cv2.GaussianBlur(head(t1, t1_boxes[5], 1.1), (0, 0), 2.5)),
             IdentitySpec("Blurry"),
             ACTOR,
@@ -153,24 +154,24 @@ async def test_a_blurry_only_photo_is_enrolled_flagged_and_matches_say_so(
 async def test_the_template_is_kept_through_enroll_and_forget(
     service: FaceFind, t1: np.ndarray, t1_boxes: list
 ) -> None:
-    first = await service.enroll(
+    first = await service.enroller.enroll(
         images.to_jpeg(head(t1, t1_boxes[0], 1.0)), IdentitySpec("Ada"), ACTOR
     )
     ident = first.identity.id
-    template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
+    template, refs = await service.gallery.templates.of(ident, service.model) or (None, 0)
     assert refs == 1 and template is not None
     np.testing.assert_allclose(template, first.face.embedding, atol=1e-5)
-    second = await service.enroll(
+    second = await service.enroller.enroll(
         images.recompress_jpeg(head(t1, t1_boxes[0], 1.4), 60), IdentitySpec("Ada"), ACTOR
     )
-    template, refs = await service.gallery.template_of(ident, service.model) or (None, 0)
+    template, refs = await service.gallery.templates.of(ident, service.model) or (None, 0)
     mean = first.face.embedding + second.face.embedding
     assert refs == 2 and template is not None
     np.testing.assert_allclose(template, mean / np.linalg.norm(mean), atol=1e-5)
-    assert await service.gallery.gallery_size(service.model) == {2: 1}
-    await service.gallery.forget_identity(ident, "test", erase=False)
-    assert await service.gallery.template_of(ident, service.model) is None
-    assert await service.gallery.gallery_size(service.model) == {}
+    assert await service.gallery.templates.gallery_size(service.model) == {2: 1}
+    await service.gallery.identities.forget(ident, "test", erase=False)
+    assert await service.gallery.templates.of(ident, service.model) is None
+    assert await service.gallery.templates.gallery_size(service.model) == {}
 
 
 def steep_calibration() -> Calibration:
@@ -191,20 +192,24 @@ async def test_the_bands_move_with_the_number_of_identities(
     save_calibration(steep_calibration(), tmp_path / "calibrations" / "buffalo_s.json")
     service = await FaceFind.open(Settings(database_url=fresh_dsn, data_dir=tmp_path))
     try:
-        empty = await service.current_bands()
+        empty = await service.bands.current()
         assert empty.source == "calibrated" and empty.identities == 0
         possibles = []
         for k, box in enumerate(t1_boxes):
-            await service.enroll(images.to_jpeg(head(t1, box, 1.0)), IdentitySpec(f"P{k}"), ACTOR)
-            bands = await service.current_bands()
+            await service.enroller.enroll(
+                images.to_jpeg(head(t1, box, 1.0)), IdentitySpec(f"P{k}"), ACTOR
+            )
+            bands = await service.bands.current()
             assert bands.identities == k + 1
             possibles.append(bands.thresholds.possible)
         assert possibles == sorted(possibles) and possibles[-1] > possibles[0]
-        result = await service.identify(images.to_jpeg(head(t1, t1_boxes[0], 1.3)), ACTOR)
+        result = await service.identifier.identify(
+            images.to_jpeg(head(t1, t1_boxes[0], 1.3)), ACTOR
+        )
         top = result.faces[0].candidates[0]
         expected = 1 - (1 - steep_calibration().fmr(top.similarity)) ** 6
         assert top.false_candidate_rate == pytest.approx(expected)
-        stored = await service.gallery.get_lookup(result.lookup_id)
+        stored = await service.gallery.lookups.get(result.lookup_id)
         assert stored is not None and stored.bands["identities"] == 6
     finally:
         await service.close()
@@ -213,15 +218,15 @@ async def test_the_bands_move_with_the_number_of_identities(
 async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
     fresh_dsn: str, tmp_path: Path, t1: np.ndarray, t1_boxes: list
 ) -> None:
+    from facefind.enroll.reembed import reembed
     from facefind.errors import StaleEmbeddings
-    from facefind.reembed import reembed
 
     settings = Settings(database_url=fresh_dsn, data_dir=tmp_path)
     service = await FaceFind.open(settings)
     try:
         photos = [images.to_jpeg(head(t1, box, 1.0)) for box in t1_boxes[:3]]
         for k, photo in enumerate(photos):
-            await service.enroll(photo, IdentitySpec(f"P{k}"), ACTOR)
+            await service.enroller.enroll(photo, IdentitySpec(f"P{k}"), ACTOR)
         current = {
             r["id"]: np.asarray(r["embedding"].to_numpy())
             for r in await service.gallery.pool.fetch("SELECT id, embedding FROM faces")
@@ -237,14 +242,14 @@ async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
         await FaceFind.open(settings)
     service = await FaceFind.open(settings, check_embeddings=False)
     try:
-        report = await reembed(service, ACTOR, batch=2)
+        report = await reembed(service.gallery, service.analysis, service.bands, ACTOR, batch=2)
         assert report.reembedded == 3 and report.without_crop == 0
         rows = await service.gallery.pool.fetch("SELECT id, embedding, recipe FROM faces")
         for r in rows:
             assert r["recipe"] == "flip-mean"
             # from the stored JPEG crop: close to, not bit-equal with, the photo's embedding
             assert float(np.dot(r["embedding"].to_numpy(), current[r["id"]])) > 0.97
-        found = await service.identify(photos[1], ACTOR)
+        found = await service.identifier.identify(photos[1], ACTOR)
         assert found.faces[0].candidates[0].display_name == "P1"
     finally:
         await service.close()
@@ -254,24 +259,28 @@ async def test_reembed_brings_an_old_gallery_to_the_current_recipe_and_pack(
 async def test_reembed_from_another_model_pack_copies_faces_with_their_crops(
     service: FaceFind, t1: np.ndarray, t1_boxes: list
 ) -> None:
-    from facefind.reembed import reembed
+    from facefind.enroll.reembed import reembed
 
     g = service.gallery
-    await g.register_model("old-pack", "d" * 64, "o" * 64)
-    person = await g.create_identity("Old Pack Person", "test")
+    await g.models.register("old-pack", "d" * 64, "o" * 64)
+    person = await g.identities.create("Old Pack Person", "test")
     crop_photo = images.to_jpeg(head(t1, t1_boxes[2], 1.0))
-    analysis, crops = await service.analyze(crop_photo)
+    analysis, crops = await service.analysis.analyze(crop_photo)
     face = analysis.faces[0]
-    await g.add_face(
+    await g.faces.add(
         identity_id=person.id, model="old-pack", embedding=np.roll(face.embedding, 7),
         det_score=face.det_score, quality=face.quality.as_dict(), bbox=face.bbox,
         crop_jpeg=crops[0], source_sha256=analysis.sha256, actor="test", recipe="old",
     )  # fmt: skip
-    report = await reembed(service, ACTOR, from_model="old-pack")
+    report = await reembed(
+        service.gallery, service.analysis, service.bands, ACTOR, from_model="old-pack"
+    )
     assert report.copied == 1
-    again = await reembed(service, ACTOR, from_model="old-pack")
+    again = await reembed(
+        service.gallery, service.analysis, service.bands, ACTOR, from_model="old-pack"
+    )
     assert again.copied == 0  # idempotent
-    result = await service.identify(images.to_jpeg(head(t1, t1_boxes[2], 1.3)), ACTOR)
+    result = await service.identifier.identify(images.to_jpeg(head(t1, t1_boxes[2], 1.3)), ACTOR)
     assert result.faces[0].candidates[0].display_name == "Old Pack Person"
 
 
@@ -282,7 +291,7 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     t1_boxes: list,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import facefind.bulk
+    import facefind.enroll.folder
 
     async def vector_indexes() -> set[str]:
         rows = await service.gallery.pool.fetch(
@@ -293,10 +302,10 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     before = await vector_indexes()
     assert {"faces_embedding_hnsw", "identity_templates_hnsw"} <= before
     # an interrupted load: the indexes were dropped, the load never finished
-    dropped = await service.gallery.defer_vector_indexes("test")
+    dropped = await service.gallery.indexes.defer("test")
     assert set(dropped) == before and await vector_indexes() == set()
     # a "large" load (the threshold lowered for the test) finishes the old one and defers again
-    monkeypatch.setattr(facefind.bulk, "DEFER_INDEXES_AT", 2)
+    monkeypatch.setattr(facefind.enroll.folder, "DEFER_INDEXES_AT", 2)
     root = tmp_path / "people"
     for k, box in enumerate(t1_boxes[:3]):
         (root / f"P{k}").mkdir(parents=True)
@@ -304,7 +313,7 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
     report = await enroll_folder(service, root)
     assert report.enrolled == 3 and report.indexes_deferred
     assert await vector_indexes() == before
-    assert await service.gallery.deferred_indexes() == []
+    assert await service.gallery.indexes.deferred() == []
     actions = [
         r["action"]
         for r in await service.gallery.pool.fetch("SELECT action FROM audit_log ORDER BY id")
@@ -333,10 +342,10 @@ async def test_batches_are_written_beside_the_analysis_in_order_and_a_failed_wri
     t1_boxes: list,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import facefind.bulk
+    import facefind.enroll.folder
 
     # one face a batch: every person is written while the next ones are analysed
-    monkeypatch.setattr(facefind.bulk, "FACES_PER_BATCH", 1)
+    monkeypatch.setattr(facefind.enroll.folder, "FACES_PER_BATCH", 1)
     people = [(f"P{k}", box) for k, box in enumerate(t1_boxes[:5])]
     # the same person filed twice under one name, in two batches: one identity, not two
     people.append(("p0", t1_boxes[0]))
@@ -347,7 +356,7 @@ async def test_batches_are_written_beside_the_analysis_in_order_and_a_failed_wri
         plan.append((name, None, None, [photo]))
 
     # the third write fails (the disk fills up): the load fails with it, the two before stay
-    copy_faces = service.gallery.copy_faces
+    copy_faces = service.gallery.bulk.copy_faces
     calls = 0
 
     async def failing_copy(*args: Any, **kwargs: Any) -> list[int | None]:
@@ -357,13 +366,13 @@ async def test_batches_are_written_beside_the_analysis_in_order_and_a_failed_wri
             raise OSError("No space left on device")
         return await copy_faces(*args, **kwargs)
 
-    monkeypatch.setattr(service.gallery, "copy_faces", failing_copy)
+    monkeypatch.setattr(service.gallery.bulk, "copy_faces", failing_copy)
     with pytest.raises(OSError, match="No space left"):
         await service.enroll_plan(plan, ACTOR)
     assert await service.gallery.pool.fetchval("SELECT count(*) FROM faces") == 2
 
     # run again: it continues where the load stopped
-    monkeypatch.setattr(service.gallery, "copy_faces", copy_faces)
+    monkeypatch.setattr(service.gallery.bulk, "copy_faces", copy_faces)
     report = await service.enroll_plan(plan, ACTOR)
     assert report.enrolled == 4
     assert [why for _, why in report.skipped] == ["already enrolled"] * 2

@@ -230,9 +230,9 @@ async def test_fused_embedding_is_the_gallery_template_of_the_same_faces(gallery
     rng = np.random.default_rng(9)
     x = _people(rng, people=1, photos=4, spread=0.6)[0]
     good = [True, False, True, True]
-    identity = await gallery.create_identity("Fused", "test")
+    identity = await gallery.identities.create("Fused", "test")
     for i, (embedding, ok) in enumerate(zip(x, good, strict=True)):
-        await gallery.add_face(
+        await gallery.faces.add(
             identity_id=identity.id,
             model="test-model",
             embedding=embedding,
@@ -245,7 +245,7 @@ async def test_fused_embedding_is_the_gallery_template_of_the_same_faces(gallery
             recipe="flip-mean",
             low_quality=not ok,
         )
-    template = await gallery.template_of(identity.id, "test-model")
+    template = await gallery.templates.of(identity.id, "test-model")
     assert template is not None
     np.testing.assert_allclose(fuse(x, good), template[0], atol=1e-5)
     group = group_faces(

@@ -11,7 +11,7 @@ import pytest
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.inbox import Inbox, bot_id_of
+from bot.delivery.inbox import Inbox, bot_id_of
 from bot.metrics import Metrics
 from gallery import Gallery
 from gallery.instance import BotLock, BotLockHeld
@@ -45,7 +45,7 @@ async def test_two_dispatchers_on_the_same_stored_updates_handle_each_update_onc
     bot_id = bot_id_of(fake.token)
     # updates a crashed run stored, leased to it, and never handled: its lease ran out
     stored = [(i, {"update_id": i}) for i in range(1, UPDATES + 1)]
-    assert await gallery.store_updates(bot_id, stored, "facefind@gone:1/dead", -1) == [
+    assert await gallery.inbox.store(bot_id, stored, "facefind@gone:1/dead", -1) == [
         i for i, _ in stored
     ]
     handled: list[tuple[int, int]] = []  # (dispatcher, update id)
@@ -66,7 +66,7 @@ async def test_two_dispatchers_on_the_same_stored_updates_handle_each_update_onc
     try:
 
         async def all_handled() -> None:
-            while await gallery.count_unhandled():
+            while await gallery.inbox.count_unhandled():
                 await asyncio.sleep(0.1)
 
         await asyncio.wait_for(all_handled(), timeout=60)

@@ -8,9 +8,9 @@ import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from facefind.database import with_user
-from facefind.logs import REDACTED, RedactingFormatter, Redactor, secrets_of
-from facefind.settings import Settings
+from facefind.runtime.database import with_user
+from facefind.runtime.logs import REDACTED, RedactingFormatter, Redactor, secrets_of
+from facefind.runtime.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE
 from tests import images
 from tests.fakebotapi import FakeBotApi

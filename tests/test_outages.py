@@ -16,10 +16,10 @@ import aiohttp
 import psutil
 import pytest
 
-from bot.app import BotRunner
-from bot.telegram_io import DEFAULT_POLICY
+from bot.delivery.telegram_io import DEFAULT_POLICY
+from bot.runner import BotRunner
+from facefind.runtime.settings import Settings
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import start_embedded
 from gallery.db import create_database
 from tests import images
@@ -83,8 +83,8 @@ async def start_bot(
 
 async def officer(fake: FakeBotApi, service: FaceFind) -> JSON:
     uid = next(_user_ids)
-    await service.gallery.user_seen(uid, "Oksana", None, f"user{uid}", "en")
-    await service.gallery.set_user_status(uid, "approved", f"tg:{ADMIN}")
+    await service.gallery.users.seen(uid, "Oksana", None, f"user{uid}", "en")
+    await service.gallery.users.set_status(uid, "approved", f"tg:{ADMIN}")
     return fake.user(uid, "Oksana", f"user{uid}", "en")
 
 
@@ -107,7 +107,7 @@ async def only_lookup(service: FaceFind, user: JSON) -> int:
     found: list[int] = []
 
     async def probe() -> None:
-        found[:] = [s.id for s in await service.gallery.list_lookups(user_id=user["id"])]
+        found[:] = [s.id for s in await service.gallery.lookups.recent(user_id=user["id"])]
 
     for _ in range(200):
         await probe()
@@ -131,7 +131,7 @@ async def test_a_reply_the_bot_api_refused_is_delivered_later_and_only_then_done
     lookup_id = await only_lookup(service, user)
 
     await eventually(lambda: failed_calls(fake, "sendMessage") >= tries, timeout=60)
-    waiting = await service.gallery.get_lookup(lookup_id)
+    waiting = await service.gallery.lookups.get(lookup_id)
     assert waiting is not None and waiting.status == "replying"  # analysed, not answered
     assert waiting.delivered_at is None
 
@@ -164,7 +164,7 @@ async def test_a_reply_given_up_after_the_last_attempt_is_counted_for_admins(
 ) -> None:
     bot = await start_bot(reply_attempts=2)
     user = await officer(fake, service)
-    before = await service.gallery.count_undelivered()
+    before = await service.gallery.lookups.count_undelivered()
     # every run fails; only this user's chat (an admin's notice must not use up the faults)
     fake.fail_network("sendMessage", times=2 * DEFAULT_POLICY.attempts, chat_id=user["id"])
     fake.push_message(user, photo=face_photo())
@@ -172,7 +172,7 @@ async def test_a_reply_given_up_after_the_last_attempt_is_counted_for_admins(
 
     stored = await answered(service, lookup_id, timeout=60)
     assert stored.status == "undelivered" and stored.outcome == "done"
-    assert await service.gallery.count_undelivered() == before + 1
+    assert await service.gallery.lookups.count_undelivered() == before + 1
     async with aiohttp.ClientSession() as http:
         base = f"http://127.0.0.1:{bot.http_port}"
         async with http.get(f"{base}/healthz") as response:
@@ -186,7 +186,7 @@ async def test_a_reply_given_up_after_the_last_attempt_is_counted_for_admins(
     fake.push_message(admin, "/status")
     status = await reply(fake, admin, "undelivered", since=since)
     assert f"replies given up as undelivered: {before + 1}" in body(status)
-    audit = [r["action"] for r in await service.gallery.recent_audit(20)]
+    audit = [r["action"] for r in await service.gallery.audit.recent(20)]
     assert "lookup.undelivered" in audit and "lookup.receive" in audit
 
 
@@ -212,7 +212,7 @@ async def test_a_webhook_update_that_cannot_be_stored_gets_503_and_is_delivered_
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     await start_bot(webhook_url=f"http://127.0.0.1:{port}", webhook_listen=f"127.0.0.1:{port}")
-    store = service.gallery.store_updates
+    store = service.gallery.inbox.store
     refused: list[int] = []
 
     async def database_gone_once(bot_id: int, updates: Any, *lease: Any) -> list[int]:
@@ -221,7 +221,7 @@ async def test_a_webhook_update_that_cannot_be_stored_gets_503_and_is_delivered_
             raise ConnectionRefusedError("the database is restarting")
         return await store(bot_id, updates, *lease)
 
-    monkeypatch.setattr(service.gallery, "store_updates", database_gone_once)
+    monkeypatch.setattr(service.gallery.inbox, "store", database_gone_once)
     user = await officer(fake, service)
     update = fake.push_message(user, "/history")
     await reply(fake, user, "temporarily unavailable")
@@ -236,7 +236,7 @@ async def test_a_database_error_after_analysis_is_retried_at_once(
     fake: FakeBotApi, start_bot: StartBot, service: FaceFind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await start_bot()
-    finish = service.gallery.finish_lookup
+    finish = service.gallery.lookups.finish
     broken: list[int] = []
 
     async def once_broken(lookup_id: int, **kwargs: Any) -> dict[tuple[int, int], int]:
@@ -245,7 +245,7 @@ async def test_a_database_error_after_analysis_is_retried_at_once(
             raise ConnectionResetError("connection to the database lost")
         return await finish(lookup_id, **kwargs)
 
-    monkeypatch.setattr(service.gallery, "finish_lookup", once_broken)
+    monkeypatch.setattr(service.gallery.lookups, "finish", once_broken)
     user = await officer(fake, service)
     update = fake.push_message(user, photo=face_photo())
     await reply(fake, user, "Lookup #", timeout=60)  # no restart needed
@@ -258,14 +258,14 @@ async def test_a_lookup_failing_after_analysis_every_time_is_closed_as_an_error(
     fake: FakeBotApi, start_bot: StartBot, service: FaceFind, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await start_bot(reply_attempts=2)
-    finish = service.gallery.finish_lookup
+    finish = service.gallery.lookups.finish
 
     async def results_never_stored(lookup_id: int, **kwargs: Any) -> dict[tuple[int, int], int]:
         if kwargs.get("faces"):
             raise RuntimeError("a bug in storing the results")
         return await finish(lookup_id, **kwargs)
 
-    monkeypatch.setattr(service.gallery, "finish_lookup", results_never_stored)
+    monkeypatch.setattr(service.gallery.lookups, "finish", results_never_stored)
     user = await officer(fake, service)
     fake.push_message(user, photo=face_photo())
     told = await reply(fake, user, "could not be completed", timeout=60)
@@ -347,7 +347,7 @@ async def test_a_sender_who_could_not_be_checked_reaches_no_handler_and_is_answe
 ) -> None:
     await start_bot()
     user = await officer(fake, service)
-    user_seen = service.gallery.user_seen
+    user_seen = service.gallery.users.seen
     refused: list[int] = []
 
     async def database_gone_once(user_id: int, *args: Any) -> Any:
@@ -356,7 +356,7 @@ async def test_a_sender_who_could_not_be_checked_reaches_no_handler_and_is_answe
             raise ConnectionRefusedError("the database is restarting")
         return await user_seen(user_id, *args)
 
-    monkeypatch.setattr(service.gallery, "user_seen", database_gone_once)
+    monkeypatch.setattr(service.gallery.users, "seen", database_gone_once)
     fake.push_message(user, "/history")
     await reply(fake, user, "temporarily unavailable")
     await reply(fake, user, "No lookups yet.", timeout=30)  # handled again, once it could be

@@ -1,13 +1,11 @@
-"""Recognition pipeline: safe decoding, detection, padding, embeddings, quality and rendering."""
+"""Recognition pipeline: detection, padding, embeddings, the same face through what phones and
+messengers do to photos, and the pictures rendered."""
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,29 +13,13 @@ import pytest
 
 from recognition import (
     Analysis,
-    CorruptImage,
-    EmptyImage,
-    ImageError,
-    ImageTooLarge,
     Limits,
-    ModelError,
-    TooManyPixels,
-    UnsupportedImage,
 )
 from recognition.decode import decode_image
 from recognition.models import (
-    DEFAULT_DETECTOR_FILE,
-    DEFAULT_PACK_NAME,
-    DEFAULT_RECOGNIZER_FILE,
-    DEFAULT_SHA256,
-    default_model_dir,
     resolve_model_pack,
-    session_options,
-    sha256_file,
-    verify_sha256,
 )
 from recognition.pipeline import FaceAnalyzer
-from recognition.quality import assess, estimate_pose
 from recognition.render import (
     PAIR_FACE_PX,
     decode_jpeg,
@@ -46,30 +28,19 @@ from recognition.render import (
     side_by_side,
 )
 from tests.images import (
-    PDF_BYTES,
     T1,
     T1_FACES,
-    TEXT_BYTES,
     TOM_HANKS,
-    animated_webp,
-    cmyk_jpeg,
     crop_around,
-    decompression_bomb_png,
     flip,
-    gif_bytes,
-    grey16_png,
-    palette_png,
     read_bytes,
     read_image,
     recompress_jpeg,
     resize,
-    rgba_png,
     to_jpeg,
     to_png,
     to_webp,
-    truncated,
     with_exif_orientation,
-    zip_bytes,
 )
 
 LIMITS = Limits()
@@ -274,219 +245,6 @@ def test_exif_orientation_is_applied(orientation: int) -> None:
     decoded = decode_image(with_exif_orientation(image, orientation), LIMITS)
     assert decoded.shape == image.shape
     assert np.abs(decoded.astype(int) - image.astype(int)).mean() < 4
-
-
-# --- bad input is refused quickly with a precise error --------------------------------------
-
-BAD_INPUTS: dict[str, tuple[Callable[[], bytes], type[ImageError]]] = {
-    "empty": (lambda: b"", EmptyImage),
-    "text": (lambda: TEXT_BYTES, UnsupportedImage),
-    "pdf": (lambda: PDF_BYTES, UnsupportedImage),
-    "gif": (lambda: gif_bytes(read_image(TOM_HANKS)), UnsupportedImage),
-    "zip": (zip_bytes, UnsupportedImage),
-    "jpeg_magic_only": (lambda: b"\xff\xd8\xff\xe0" + b"\x00" * 64, CorruptImage),
-    "truncated_jpeg": (lambda: truncated(read_bytes(T1)), CorruptImage),
-    "truncated_png": (lambda: truncated(to_png(read_image(TOM_HANKS))), CorruptImage),
-    "bomb_png": (decompression_bomb_png, TooManyPixels),
-    "bomb_png_under_pillow_limit": (lambda: decompression_bomb_png(8000, 8000), TooManyPixels),
-}
-
-
-@pytest.mark.parametrize("name", list(BAD_INPUTS))
-def test_bad_input_raises_its_error_fast(name: str) -> None:
-    make, error = BAD_INPUTS[name]
-    data = make()
-    started = time.perf_counter()
-    with pytest.raises(error) as raised:
-        decode_image(data, LIMITS)
-    assert time.perf_counter() - started < 1.0
-    assert raised.value.code == error.code
-
-
-def test_bytes_over_the_limit_are_refused_before_decoding() -> None:
-    data = read_bytes(T1)
-    with pytest.raises(ImageTooLarge):
-        decode_image(data, Limits(max_image_bytes=len(data) - 1))
-
-
-def test_pixel_limit_is_configurable() -> None:
-    with pytest.raises(TooManyPixels):
-        decode_image(read_bytes(T1), Limits(max_pixels=1280 * 886 - 1))
-    assert decode_image(read_bytes(T1), Limits(max_pixels=1280 * 886)).shape == (886, 1280, 3)
-
-
-def test_analyze_raises_image_errors(analyzer: FaceAnalyzer) -> None:
-    with pytest.raises(UnsupportedImage):
-        analyzer.analyze(PDF_BYTES)
-
-
-# --- unusual but valid images decode to the right BGR pixels --------------------------------
-
-
-def test_transparent_png_is_composited_on_white() -> None:
-    img = np.zeros((20, 30, 3), dtype=np.uint8)
-    img[:, :, 2] = 200  # red in BGR
-    alpha = np.full((20, 30), 255, dtype=np.uint8)
-    alpha[:, :15] = 0
-    decoded = decode_image(rgba_png(img, alpha), LIMITS)
-    assert decoded.shape == (20, 30, 3)
-    assert (decoded[:, :15] == 255).all()
-    assert (decoded[:, 15:] == (0, 0, 200)).all()
-
-
-def test_16_bit_greyscale_png_keeps_its_tones() -> None:
-    grey = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (8, 1))
-    decoded = decode_image(grey16_png(grey), LIMITS)
-    assert decoded.shape == (8, 64, 3) and decoded.dtype == np.uint8
-    np.testing.assert_allclose(decoded[0, :, 0], grey[0] / 257, atol=1)
-    assert (decoded[:, :, 0] == decoded[:, :, 2]).all()
-
-
-def test_palette_and_cmyk_images_decode_to_colour() -> None:
-    image = read_image(T1)[300:420, 450:600]
-    for data in (palette_png(image), cmyk_jpeg(image)):
-        decoded = decode_image(data, LIMITS)
-        assert decoded.shape == image.shape
-        assert np.abs(decoded.astype(int) - image.astype(int)).mean() < 12
-
-
-def test_animated_webp_yields_its_first_frame() -> None:
-    first = np.full((16, 16, 3), (255, 0, 0), dtype=np.uint8)
-    second = np.full((16, 16, 3), (0, 0, 255), dtype=np.uint8)
-    decoded = decode_image(animated_webp([first, second]), LIMITS)
-    assert (decoded == first).all()
-
-
-# --- models -------------------------------------------------------------------------------------
-
-
-def test_default_model_pack_is_verified() -> None:
-    pack = resolve_model_pack(None)
-    assert pack.name == DEFAULT_PACK_NAME
-    assert pack.detector_path == default_model_dir() / DEFAULT_DETECTOR_FILE
-    assert pack.detector_sha256 == DEFAULT_SHA256[DEFAULT_DETECTOR_FILE]
-    assert pack.recognizer_sha256 == DEFAULT_SHA256[DEFAULT_RECOGNIZER_FILE]
-
-
-def test_model_file_with_wrong_hash_is_refused(tmp_path: Path) -> None:
-    model = tmp_path / "w600k_mbf.onnx"
-    model.write_bytes(b"not the model you are looking for")
-    with pytest.raises(ModelError) as raised:
-        verify_sha256(model, DEFAULT_SHA256[DEFAULT_RECOGNIZER_FILE])
-    message = str(raised.value)
-    assert "w600k_mbf.onnx" in message
-    assert DEFAULT_SHA256[DEFAULT_RECOGNIZER_FILE] in message
-    assert sha256_file(model) in message
-
-
-def test_custom_pack_picks_detector_and_recognizer(tmp_path: Path) -> None:
-    source = default_model_dir()
-    pack_dir = tmp_path / "my_pack"
-    pack_dir.mkdir()
-    # Links keep the test fast; names mimic InsightFace's buffalo packs plus a landmark model.
-    (pack_dir / "det_500m.onnx").symlink_to(source / DEFAULT_DETECTOR_FILE)
-    (pack_dir / "w600k_mbf.onnx").symlink_to(source / DEFAULT_RECOGNIZER_FILE)
-    (pack_dir / "2d106det.onnx").symlink_to(source / "2d106det.onnx")
-    pack = resolve_model_pack(pack_dir)
-    assert pack.name == "my_pack"
-    assert pack.detector_path.name == "det_500m.onnx"
-    assert pack.recognizer_path.name == "w600k_mbf.onnx"
-    assert pack.recognizer_sha256 == DEFAULT_SHA256[DEFAULT_RECOGNIZER_FILE]
-
-
-def test_incomplete_model_dirs_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="does not exist"):
-        resolve_model_pack(tmp_path / "missing")
-    with pytest.raises(ModelError, match=r"no \.onnx"):
-        resolve_model_pack(tmp_path)
-    shutil.copy(default_model_dir() / DEFAULT_DETECTOR_FILE, tmp_path / "det.onnx")
-    with pytest.raises(ModelError, match="no face recognizer"):
-        resolve_model_pack(tmp_path)
-    (tmp_path / "broken.onnx").write_bytes(b"garbage")
-    with pytest.raises(ModelError, match="not a readable ONNX model"):
-        resolve_model_pack(tmp_path)
-
-
-def test_session_options_set_thread_counts() -> None:
-    options = session_options(3)
-    assert options.intra_op_num_threads == 3
-    assert options.inter_op_num_threads == 1
-
-
-# --- quality ------------------------------------------------------------------------------------
-
-
-def test_sharp_frontal_faces_pass_quality(t1: Analysis) -> None:
-    # Faces 1, 2 and 6 of t1.jpg look roughly at the camera.
-    for index in (1, 2, 6):
-        face = t1.faces[index - 1]
-        assert face.quality.ok, face.quality.as_dict()
-
-
-def test_blurred_face_is_flagged_blurry(analyzer: FaceAnalyzer, t1: Analysis) -> None:
-    face = t1.faces[0]
-    crop = crop_around(read_image(T1), face.bbox, 0.6)
-    analysis = analyzer.analyze(to_png(cv2.GaussianBlur(crop, (0, 0), 4)))
-    assert analysis.faces
-    assert "blurry" in analysis.faces[0].quality.reasons
-
-
-def test_tiny_face_is_flagged_small(t1: Analysis) -> None:
-    face = t1.faces[0]
-    quality = assess((10.0, 10.0, 35.0, 42.0), face.landmarks, 0.9, face.crop, LIMITS)
-    assert "small" in quality.reasons and not quality.ok
-    assert quality.face_px == 25
-
-
-def test_low_detector_score_is_flagged(t1: Analysis) -> None:
-    face = t1.faces[0]
-    quality = assess(face.bbox, face.landmarks, 0.55, face.crop, LIMITS)
-    assert quality.reasons == ("low_score",)
-
-
-# ArcFace's reference landmarks: a frontal face.
-FRONTAL = np.array(
-    [[38.29, 51.70], [73.53, 51.50], [56.03, 71.74], [41.55, 92.37], [70.73, 92.20]],
-    dtype=np.float32,
-)
-
-
-def test_pose_of_a_frontal_face_is_near_zero() -> None:
-    yaw, pitch = estimate_pose(FRONTAL)
-    assert abs(yaw) < 5 and abs(pitch) < 10
-
-
-def test_pose_is_mirror_symmetric_and_roll_invariant() -> None:
-    turned = FRONTAL.copy()
-    turned[2, 0] += 12  # nose towards the right eye
-    yaw, pitch = estimate_pose(turned)
-    mirrored = turned.copy()
-    mirrored[:, 0] = 112 - mirrored[:, 0]
-    mirrored = mirrored[[1, 0, 2, 4, 3]]  # the left eye is now the other one
-    yaw_m, _ = estimate_pose(mirrored)
-    assert yaw > 15 and yaw_m == pytest.approx(-yaw, abs=0.5)
-    angle = np.radians(25)
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    yaw_r, pitch_r = estimate_pose(turned @ rot.T)
-    assert (yaw_r, pitch_r) == pytest.approx((yaw, pitch), abs=0.1)
-
-
-def test_profile_face_is_flagged_pose(t1: Analysis) -> None:
-    profile = FRONTAL.copy()
-    # In a profile the nose tip sticks out past the near eye.
-    profile[:, 0] = [50.0, 66.0, 82.0, 55.0, 70.0]
-    face = t1.faces[0]
-    quality = assess(face.bbox, profile, 0.9, face.crop, LIMITS)
-    assert "pose" in quality.reasons
-    assert abs(quality.yaw) > LIMITS.max_yaw_deg
-
-
-def test_head_tilted_down_is_flagged_pose(t1: Analysis) -> None:
-    down = FRONTAL.copy()
-    down[2, 1] = 88.0  # the nose tip drops towards the mouth
-    face = t1.faces[0]
-    quality = assess(face.bbox, down, 0.9, face.crop, LIMITS)
-    assert quality.pitch > LIMITS.max_pitch_deg and "pose" in quality.reasons
 
 
 # --- rendering ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from facefind.processes import this_process
+from facefind.runtime.processes import this_process
 from tests.conftest import app_dsn
 from tests.fakebotapi import FakeBotApi
 from tests.processes import FacefindProcess, facefind_run, process_env

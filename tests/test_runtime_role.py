@@ -13,16 +13,16 @@ import asyncpg
 import numpy as np
 import pytest
 
-from facefind.actors import Requester
-from facefind.cli import cmd_migrate
-from facefind.enrollment import IdentitySpec
-from facefind.folders import scan_folder
-from facefind.queue import defer_lookup, open_queue
+from facefind.access.actors import Requester
+from facefind.cli.data import cmd_migrate
+from facefind.enroll.folder_scan import scan_folder
+from facefind.enroll.photo import IdentitySpec
+from facefind.runtime.settings import Settings
+from facefind.runtime.task_queue import defer_lookup, open_queue
 from facefind.service import FaceFind
-from facefind.settings import Settings
 from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, RuntimeRole, create_pool, migrate
 from gallery.db import default_migrations_dir
-from gallery.queries import VECTOR_INDEX_DEFINITIONS
+from gallery.queries.bulk import VECTOR_INDEX_DEFINITIONS
 from gallery.roles import runtime_privileges
 from tests import images
 from tests.conftest import app_dsn, db_settings
@@ -155,7 +155,7 @@ async def plant_everywhere(con: asyncpg.Connection, service: FaceFind) -> dict[s
     refusals: dict[str, list[str]] = {t["name"]: [] for t in tables}
     # the audit log is append-only behind a chain trigger: the application's own append
     for payload in PAYLOADS:
-        await service.gallery.audit(payload, payload, payload, {"sql": payload})
+        await service.gallery.audit.append(payload, payload, payload, {"sql": payload})
     planted["audit_log"] = {"actor", "action", "target", "details"}
     for _ in range(2):  # a second pass: rows that refer to rows the first one planted
         for t in tables:
@@ -206,21 +206,21 @@ async def test_sql_the_runtime_role_plants_anywhere_never_runs_as_the_owner(
     # a gallery in use: every table has rows of its own
     for k in (0, 1):
         crop = images.to_jpeg(images.crop_around(t1, t1_boxes[k], 0.6))
-        await service.enroll(crop, IdentitySpec(f"Person {k}", f"REF-{k}"), ACTOR)
-    result = await service.identify(images.to_jpeg(images.crop_around(t1, t1_boxes[0], 0.8)), ACTOR)
-    [candidate_id, *_] = result.faces[0].candidate_ids
-    await gallery.user_seen(4242, "Mallory", None, "mallory", "en")
-    await gallery.add_feedback(candidate_id, 4242, "tg:4242", "confirmed")
-    await gallery.store_updates(
-        77, [(1, {"update_id": 1, "message": {"text": "hi"}})], "test", 60.0
+        await service.enroller.enroll(crop, IdentitySpec(f"Person {k}", f"REF-{k}"), ACTOR)
+    result = await service.identifier.identify(
+        images.to_jpeg(images.crop_around(t1, t1_boxes[0], 0.8)), ACTOR
     )
+    [candidate_id, *_] = result.faces[0].candidate_ids
+    await gallery.users.seen(4242, "Mallory", None, "mallory", "en")
+    await gallery.feedback.add(candidate_id, 4242, "tg:4242", "confirmed")
+    await gallery.inbox.store(77, [(1, {"update_id": 1, "message": {"text": "hi"}})], "test", 60.0)
     queue = open_queue(app_dsn(fresh_dsn), max_connections=1, acquire_timeout=10)
     async with queue.open_async():
         assert await defer_lookup(queue, result.lookup_id)
     # and an interrupted large load left its indexes for the owner to build again
     indexes_before = [tuple(r) for r in await gallery.pool.fetch(HNSW_INDEXES)]
     assert len(indexes_before) == 2
-    assert set(await gallery.defer_vector_indexes("test")) == {n for n, _ in indexes_before}
+    assert set(await gallery.indexes.defer("test")) == {n for n, _ in indexes_before}
 
     owner = await asyncpg.connect(fresh_dsn)
     runtime = await asyncpg.connect(app_dsn(fresh_dsn))
@@ -253,8 +253,8 @@ async def test_sql_the_runtime_role_plants_anywhere_never_runs_as_the_owner(
             await runtime.execute("DELETE FROM audit_log")
         # the indexes came back as the migrations define them, from nothing the table held
         assert [tuple(r) for r in await owner.fetch(HNSW_INDEXES)] == indexes_before
-        assert await gallery.deferred_indexes() == []
-        assert (await gallery.verify_audit_chain()).ok
+        assert await gallery.indexes.deferred() == []
+        assert (await gallery.audit.verify_chain()).ok
     finally:
         await runtime.close()
         await owner.close()
@@ -301,18 +301,18 @@ async def test_a_deferred_index_is_built_from_the_code_and_an_unknown_name_is_no
     try:
         g = Gallery(pool, audit_key=audit_key, owner_dsn=fresh_dsn)
         before = [tuple(r) for r in await owner.fetch(HNSW_INDEXES)]
-        assert sorted(await g.defer_vector_indexes("test")) == sorted(VECTOR_INDEX_DEFINITIONS)
+        assert sorted(await g.indexes.defer("test")) == sorted(VECTOR_INDEX_DEFINITIONS)
         assert await owner.fetch(HNSW_INDEXES) == []
         # even the owner's own table holding a statement as a name: never run, only named
         await owner.execute(
             "INSERT INTO deferred_indexes (name, dropped_by) VALUES ($1, 'x')", PAYLOADS[0]
         )
-        built = await g.restore_vector_indexes("test")
+        built = await g.indexes.restore("test")
         assert sorted(built) == sorted(VECTOR_INDEX_DEFINITIONS)
         assert [tuple(r) for r in await owner.fetch(HNSW_INDEXES)] == before
         assert f"deferred index {PAYLOADS[0]} is not one facefind defines" in caplog.text
         assert not await owner.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", ROLE)
-        assert await g.deferred_indexes() == [PAYLOADS[0]]
+        assert await g.indexes.deferred() == [PAYLOADS[0]]
         # the runtime role cannot add a name of its own
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await pool.execute("INSERT INTO deferred_indexes (name, dropped_by) VALUES ('a', 'b')")
@@ -349,8 +349,8 @@ async def test_upgrading_drops_the_definitions_a_runtime_role_may_have_planted(
     pool = await create_pool(app_dsn(fresh_dsn))
     try:
         g = Gallery(pool, audit_key=audit_key, owner_dsn=fresh_dsn)
-        assert await g.deferred_indexes() == ["faces_embedding_hnsw"]
-        assert await g.restore_vector_indexes("test") == ["faces_embedding_hnsw"]
+        assert await g.indexes.deferred() == ["faces_embedding_hnsw"]
+        assert await g.indexes.restore("test") == ["faces_embedding_hnsw"]
         assert not await pool.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = $1", ROLE)
         triggers = await pool.fetch(
             "SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass"

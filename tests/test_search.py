@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from gallery import AuditKey, Gallery, Match, create_pool, migrate
-from gallery import search_queries as sq
+from gallery.queries import search as sq
 
 MODEL = "test-model"
 IDENTITIES = 6000  # enough templates that the planner prefers their index to a scan
-# below every band a deployment can have (facefind.settings); random identities stay under 0.2
+# below every band a deployment can have (facefind.runtime.settings); random identities stay
+# under 0.2
 SHOWABLE = 0.3
 SEARCH_INDEXES = {"faces_embedding_hnsw", "identity_templates_hnsw"}
 
@@ -40,7 +41,7 @@ async def large(
     await migrate(module_dsn, audit_key=audit_key, actor="test")
     pool = await create_pool(module_dsn)
     g = Gallery(pool, audit_key=audit_key)
-    await g.register_model(MODEL, "d" * 64, "r" * 64)
+    await g.models.register(MODEL, "d" * 64, "r" * 64)
     rng = np.random.default_rng(11)
     rows = await pool.fetch(
         "INSERT INTO identities (display_name, created_by) "
@@ -51,12 +52,12 @@ async def large(
     centres = unit(rng.normal(size=(IDENTITIES, 512)))
     owner = np.arange(2 * IDENTITIES) % IDENTITIES
     faces = unit(centres[owner] + 0.6 * unit(rng.normal(size=(len(owner), 512))))
-    assert set(await g.defer_vector_indexes("test")) == SEARCH_INDEXES
-    await g.import_faces(
+    assert set(await g.indexes.defer("test")) == SEARCH_INDEXES
+    await g.faces.import_embeddings(
         MODEL, [ids[i] for i in owner], faces, actor="test", recipe="test", templates=False
     )
-    assert await g.rebuild_templates(MODEL) == IDENTITIES
-    await g.restore_vector_indexes("test")
+    assert await g.templates.rebuild(MODEL) == IDENTITIES
+    await g.indexes.restore("test")
     await pool.execute("ANALYZE faces")
     await pool.execute("ANALYZE identity_templates")
     try:
@@ -66,9 +67,9 @@ async def large(
 
 
 async def _plan(g: Gallery, sql: str, query: np.ndarray, *, hnsw: bool) -> str:
-    async with g.transaction() as con:
+    async with g.db.transaction() as con:
         if hnsw:
-            await con.execute(sq.search_settings(g.ef_search, 20000))
+            await con.execute(sq.search_settings(g.search.ef_search, 20000))
         return "\n".join(r[0] for r in await con.fetch("EXPLAIN " + sql, query, MODEL, 200))
 
 
@@ -76,7 +77,7 @@ async def test_the_indexes_come_back_as_the_migrations_define_them(
     large: tuple[Gallery, np.ndarray, list[int]],
 ) -> None:
     g, _, _ = large
-    definitions = {i.name: i.definition for i in await g.vector_indexes()}
+    definitions = {i.name: i.definition for i in await g.indexes.present()}
     assert set(definitions) == SEARCH_INDEXES
     for definition in definitions.values():
         # half-precision copies of the vectors: half the memory of the full ones
@@ -105,8 +106,8 @@ async def test_hnsw_search_gives_exact_search_answers_with_full_precision_scores
     for n in range(0, IDENTITIES, 200):
         # a new photo of an enrolled person
         query = unit(centres[n] + 0.6 * unit(rng.normal(size=512)))
-        found = await g.search(query, MODEL, limit=10)
-        exact = await g.search(query, MODEL, limit=10, exact=True)
+        found = await g.search.identities(query, MODEL, limit=10)
+        exact = await g.search.identities(query, MODEL, limit=10, exact=True)
         assert_same_showable(found, exact)
         assert found[0].identity_id == ids[n] and found[0].similarity >= SHOWABLE
         # scored from the full vectors, not the index's half-precision copies
@@ -120,10 +121,10 @@ async def test_templates_built_in_one_statement_equal_those_built_per_identity(
 ) -> None:
     g, _, ids = large
     some = ids[:50]
-    before = {i: await g.template_of(i, MODEL) for i in some}
-    await g.refresh_templates(some)  # identity by identity, as enrollment does
+    before = {i: await g.templates.of(i, MODEL) for i in some}
+    await g.templates.refresh(some)  # identity by identity, as enrollment does
     for i in some:
-        after = await g.template_of(i, MODEL)
+        after = await g.templates.of(i, MODEL)
         assert after is not None and before[i] is not None
         np.testing.assert_array_equal(after[0], before[i][0])  # type: ignore[index]
         assert after[1] == before[i][1] == 2  # type: ignore[index]
@@ -180,8 +181,8 @@ async def test_search_sql_runs_unchanged_on_faces_sharded_by_identity(
         rng = np.random.default_rng(13)
         for n in range(0, IDENTITIES, 300):
             query = unit(centres[n] + 0.6 * unit(rng.normal(size=512)))
-            found = await sharded.search(query, MODEL, limit=10)
-            exact = await g.search(query, MODEL, limit=10, exact=True)
+            found = await sharded.search.identities(query, MODEL, limit=10)
+            exact = await g.search.identities(query, MODEL, limit=10, exact=True)
             assert_same_showable(found, exact)
             assert found[0].identity_id == ids[n]
     finally:

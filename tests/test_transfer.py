@@ -12,7 +12,7 @@ import numpy as np
 from recognition.models import default_model_dir
 from tests import images
 from tests.conftest import new_database
-from tests.test_service import run_cli
+from tests.test_cli import run_cli
 
 
 def identify(dsn: str, data_dir: Path, photos: list[Path]) -> list[list[tuple[str, float, str]]]:

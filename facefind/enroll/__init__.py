@@ -1,0 +1,2 @@
+"""Enrollment: one photo, a folder of people (bulk loading), export and import between
+deployments, re-embedding."""

@@ -1,0 +1,1 @@
+"""`facefind eval`: the accuracy check, its report and its plots."""

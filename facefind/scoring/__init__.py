@@ -1,0 +1,1 @@
+"""Scores into words: calibration and its fitting, the bands in force, one identity per face."""

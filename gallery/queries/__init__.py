@@ -1,0 +1,2 @@
+"""Every SQL statement facefind runs, as named constants with $n parameters, one module per
+area."""
