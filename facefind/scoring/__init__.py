@@ -1,0 +1,1 @@
+"""Scoring: what similarities mean (calibration, bands, assignment, sightings)."""
