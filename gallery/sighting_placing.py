@@ -46,21 +46,28 @@ class Placing:
     async def shortlist(
         self, embedding: np.ndarray, model: str, *, above: float, exclude: int | None = None
     ) -> Shortlist:
-        """What a face could reach `above` with (every sighting of each): two HNSW shortlists,
-        sightings and groups' templates, as the gallery searches, then all the sightings of
-        what they name, for exact scoring. `exclude`: a sighting placed again (nightly)."""
+        """What a face could reach `above` with (every sighting of each), as the gallery
+        searches: HNSW shortlists of the sightings in groups, of those in none and of the
+        groups' templates, then all the sightings of what they name, for exact scoring.
+        `exclude`: a sighting placed again (nightly).
+
+        Crowded: the shortlist of sightings in no group, or of templates, came back full and
+        still within reach, so one within reach may be missing. A full shortlist of grouped
+        sightings is not: it is the face's own group, photographed that often, and another group
+        within reach is named by its template."""
         query = np.asarray(embedding, dtype=np.float32)
         limit = self.base.shortlist
         await self._search_settings()
+        grouped = await self.con.fetch(q.GROUPED_SHORTLIST, query, model, limit)
         extra = 1 if exclude is not None else 0
-        rows = await self.con.fetch(q.SIGHTINGS_SHORTLIST, query, model, limit + extra)
-        rows = [r for r in rows if r["id"] != exclude][:limit]
+        alone = await self.con.fetch(q.ALONE_SHORTLIST, query, model, limit + extra)
+        alone = [r for r in alone if r["id"] != exclude][:limit]
         templates = await self.con.fetch(q.GROUPS_SHORTLIST, query, model, limit)
-        crowded = full(rows, limit, above) or full(templates, limit, above)
-        groups = {int(r["group_id"]) for r in rows if r["group_id"] and similarity(r) >= above}
+        crowded = full(alone, limit, above) or full(templates, limit, above)
+        groups = {int(r["group_id"]) for r in grouped if similarity(r) >= above}
         groups |= {int(r["id"]) for r in templates if similarity(r) >= above}
-        alone = [int(r["id"]) for r in rows if r["group_id"] is None and similarity(r) >= above]
-        return await self._members(sorted(groups), alone, crowded)
+        singles = [int(r["id"]) for r in alone if similarity(r) >= above]
+        return await self._members(sorted(groups), singles, crowded)
 
     async def groups_near(self, group_id: int, model: str, *, above: float) -> Shortlist:
         """The open groups whose template is within reach of this group's (merges)."""

@@ -22,9 +22,14 @@ SIGHTING_GET = f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE id = $1"
 SIGHTING_CROP = "SELECT crop_jpeg FROM sightings WHERE id = $1"
 
 # --- shortlists (half-precision copies; the caller re-scores exactly) -------------------------
-SIGHTINGS_SHORTLIST = """
+GROUPED_SHORTLIST = """
 SELECT id, group_id, embedding::halfvec(512) <=> $1::halfvec(512) AS distance FROM sightings
-WHERE state <> 'named' AND model = $2
+WHERE state = 'grouped' AND model = $2
+ORDER BY distance
+LIMIT $3"""
+ALONE_SHORTLIST = """
+SELECT id, group_id, embedding::halfvec(512) <=> $1::halfvec(512) AS distance FROM sightings
+WHERE group_id IS NULL AND model = $2
 ORDER BY distance
 LIMIT $3"""
 GROUPS_SHORTLIST = """

@@ -63,11 +63,18 @@ CREATE TABLE sightings (
     created_at      timestamptz NOT NULL DEFAULT now(),
     CHECK ((state IN ('grouped', 'named')) = (group_id IS NOT NULL))
 );
--- Half-precision copies, as the gallery's (migration 0010): the index only shortlists.
-CREATE INDEX sightings_embedding_hnsw ON sightings
+-- Half-precision copies, as the gallery's (migration 0010): the indexes only shortlist. Two
+-- graphs, of the sightings in open groups and of those in none: a face photographed hundreds of
+-- times fills a shortlist with its own group's sightings, and must not hide a sighting in no
+-- group (its own shortlist), nor a group (the templates' shortlist).
+CREATE INDEX sightings_grouped_hnsw ON sightings
     USING hnsw ((embedding::halfvec(512)) halfvec_cosine_ops)
     WITH (m = 16, ef_construction = 128)
-    WHERE state <> 'named';
+    WHERE state = 'grouped';
+CREATE INDEX sightings_alone_hnsw ON sightings
+    USING hnsw ((embedding::halfvec(512)) halfvec_cosine_ops)
+    WITH (m = 16, ef_construction = 128)
+    WHERE group_id IS NULL;
 CREATE INDEX sightings_group ON sightings (group_id) WHERE group_id IS NOT NULL;
 CREATE INDEX sightings_ungrouped ON sightings (model, id) WHERE group_id IS NULL;
 CREATE INDEX sightings_time ON sightings (created_at);

@@ -254,3 +254,25 @@ async def test_the_nightly_pass_never_merges_two_people_through_a_look_alike(
     report = await nightly_pass(store, MODEL, cal, actor="system")
     assert report.merges == 0 and report.bridges >= 1
     assert await store.open_groups(MODEL) == sorted(g for g in groups if g is not None)
+
+
+async def test_a_face_seen_more_often_than_a_shortlist_holds_still_joins_its_group(
+    cal: Calibration,
+) -> None:
+    rng = np.random.default_rng(9)
+    a = person(rng, 8, spread=0.5)
+    store = MemorySightings(shortlist_length=3)
+    placed = [await place_sighting(store, sighting(v, lookup=k), cal) for k, v in enumerate(a)]
+    assert [p.placement.outcome for p in placed] == ["alone"] + ["joined"] * 7
+    assert len({p.group_id for p in placed[1:]}) == 1
+    # but a full shortlist of sightings in no group, all within reach, may hide one: deferred
+    crowd = MemorySightings(shortlist_length=3)
+    for k, v in enumerate(person(rng, 3, spread=0.5)):
+        await crowd.add(sighting(v, lookup=k), state="alone")
+    late = await place_sighting(crowd, sighting(a[0], lookup=9), cal)
+    assert late.placement.outcome == "alone"  # nothing within reach: nothing hidden
+    b = person(rng, 4, spread=0.5)
+    for k, v in enumerate(b[:3]):
+        await crowd.add(sighting(v, lookup=20 + k), state="alone")
+    hidden = await place_sighting(crowd, sighting(b[3], lookup=30), cal)
+    assert hidden.placement.reason == CROWDED

@@ -59,7 +59,8 @@ class MemorySightings:
         self.sightings: dict[int, SightingVector] = {}
         self.groups: dict[int, _Group] = {}
         self.log: list[tuple[str, dict[str, Any]]] = []  # (action, details) of every write
-        self._vectors = _Rows()  # row: sighting id
+        self._grouped = _Rows()  # row: sighting id, live while it is in an open group
+        self._alone_rows = _Rows()  # row: sighting id, live while it is in no group
         self._templates = _Rows()  # row: group id, live while the group is open
         self._sizes: Counter[int] = Counter()  # open groups by their number of sightings
         self._alone = 0  # sightings in no group
@@ -80,13 +81,14 @@ class MemorySightings:
     ) -> Shortlist:
         query = np.asarray(embedding, dtype=np.float32)
         limit = self.shortlist_length
-        rows = self._vectors.ranked(query, limit, exclude)
+        grouped = self._grouped.ranked(query, limit)
+        alone = self._alone_rows.ranked(query, limit, exclude)
         t_rows = self._templates.ranked(query, limit)
-        crowded = _full(rows, limit, above) or _full(t_rows, limit, above)
-        named = {self.sightings[s].group_id for s, sim in rows if sim >= above}
+        crowded = _full(alone, limit, above) or _full(t_rows, limit, above)
+        named = {self.sightings[s].group_id for s, sim in grouped if sim >= above}
         named |= {g for g, sim in t_rows if sim >= above}
-        alone = [s for s, sim in rows if sim >= above and self.sightings[s].group_id is None]
-        return self._members(sorted(g for g in named if g is not None), alone, crowded)
+        singles = [s for s, sim in alone if sim >= above]
+        return self._members(sorted(g for g in named if g is not None), singles, crowded)
 
     async def groups_near(self, group_id: int, model: str, *, above: float) -> Shortlist:
         if group_id not in self.groups or self.groups[group_id].state != "open":
@@ -137,7 +139,7 @@ class MemorySightings:
             state=state if join_group is None and pair_with is None else "alone",
         )
         self.sightings[sid] = vector
-        self._vectors.put(sid, vector.embedding)
+        self._alone_rows.put(sid, vector.embedding)
         self._alone += 1
         group, created = self._group_with(sid, join_group, pair_with)
         self.log.append(("sighting.add", {"sighting": sid, "group": group, **(details or {})}))
@@ -203,6 +205,8 @@ class MemorySightings:
     def _put(self, sid: int, gid: int) -> None:
         if self.sightings[sid].group_id is None:
             self._alone -= 1
+            self._alone_rows.live[sid] = False
+            self._grouped.put(sid, self.sightings[sid].embedding)
         self.sightings[sid] = replace(self.sightings[sid], group_id=gid, state="grouped")
         members = self.groups[gid].members
         if members:
