@@ -84,9 +84,12 @@ class Placing:
     async def groups_of(self, group_ids: Sequence[int]) -> dict[int, tuple[SightingVector, ...]]:
         return (await self._members(sorted(int(g) for g in group_ids), [], False)).groups
 
-    async def ungrouped(self, model: str, *, deferred_only: bool = False) -> list[SightingVector]:
-        """The sightings in no group, oldest first (the nightly pass places them again)."""
-        rows = await self.con.fetch(q.UNGROUPED, model, not deferred_only)
+    async def ungrouped(
+        self, model: str, *, deferred_only: bool = False, after: int = 0, limit: int = 500
+    ) -> list[SightingVector]:
+        """The sightings in no group after the id `after`, oldest first, a page at a time (the
+        nightly pass places them again)."""
+        rows = await self.con.fetch(q.UNGROUPED, model, not deferred_only, after, limit)
         return [vector(r) for r in rows]
 
     async def open_groups(self, model: str, *, min_sightings: int = 2) -> list[int]:

@@ -52,8 +52,9 @@ WHERE model = $1 AND state = 'open' GROUP BY sighting_count"""
 KEPT_UNGROUPED = "SELECT count(*) FROM sightings WHERE model = $1 AND group_id IS NULL"
 UNGROUPED = f"""
 SELECT {_SIGHTING_VECTOR}, state FROM sightings
-WHERE model = $1 AND group_id IS NULL AND ($2::boolean OR state = 'deferred')
-ORDER BY id"""
+WHERE model = $1 AND group_id IS NULL AND ($2::boolean OR state = 'deferred') AND id > $3
+ORDER BY id
+LIMIT $4"""
 OPEN_GROUPS = """
 SELECT id FROM unknown_persons WHERE model = $1 AND state = 'open' AND sighting_count >= $2
 ORDER BY id"""

@@ -102,12 +102,14 @@ class MemorySightings:
     async def groups_of(self, group_ids: Sequence[int]) -> dict[int, tuple[SightingVector, ...]]:
         return self._members(sorted(group_ids), [], False).groups
 
-    async def ungrouped(self, model: str, *, deferred_only: bool = False) -> list[SightingVector]:
+    async def ungrouped(
+        self, model: str, *, deferred_only: bool = False, after: int = 0, limit: int = 500
+    ) -> list[SightingVector]:
         return [
             s
             for sid, s in sorted(self.sightings.items())
-            if s.group_id is None and (not deferred_only or s.state == "deferred")
-        ]
+            if sid > after and s.group_id is None and (not deferred_only or s.state == "deferred")
+        ][:limit]
 
     async def open_groups(self, model: str, *, min_sightings: int = 2) -> list[int]:
         return sorted(

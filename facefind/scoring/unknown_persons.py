@@ -49,7 +49,7 @@ class PlacingSession(Protocol):
     ) -> dict[int, tuple[SightingVector, ...]]: ...
 
     async def ungrouped(
-        self, model: str, *, deferred_only: bool = False
+        self, model: str, *, deferred_only: bool = False, after: int = 0, limit: int = 500
     ) -> list[SightingVector]: ...
 
     async def open_groups(self, model: str, *, min_sightings: int = 2) -> list[int]: ...
@@ -183,35 +183,17 @@ async def nightly_pass(
             merged = await _merge_around(p, group_id, model, cal, target, actor, report)
             gone.update(merged)
 
-    async with store.placing() as p:
-        waiting = await p.ungrouped(model, deferred_only=deferred_only)
     grouped_now: set[int] = set()
-    for s in waiting:
-        if s.id in grouped_now:
-            continue
-        report.looked_at += 1
+    after = 0
+    while True:
         async with store.placing() as p:
-            kept = await p.kept(model)
-            kept[1] = max(0, kept.get(1, 0) - 1)  # not compared with itself
-            thr = thresholds_for(cal, kept, target=target)
-            short = await p.shortlist(
-                s.embedding, model, above=thr.join - SHORTLIST_MARGIN, exclude=s.id
-            )
-            placement = decide(
-                s.embedding,
-                apart_keys(s.lookup_id, s.photo_index, s.apart),
-                candidates(short),
-                thr,
-                crowded=short.crowded,
-            )
-            where = _where(placement)
-            group = await p.place_again(s, model, actor=actor, details=placement.as_dict(), **where)
-        if group is not None:
-            report.placed += 1
-            if where.get("pair_with") is not None:
-                grouped_now.add(int(where["pair_with"]))
-        elif placement.outcome == "deferred":
-            report.deferred += 1
+            page = await p.ungrouped(model, deferred_only=deferred_only, after=after)
+        if not page:
+            break
+        after = page[-1].id
+        for s in page:
+            if s.id not in grouped_now:
+                await _place_again(store, s, model, cal, target, actor, report, grouped_now)
     logger.info(
         "sightings' nightly pass for %s: %d groups merged, %d left apart as bridges, "
         "%d of %d sightings in no group placed, %d still deferred",
@@ -223,6 +205,42 @@ async def nightly_pass(
         report.deferred,
     )
     return report
+
+
+async def _place_again(
+    store: SightingStore,
+    s: SightingVector,
+    model: str,
+    cal: Calibration,
+    target: float,
+    actor: str,
+    report: NightlyReport,
+    grouped_now: set[int],
+) -> None:
+    """Place a sighting in no group as if it arrived now (compared with all but itself)."""
+    report.looked_at += 1
+    async with store.placing() as p:
+        kept = await p.kept(model)
+        kept[1] = max(0, kept.get(1, 0) - 1)
+        thr = thresholds_for(cal, kept, target=target)
+        short = await p.shortlist(
+            s.embedding, model, above=thr.join - SHORTLIST_MARGIN, exclude=s.id
+        )
+        placement = decide(
+            s.embedding,
+            apart_keys(s.lookup_id, s.photo_index, s.apart),
+            candidates(short),
+            thr,
+            crowded=short.crowded,
+        )
+        where = _where(placement)
+        group = await p.place_again(s, model, actor=actor, details=placement.as_dict(), **where)
+    if group is not None:
+        report.placed += 1
+        if where.get("pair_with") is not None:
+            grouped_now.add(int(where["pair_with"]))
+    elif placement.outcome == "deferred":
+        report.deferred += 1
 
 
 async def _merge_around(
