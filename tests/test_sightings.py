@@ -148,17 +148,26 @@ def test_one_close_sighting_in_a_group_that_disagrees_is_a_weak_link_never_a_joi
     assert placed.outcome == "deferred" and placed.reason == WEAK_SUPPORT
 
 
-def test_a_sighting_matching_two_groups_is_deferred_not_joined_to_either(cal: Calibration) -> None:
+def test_a_look_alike_between_two_people_is_deferred_not_joined_to_either(
+    cal: Calibration,
+) -> None:
     rng = np.random.default_rng(3)
-    a = person(rng, 5)
+    a, b = person(rng, 2, spread=0.3), person(rng, 2, spread=0.3)
+    between = unit(a.mean(axis=0) + b.mean(axis=0))
     thr = thresholds_for(cal, {2: 2})
-    placed = decide(
-        a[4],
-        apart_keys(9, 0),
-        [candidate(group_key(1), a[:2]), candidate(group_key(2), a[2:4])],
-        thr,
-    )
+    groups = [candidate(group_key(1), a), candidate(group_key(2), b, lookup0=200)]
+    placed = decide(between, apart_keys(9, 0), groups, thr)
     assert placed.outcome == "deferred" and placed.reason == AMBIGUOUS
+    assert {e.key for e in placed.evidence} == {group_key(1), group_key(2)}
+
+
+def test_a_face_of_one_person_split_in_two_groups_joins_the_larger(cal: Calibration) -> None:
+    rng = np.random.default_rng(13)
+    a = person(rng, 6)
+    thr = thresholds_for(cal, {3: 1, 2: 1})
+    groups = [candidate(group_key(1), a[:2]), candidate(group_key(2), a[2:5], lookup0=200)]
+    placed = decide(a[5], apart_keys(9, 0), groups, thr)
+    assert placed.outcome == "joined" and placed.target == group_key(2)
     assert {e.key for e in placed.evidence} == {group_key(1), group_key(2)}
 
 
@@ -210,7 +219,7 @@ async def test_the_same_unknown_face_sent_again_is_seen_before_and_strangers_sta
     assert await store.kept(MODEL) == {3: 1, 1: 10}
 
 
-async def test_the_nightly_pass_merges_one_person_split_in_two_and_places_what_waited(
+async def test_the_nightly_pass_merges_one_person_split_in_two(
     cal: Calibration,
 ) -> None:
     rng = np.random.default_rng(7)
@@ -224,7 +233,7 @@ async def test_the_nightly_pass_merges_one_person_split_in_two_and_places_what_w
         groups.append(added.group_id)
     assert len(set(groups)) == 2
     waiting = await place_sighting(store, sighting(a[4], lookup=99), cal)
-    assert waiting.placement.reason == AMBIGUOUS  # both groups qualify
+    assert waiting.placement.outcome == "joined" and waiting.group_id == groups[0]
 
     report = await nightly_pass(store, MODEL, cal, actor="system")
     assert report.merges == 1 and report.bridges == 0
@@ -232,7 +241,7 @@ async def test_the_nightly_pass_merges_one_person_split_in_two_and_places_what_w
     assert len(open_groups) == 1
     [group] = open_groups
     assert sorted(store.groups[group].members) == [1, 2, 3, 4, waiting.sighting_id]
-    assert report.placed == 1 and report.deferred == 0
+    assert report.placed == 0 and report.deferred == 0
     merges = [d for action, d in store.log if action == "unknown_person.merge"]
     assert merges and merges[0]["thresholds"]["merge"] >= merges[0]["thresholds"]["join"]
 

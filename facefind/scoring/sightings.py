@@ -9,8 +9,10 @@ joins only when, besides that score reaching `join`, enough of the group's sight
 template itself reach `support` (a link that same-person pairs make 99% of the time): one close
 sighting in a group that otherwise disagrees is a weak link, never enough. It never joins a
 group holding another face of its own photo, nor one an admin dismissed while it was in it.
-What qualifies for two groups, or reaches `join` without the support, is deferred to the
-nightly pass, which merges groups only on strong evidence and places the deferred again.
+A face that qualifies for several groups joins the largest only when the others are the same
+person on the strong evidence a merge needs (one person split, whom the nightly pass will
+merge); otherwise, or when it reaches `join` without the support, it is deferred to the nightly
+pass, which merges groups only on that evidence and places the deferred again.
 
 The rate: a sighting of a person who is not among the unknown persons kept is joined to one of
 them with probability 1 - prod_k (1 - FMR_k(join))^N_k (the bands' false candidate rate, with
@@ -42,7 +44,7 @@ SUPPORT_SHARE = 0.5
 # join threshold is scored exactly (the copies differ from the vectors by about 1e-3).
 SHORTLIST_MARGIN = 0.02
 # Deferral reasons, as stored and audited.
-AMBIGUOUS = "ambiguous"  # it qualifies for two or more groups
+AMBIGUOUS = "ambiguous"  # it qualifies for groups that are not one person on strong evidence
 APART = "apart"  # the one group it qualifies for holds a face of its photo, or dismissed it
 WEAK_SUPPORT = "weak_support"  # it reaches the join score with a group, not its support
 CROWDED = "crowded"  # the shortlist was full of close sightings: some may be missing
@@ -294,9 +296,17 @@ def decide(
     passing = [e for e in reaching if e.supported(thr.support)]
     if not passing:
         return placed("deferred", reason=WEAK_SUPPORT) if reaching else placed("alone")
-    if len(passing) > 1:
-        return placed("deferred", reason=AMBIGUOUS)
-    chosen = passing[0]
+    # Two or more qualify: the largest is joined only when each of the others has strong
+    # evidence of being the same person (a split the nightly pass will merge, a sighting of
+    # the person that waited); else the face may be a look-alike between two people.
+    chosen = min(passing, key=lambda e: (-e.sightings, -e.score, e.key))
+    by_key = {c.key: c for c in candidates}
+    for e in passing:
+        if e is chosen:
+            continue
+        same = merge_evidence(by_key[e.key], by_key[chosen.key], thr)
+        if same is None or not same.strong(thr.support):
+            return placed("deferred", reason=AMBIGUOUS)
     if chosen.apart:
         return placed("deferred", reason=APART)
     return placed("joined", target=chosen.key)
