@@ -18,8 +18,10 @@ from gallery.models import Models
 from gallery.replies import Replies
 from gallery.seal import AuditKey
 from gallery.search import Search
+from gallery.sightings import Sightings
 from gallery.templates import Templates
 from gallery.users import Users
+from gallery.watchlists import Watchlists
 
 
 class Gallery:
@@ -50,6 +52,10 @@ class Gallery:
         self.audit = AuditLog(self.db)
         self.bulk = Bulk(self.db)
         self.indexes = VectorIndexes(self.db)
+        self.sightings = Sightings(
+            self.db, self.identities, self.faces, ef_search=ef_search, shortlist=shortlist
+        )
+        self.watchlists = Watchlists(self.db)
 
     @property
     def pool(self) -> asyncpg.Pool:
