@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from gallery.albums import Albums
 from gallery.audit_log import AuditLog
 from gallery.bulk import Bulk
 from gallery.database import Database
@@ -56,6 +57,7 @@ class Gallery:
             self.db, self.identities, self.faces, ef_search=ef_search, shortlist=shortlist
         )
         self.watchlists = Watchlists(self.db)
+        self.albums = Albums(self.db, self.lookups)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -135,6 +135,7 @@ class Placing:
                 join_group,
                 "grouped" if join_group is not None else "alone" if pair_with else state,
                 None if join_group is not None or pair_with else reason,
+                new.face_index,
             )
         )
         group_id, created = await self._group_with(

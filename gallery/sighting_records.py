@@ -33,6 +33,7 @@ class NewSighting:
     lookup_face_id: int | None = None
     photo_index: int = 0  # the photo's place in its lookup (an album's)
     source_sha256: str | None = None  # the photo's hash
+    face_index: int | None = None  # the person of the lookup it was kept for (one sighting each)
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +77,7 @@ class Sighting:
     low_quality: bool
     created_at: datetime
     crop_jpeg: bytes | None = None
+    face_index: int | None = None
 
 
 @dataclass(frozen=True)

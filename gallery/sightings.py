@@ -85,6 +85,11 @@ class Sightings:
         reply counts ("photographed 2 times before")."""
         return [_sighting(r) for r in await self.db.pool.fetch(q.SEEN_BEFORE, sighting_id)]
 
+    async def of_person(self, lookup_id: int, face_index: int) -> tuple[int, int | None] | None:
+        """(id, group) of the sighting kept for a person of a lookup, if one was."""
+        row = await self.db.pool.fetchrow(q.SIGHTING_OF_PERSON, lookup_id, face_index)
+        return (int(row["id"]), row["group_id"]) if row else None
+
     async def of_lookup(self, lookup_id: int) -> list[Sighting]:
         return [_sighting(r) for r in await self.db.pool.fetch(q.LOOKUP_SIGHTINGS, lookup_id)]
 
@@ -259,6 +264,7 @@ def _sighting(r: Any) -> Sighting:
         low_quality=bool(r["low_quality"]),
         created_at=r["created_at"],
         crop_jpeg=bytes(r["crop_jpeg"]) if "crop_jpeg" in r.keys() and r["crop_jpeg"] else None,
+        face_index=r["face_index"],
     )
 
 

@@ -167,7 +167,7 @@ async def test_an_entry_alerts_its_listed_people_and_possible_only_when_switched
         await identity(gallery),
         "witness",
         "tg:11",
-        recipients=[OFFICER, FORMER_ADMIN],
+        recipients=[12, FORMER_ADMIN],
         alert_possible=False,
     )
     quiet = await watch.record_alert(
@@ -188,8 +188,8 @@ async def test_an_entry_alerts_its_listed_people_and_possible_only_when_switched
         actor="job",
     )
     # the revoked admin is listed but told nothing
-    assert loud is not None and loud.recipients == (OFFICER,)
-    assert [(d.user_id, d.kind) for d in await watch.pending_deliveries()] == [(OFFICER, "alert")]
+    assert loud is not None and loud.recipients == (12,)
+    assert [(d.user_id, d.kind) for d in await watch.pending_deliveries()] == [(12, "alert")]
 
 
 async def test_forgetting_the_identity_ends_its_entries_and_withholds_undelivered_alerts(

@@ -46,6 +46,8 @@ RUNTIME_GRANTS = tuple(
 # Per table, what the application's statements need and nothing more. Whatever the owner reads
 # back from a table this role can write is data only: the owner never executes it.
 RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
+    "album_parts": "SELECT, INSERT, UPDATE",  # retention clears the file ids
+    "albums": "SELECT, INSERT, UPDATE",
     "alert_deliveries": "SELECT, INSERT, UPDATE",  # sent or withheld once, never deleted
     "audit_log": "SELECT, INSERT",  # read and append; sealed rows are never changed
     "deferred_indexes": "SELECT",  # which indexes a load left out: the owner's to write

@@ -11,14 +11,15 @@ SIGHTINGS_LOCK = "SELECT pg_advisory_xact_lock($1)"
 
 _SIGHTING_VECTOR = "id, group_id, embedding, lookup_id, photo_index, apart, low_quality"
 _SIGHTING_COLUMNS = """id, model, group_id, state, reason, lookup_id, lookup_face_id,
-    photo_index, user_id, actor, quality_score, low_quality, created_at"""
+    photo_index, user_id, actor, quality_score, low_quality, created_at, face_index"""
 
 SIGHTING_INSERT = """
 INSERT INTO sightings (model, embedding, recipe, det_score, quality, quality_score, low_quality,
                        bbox, crop_jpeg, source_sha256, lookup_id, lookup_face_id, photo_index,
-                       user_id, actor, group_id, state, reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                       user_id, actor, group_id, state, reason, face_index)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 RETURNING id"""
+SIGHTING_OF_PERSON = "SELECT id, group_id FROM sightings WHERE lookup_id = $1 AND face_index = $2"
 SIGHTING_GET = f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE id = $1"
 SIGHTING_CROP = "SELECT crop_jpeg FROM sightings WHERE id = $1"
 

@@ -57,12 +57,16 @@ SELECT {_ENTRY_COLUMNS} FROM watchlist_entries e JOIN identities i ON i.id = e.i
 ORDER BY e.id"""
 
 # --- alerts -----------------------------------------------------------------------------------
-# who is told: the listed users, or every admin; only those approved now
+# who is told: the listed admins, or every admin; only those approved admins now (an alert
+# shows another user's lookup)
 RECIPIENTS = """
 SELECT id FROM users
-WHERE status = 'approved'
-  AND CASE WHEN $1::bigint[] IS NULL THEN role = 'admin' ELSE id = ANY($1::bigint[]) END
+WHERE status = 'approved' AND role = 'admin'
+  AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
 ORDER BY id"""
+# whether a user may receive alerts now
+RECIPIENT_ALLOWED = """
+SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND status = 'approved' AND role = 'admin')"""
 _ALERT_COLUMNS = """id, entry_id, identity_id, lookup_id, candidate_id, band, similarity,
     recipients, burst_of, window_ends_at, summarised_at, summarised_count, actor, created_at"""
 ALERT_OF_LOOKUP = f"""
@@ -121,12 +125,33 @@ JOIN identities i ON i.id = a.identity_id
 WHERE d.sent_at IS NULL AND d.withheld_at IS NULL
 ORDER BY d.created_at, d.alert_id, d.user_id, d.kind
 LIMIT $1"""
+# Messages not sent, withheld nor claimed by a process within its lease, oldest first: claimed
+# for `$2` by the caller, so that two processes never send one message twice.
+DELIVERIES_CLAIM = """
+UPDATE alert_deliveries d SET claimed_until = now() + $2::interval
+FROM (SELECT alert_id, user_id, kind FROM alert_deliveries
+      WHERE sent_at IS NULL AND withheld_at IS NULL
+        AND (claimed_until IS NULL OR claimed_until < now())
+      ORDER BY created_at, alert_id, user_id, kind
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED) due
+WHERE d.alert_id = due.alert_id AND d.user_id = due.user_id AND d.kind = due.kind
+RETURNING d.alert_id, d.user_id, d.kind, d.attempts, d.created_at,
+          (SELECT i.deleted_at IS NOT NULL FROM watchlist_alerts a
+           JOIN identities i ON i.id = a.identity_id WHERE a.id = d.alert_id) AS forgotten"""
+DELIVERIES_DUE = """
+SELECT count(*) FROM alert_deliveries
+WHERE sent_at IS NULL AND withheld_at IS NULL
+  AND (claimed_until IS NULL OR claimed_until < now())"""
 DELIVERY_SENT = """
 UPDATE alert_deliveries SET sent_at = now(), attempts = attempts + 1
 WHERE alert_id = $1 AND user_id = $2 AND kind = $3 AND sent_at IS NULL AND withheld_at IS NULL
 RETURNING alert_id"""
+# a failed try waits before the next: 2 s doubling, at most 10 minutes
 DELIVERY_FAILED = """
-UPDATE alert_deliveries SET attempts = attempts + 1, last_error = $4
+UPDATE alert_deliveries
+SET attempts = attempts + 1, last_error = $4,
+    claimed_until = now() + least(600, 2 ^ (attempts + 1)) * interval '1 second'
 WHERE alert_id = $1 AND user_id = $2 AND kind = $3 AND sent_at IS NULL
 RETURNING attempts"""
 DELIVERY_WITHHELD = """
