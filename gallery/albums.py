@@ -12,7 +12,7 @@ from gallery.database import Database
 from gallery.lookups import Lookups
 from gallery.queries import albums as q
 
-PURPOSES = ("lookup", "enroll")
+PURPOSES = ("lookup", "enroll", "refused")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Album:
     last_part_at: datetime
     taken_at: datetime | None
     taken_by: int | None  # the message whose handler took it
-    purpose: str | None  # lookup | enroll, once taken
+    purpose: str | None  # lookup | enroll | refused (the sender's hourly limit), once taken
     lookup_id: int | None
     done_at: datetime | None
     parts: tuple[AlbumPart, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from gallery.albums import Albums
+from gallery.alert_deliveries import AlertDeliveries
 from gallery.audit_log import AuditLog
 from gallery.bulk import Bulk
 from gallery.database import Database
@@ -58,6 +59,7 @@ class Gallery:
         )
         self.watchlists = Watchlists(self.db)
         self.albums = Albums(self.db, self.lookups)
+        self.alerts = AlertDeliveries(self.db)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -297,6 +297,10 @@ class Watchlists:
         row = await self.db.pool.fetchrow(q.ALERT_GET, alert_id)
         return alert_of(row) if row else None
 
+    async def burst_lookups(self, alert_id: int) -> list[int]:
+        """The lookups counted in a burst after its first alert, in order."""
+        return [int(r[0]) for r in await self.db.pool.fetch(q.BURST_LOOKUPS, alert_id)]
+
     async def alerts_of_lookup(self, lookup_id: int) -> list[Alert]:
         return [alert_of(r) for r in await self.db.pool.fetch(q.ALERTS_OF_LOOKUP, lookup_id)]
 
@@ -305,85 +309,6 @@ class Watchlists:
         if row is None:
             return None
         return AlertDetails(**{k: row[k] for k in AlertDetails.__dataclass_fields__})
-
-    # --- deliveries -------------------------------------------------------------------------
-    async def pending_deliveries(self, limit: int = 100) -> list[Delivery]:
-        """Messages not yet sent nor withheld, oldest first."""
-        return [
-            Delivery(
-                alert_id=int(r["alert_id"]),
-                user_id=int(r["user_id"]),
-                kind=r["kind"],
-                attempts=int(r["attempts"]),
-                created_at=r["created_at"],
-                forgotten=bool(r["forgotten"]),
-            )
-            for r in await self.db.pool.fetch(q.DELIVERIES_PENDING, limit)
-        ]
-
-    async def claim(
-        self, limit: int = 20, *, lease: timedelta = timedelta(minutes=2)
-    ) -> list[Delivery]:
-        """Messages due, claimed for `lease` by the caller: another process leaves them alone
-        until they are sent, fail (tried again later) or the lease runs out (its sender died)."""
-        rows = await self.db.pool.fetch(q.DELIVERIES_CLAIM, limit, lease)
-        return sorted(
-            (
-                Delivery(
-                    alert_id=int(r["alert_id"]),
-                    user_id=int(r["user_id"]),
-                    kind=r["kind"],
-                    attempts=int(r["attempts"]),
-                    created_at=r["created_at"],
-                    forgotten=bool(r["forgotten"]),
-                )
-                for r in rows
-            ),
-            key=lambda d: (d.created_at, d.alert_id, d.user_id, d.kind),
-        )
-
-    async def due(self) -> int:
-        """Messages waiting to be sent and claimed by nobody."""
-        return int(await self.db.pool.fetchval(q.DELIVERIES_DUE))
-
-    async def may_receive(self, user_id: int) -> bool:
-        """Whether the user may be sent an alert now (an approved admin)."""
-        return bool(await self.db.pool.fetchval(q.RECIPIENT_ALLOWED, user_id))
-
-    async def delivered(
-        self, alert_id: int, user_id: int, kind: str, actor: str = "system"
-    ) -> bool:
-        """Mark a message sent, audited; False when it was sent (or withheld) already."""
-        async with self.db.transaction() as con:
-            if await con.fetchval(q.DELIVERY_SENT, alert_id, user_id, kind) is None:
-                return False
-            await self.db.audit(
-                actor,
-                "watchlist.alert_sent",
-                f"alert:{alert_id}",
-                {"user_id": user_id, "kind": kind},
-                con=con,
-            )
-        return True
-
-    async def delivery_failed(self, alert_id: int, user_id: int, kind: str, error: str) -> int:
-        """Count a failed try; the tries so far (0: no such message pending)."""
-        value = await self.db.pool.fetchval(q.DELIVERY_FAILED, alert_id, user_id, kind, error)
-        return int(value or 0)
-
-    async def withhold(self, alert_id: int, user_id: int, kind: str, actor: str, why: str) -> bool:
-        """Never send this message (its identity was forgotten, the user lost access)."""
-        async with self.db.transaction() as con:
-            if await con.fetchval(q.DELIVERY_WITHHELD, alert_id, user_id, kind, why) is None:
-                return False
-            await self.db.audit(
-                actor,
-                "watchlist.alert_withheld",
-                f"alert:{alert_id}",
-                {"user_id": user_id, "kind": kind, "why": why},
-                con=con,
-            )
-        return True
 
 
 def _values(entry: WatchEntry) -> dict[str, Any]:

@@ -22,7 +22,8 @@ ALTER TABLE lookup_faces
 -- media_group_id). Each part's handler records it; once no part came for the wait, one
 -- handler takes the album (taken_at, taken_by: that part's message): a lookup is recorded for
 -- it in the same transaction, or, for an /enroll caption, its photos are enrolled (done_at
--- once replied). A part that comes after the album was taken is a photo of its own.
+-- once replied); 'refused': over the sender's hourly limit. A part that comes after the album
+-- was taken is a photo of its own.
 CREATE TABLE albums (
     id              bigserial PRIMARY KEY,
     chat_id         bigint NOT NULL,
@@ -33,7 +34,7 @@ CREATE TABLE albums (
     last_part_at    timestamptz NOT NULL DEFAULT now(),
     taken_at        timestamptz,
     taken_by        bigint,
-    purpose         text CHECK (purpose IN ('lookup', 'enroll')),
+    purpose         text CHECK (purpose IN ('lookup', 'enroll', 'refused')),
     lookup_id       bigint REFERENCES lookups (id),
     done_at         timestamptz,
     UNIQUE (chat_id, media_group_id),

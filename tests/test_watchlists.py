@@ -113,7 +113,7 @@ async def test_a_burst_of_matches_sends_one_alert_to_the_admins_then_one_count(
         for k in lookups[1:]
     ]
     assert all(a is not None and a.burst_of == first.id and not a.sent for a in later)
-    pending = await watch.pending_deliveries()
+    pending = await gallery.alerts.pending()
     assert sorted((d.alert_id, d.user_id, d.kind) for d in pending) == [
         (first.id, 11, "alert"),
         (first.id, 12, "alert"),
@@ -126,7 +126,7 @@ async def test_a_burst_of_matches_sends_one_alert_to_the_admins_then_one_count(
     )
     assert await watch.summarise_due("job") == [(first.id, 3)]
     assert await watch.summarise_due("job") == []
-    counts = [d for d in await watch.pending_deliveries() if d.kind == "count"]
+    counts = [d for d in await gallery.alerts.pending() if d.kind == "count"]
     assert sorted(d.user_id for d in counts) == list(ADMINS)
     details = await watch.alert_details(first.id)
     assert details is not None and details.summarised_count == 3
@@ -137,10 +137,10 @@ async def test_a_burst_of_matches_sends_one_alert_to_the_admins_then_one_count(
     )
 
     # delivered once
-    assert await watch.delivered(first.id, 11, "alert")
-    assert not await watch.delivered(first.id, 11, "alert")
-    assert await watch.delivery_failed(first.id, 12, "alert", "timed out") == 1
-    left = {(d.user_id, d.kind) for d in await watch.pending_deliveries()}
+    assert await gallery.alerts.sent(first.id, 11, "alert")
+    assert not await gallery.alerts.sent(first.id, 11, "alert")
+    assert await gallery.alerts.failed(first.id, 12, "alert", "timed out") == 1
+    left = {(d.user_id, d.kind) for d in await gallery.alerts.pending()}
     assert left == {(12, "alert"), (11, "count"), (12, "count")}
 
     # after the window a new match opens a new burst, with its own message
@@ -189,7 +189,7 @@ async def test_an_entry_alerts_its_listed_people_and_possible_only_when_switched
     )
     # the revoked admin is listed but told nothing
     assert loud is not None and loud.recipients == (12,)
-    assert [(d.user_id, d.kind) for d in await watch.pending_deliveries()] == [(12, "alert")]
+    assert [(d.user_id, d.kind) for d in await gallery.alerts.pending()] == [(12, "alert")]
 
 
 async def test_forgetting_the_identity_ends_its_entries_and_withholds_undelivered_alerts(
@@ -207,10 +207,10 @@ async def test_forgetting_the_identity_ends_its_entries_and_withholds_undelivere
         window=HOUR,
         actor="job",
     )
-    assert alert is not None and len(await watch.pending_deliveries()) == 2
+    assert alert is not None and len(await gallery.alerts.pending()) == 2
     async with gallery.db.transaction() as con:
         assert await watch.end_for_identity(ident, "tg:12", con=con) == 1
-    assert await watch.pending_deliveries() == []
+    assert await gallery.alerts.pending() == []
     assert await watch.in_force_for([ident]) == {}
     late = await watch.record_alert(
         entry.id,
@@ -254,8 +254,14 @@ async def test_the_runtime_role_can_watch_alert_and_deliver_but_never_delete(
         alert = alerts[0]
         assert alert is not None
         assert [count for _, count in await watch.summarise_due("job")] == [0, 0]
-        assert await watch.delivered(alert.id, ADMINS[0], "alert")
-        assert await watch.withhold(alert.id, ADMINS[1], "alert", "job", "lost access")
+        assert await g.alerts.sent(alert.id, ADMINS[0], "alert")
+        assert await g.alerts.withhold(alert.id, ADMINS[1], "alert", "job", "lost access")
+        # the second alert's messages, claimed: another process finds none of them due
+        claimed = await g.alerts.claim()
+        second = alerts[1]
+        assert second is not None
+        assert {(c.alert_id, c.user_id) for c in claimed} == {(second.id, a) for a in ADMINS}
+        assert await g.alerts.claim() == [] and await g.alerts.due() == 0
         assert await watch.remove(entry.id, "tg:11")
         async with pool.acquire() as con:
             for sql in (

@@ -4,12 +4,14 @@ alerts a lookup raises when it gives a watched identity as a candidate; each aud
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from facefind.access.actors import SYSTEM_ACTOR, Requester
 from facefind.access.rules import require_admin
 from facefind.errors import FaceFindError
+from facefind.user_input import BadInput, strip_unsafe
 from gallery import Gallery, Lookup
 from gallery.watchlists import Alert, AlreadyWatched, NotWatchable, WatchEntry
 
@@ -19,7 +21,43 @@ logger = logging.getLogger(__name__)
 # this window are counted, and the count is sent once the window is over.
 ALERT_WINDOW = timedelta(hours=1)
 
-__all__ = ["ALERT_WINDOW", "AlreadyWatched", "NotAnAdmin", "NotWatchable", "Watchlist"]
+REASON_MAX = 500
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+__all__ = [
+    "ALERT_WINDOW",
+    "AlreadyWatched",
+    "NotAnAdmin",
+    "NotWatchable",
+    "Watchlist",
+    "clean_reason",
+    "until_end_of",
+]
+
+
+def until_end_of(text: str) -> datetime | None:
+    """'YYYY-MM-DD' as the end of that day (UTC): an entry watched until then; None unless it
+    is a real day before 2100."""
+    if not _DAY.fullmatch(text):
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if day.year >= 2100:
+        return None
+    return day + timedelta(days=1)
+
+
+def clean_reason(text: str) -> str:
+    """Why an identity is watched, as admins will read it: no control or bidi characters, not
+    empty, at most REASON_MAX characters (BadInput otherwise)."""
+    reason = strip_unsafe(text)
+    if not reason:
+        raise BadInput("reason", "empty")
+    if len(reason) > REASON_MAX:
+        raise BadInput("reason", "too_long", REASON_MAX)
+    return reason
 
 
 class NotAnAdmin(FaceFindError):
@@ -56,7 +94,8 @@ class Watchlist:
         `watchlist.add`. Raises AlreadyWatched, NotWatchable, NotAnAdmin, ValueError (no
         reason, an expiry in the past)."""
         require_admin(requester)
-        if expires_at is not None and expires_at <= datetime.now(expires_at.tzinfo):
+        reason = clean_reason(reason)
+        if expires_at is not None and expires_at <= datetime.now(UTC):
             raise ValueError("the expiry is in the past")
         if recipients is not None:
             wanted = sorted({int(u) for u in recipients})

@@ -98,6 +98,7 @@ SELECT {_ALERT_COLUMNS} FROM watchlist_alerts
 WHERE id = $1 AND burst_of IS NULL AND summarised_at IS NULL AND window_ends_at <= now()
 FOR UPDATE"""
 BURST_FOLLOWERS = "SELECT count(*) FROM watchlist_alerts WHERE burst_of = $1"
+BURST_LOOKUPS = "SELECT lookup_id FROM watchlist_alerts WHERE burst_of = $1 ORDER BY id"
 BURST_SUMMARISED = """
 UPDATE watchlist_alerts SET summarised_at = now(), summarised_count = $2 WHERE id = $1"""
 
