@@ -60,9 +60,7 @@ class AlertDeliveries:
         """Whether the user may be sent an alert now (an approved admin)."""
         return bool(await self.db.pool.fetchval(q.RECIPIENT_ALLOWED, user_id))
 
-    async def sent(
-        self, alert_id: int, user_id: int, kind: str, actor: str = "system"
-    ) -> bool:
+    async def sent(self, alert_id: int, user_id: int, kind: str, actor: str = "system") -> bool:
         """Mark a message sent, audited; False when it was sent (or withheld) already."""
         async with self.db.transaction() as con:
             if await con.fetchval(q.DELIVERY_SENT, alert_id, user_id, kind) is None:
