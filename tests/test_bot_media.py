@@ -47,7 +47,9 @@ async def running(
         await runner.stop()
 
 
-def variants(analysis_image: np.ndarray, bbox: tuple[float, float, float, float], n: int) -> list[bytes]:
+def variants(
+    analysis_image: np.ndarray, bbox: tuple[float, float, float, float], n: int
+) -> list[bytes]:
     """`n` different photos of one face, as a phone's burst would give: other crops, sizes."""
     return [
         images.to_jpeg(
@@ -58,7 +60,9 @@ def variants(analysis_image: np.ndarray, bbox: tuple[float, float, float, float]
     ]
 
 
-async def t1_face(service: FaceFind, index: int) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+async def t1_face(
+    service: FaceFind, index: int
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     t1 = images.read_image(images.T1)
     analysis, _ = await service.analysis.analyze(images.read_bytes(images.T1))
     return t1, analysis.faces[index - 1].bbox

@@ -1,0 +1,115 @@
+"""A reply's words for what investigations add, without a bot: faces seen before (officers
+only when the setting allows, who took them only for admins, relative days in both
+languages), an album's and a clip's summaries, a crowd's faces left out, a clip's limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.delivery.reply_plan import Frame, OutMessage, ReplyContext, Seen, compose
+from bot.texts.words import ago, times
+from gallery import Lookup, StoredLookupFace
+from recognition.types import VideoLimits
+
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def lookup(media: str = "photo", faces: int = 1, **values: object) -> Lookup:
+    values = {"outcome": "done", "error": None, **values}
+    return Lookup(
+        id=7,
+        user_id=5,
+        actor="tg:5",
+        source="telegram",
+        chat_id=5,
+        message_id=3,
+        file_id=None,
+        photo_sha256=None,
+        model="buffalo_s",
+        status="replying",
+        face_count=faces,
+        timings={},
+        created_at=NOW,
+        finished_at=NOW,
+        media=media,
+        faces=[
+            StoredLookupFace(
+                id=k,
+                face_index=k,
+                bbox=(0.0, 0.0, 10.0, 10.0),
+                det_score=0.9,
+                quality={"ok": True},
+                crop_jpeg=b"crop",
+                candidates=[],
+                photo_index=1,
+                seen_in=2,
+                time_s=3.4,
+                has_frame=True,
+            )
+            for k in range(1, faces + 1)
+        ],
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def text(slots: list) -> str:
+    return "\n\n".join(s.text for s in slots if isinstance(s, OutMessage))
+
+
+SEEN = {
+    1: [Seen(NOW - timedelta(days=3), "Oksana (@ok)", 4), Seen(NOW - timedelta(days=1), "Taras", 5)]
+}
+
+
+def test_an_officer_is_told_the_face_was_seen_before_without_who_took_it() -> None:
+    told = text(compose(lookup(), ReplyContext(seen=SEEN, now=NOW)))
+    assert told.startswith(
+        "Face #1: no confident match in the gallery.\n"
+        "The same face was photographed 2 times before: 3 days ago and yesterday.\n\nLookup #7"
+    )
+    assert "Oksana" not in told
+
+
+def test_an_admin_is_told_who_took_each_and_an_officer_nothing_when_the_setting_is_off() -> None:
+    admin = text(compose(lookup(), ReplyContext(seen=SEEN, show_who=True, now=NOW)))
+    assert "— 2025-03-07 12:00: by Oksana (@ok), lookup #4" in admin
+    assert "— 2025-03-09 12:00: by Taras, lookup #5" in admin
+    hidden = text(compose(lookup(), ReplyContext(seen=SEEN, show_seen=False, now=NOW)))
+    assert "photographed" not in hidden
+
+
+def test_days_and_times_read_naturally_in_ukrainian_and_english() -> None:
+    assert [ago("uk", NOW - timedelta(days=d), NOW) for d in (0, 1, 2, 5, 21)] == [
+        "сьогодні",
+        "вчора",
+        "2 дні тому",
+        "5 днів тому",
+        "2025-02-17",
+    ]
+    assert ago("en", NOW - timedelta(days=21), NOW) == "on 2025-02-17"
+    assert [times("uk", n) for n in (1, 3, 11, 22)] == ["1 раз", "3 рази", "11 разів", "22 рази"]
+    assert [times("en", n) for n in (1, 2)] == ["1 time", "2 times"]
+
+
+def test_an_album_a_clip_and_a_crowd_say_what_they_are() -> None:
+    album = text(compose(lookup("album"), ReplyContext(photos=3)))
+    assert "Face #1 is in 2 of the album's photos (its best picture: photo 2)." in album
+    assert "Lookup #7 · an album of 3 photos · people: 1." in album
+    clip = compose(lookup("video_note"))
+    assert isinstance(clip[0], OutMessage) and clip[0].picture == Frame(1)
+    assert clip[0].text.startswith("Face #1: the best frame, at 0:03 (seen in 2 of the frames")
+    crowd = text(compose(lookup(faces=1, faces_left_out=4), ReplyContext(max_faces=10)))
+    assert "⚠ 4 more faces were found but not searched (at most 10 a photo" in crowd
+
+
+def test_a_clip_past_its_limits_is_told_which_limit_in_its_own_words() -> None:
+    failed = lookup("video", faces=0, outcome="error", error="too_long")
+    [message] = compose(failed, ReplyContext(video=VideoLimits(max_seconds=61.0)))
+    assert isinstance(message, OutMessage)
+    assert (
+        message.text
+        == "This clip is longer than the 61 s I analyse. Send a shorter one, or a photo."
+    )
+    big = lookup("video", faces=0, outcome="error", error="too_large")
+    [message] = compose(big, ReplyContext(video=VideoLimits(max_bytes=20 * 1024 * 1024)))
+    assert isinstance(message, OutMessage) and "larger than the 20 MB" in message.text
