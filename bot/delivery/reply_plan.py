@@ -18,6 +18,7 @@ from bot.delivery.replies import (
     holder_score,
     no_match_text,
 )
+from bot.delivery.telegram_io import TELEGRAM_DOWNLOAD_LIMIT
 from bot.texts import language_of, t
 from bot.texts.words import ago, day, listing, times
 from gallery import Lookup, StoredCandidate, StoredLookupFace
@@ -183,16 +184,17 @@ def error_text(lang: str, lookup: Lookup, ctx: ReplyContext) -> str | None:
     code = lookup.error or "internal_error"
     if code in SILENT_ERRORS:
         return None
+    if lookup.media in CLIPS and (code in IMAGE_ERRORS or code == "file_too_big"):
+        v = ctx.video
+        return t(
+            lang,
+            "clip_too_large" if code == "file_too_big" else f"clip_{code}",
+            # a bot downloads at most 20 MB from Telegram, whatever the limit says
+            mb=min(v.max_bytes, TELEGRAM_DOWNLOAD_LIMIT) // (1024 * 1024),
+            seconds=round(v.max_seconds),
+            frames=v.max_decoded_frames,
+        )
     if code in IMAGE_ERRORS:
-        if lookup.media in CLIPS:
-            v = ctx.video
-            return t(
-                lang,
-                f"clip_{code}",
-                mb=v.max_bytes // (1024 * 1024),
-                seconds=round(v.max_seconds),
-                frames=v.max_decoded_frames,
-            )
         return t(lang, f"image_{code}")
     return t(lang, ERROR_TEXTS.get(code, "lookup_failed"), id=lookup.id)
 
