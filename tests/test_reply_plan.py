@@ -118,3 +118,49 @@ def test_a_clip_past_its_limits_is_told_which_limit_in_its_own_words() -> None:
     huge = lookup("animation", faces=0, outcome="error", error="file_too_big")
     [message] = compose(huge, ReplyContext(video=VideoLimits(max_bytes=50 * 1024 * 1024)))
     assert isinstance(message, OutMessage) and "larger than the 20 MB I analyse" in message.text
+
+
+def test_an_alert_with_the_longest_reason_name_and_reference_fits_a_caption() -> None:
+    from bot.delivery.alerts import CAPTION_LIMIT, fitted
+
+    values: dict[str, object] = {
+        "band": "сильний збіг",
+        "pct": 71,
+        "lookup_id": 123456,
+        "who": "Олександра Ковальчук-Шевченко (@a_very_long_username_of_an_officer)",
+        "when": "2025-03-10 12:00 UTC",
+        "rate": "Менше ніж 1 з 1\u00a0000\u00a0000\u00a0000 людей, яких немає в галереї, "
+        "отримали б таку схожість з однією з її 12\u00a0000 осіб.\n",
+        "face_id": 987654,
+    }
+    free = {"reason": "р" * 500, "name": "Ім'я " * 40, "ref": "REF-" * 50}
+    caption = fitted("uk", values, free)
+    assert len(caption.encode("utf-16-le")) // 2 <= CAPTION_LIMIT
+    assert "№123456" in caption and "71%" in caption and "…" in caption
+    short = fitted("en", values, {"reason": "armed robbery", "name": "Alice Ames", "ref": ""})
+    assert "Watched because: armed robbery." in short and "…" not in short
+
+
+def test_an_alert_offers_the_lookup_the_console_and_the_feedback_buttons() -> None:
+    from typing import Any, cast
+
+    from bot.delivery.alerts import AlertSender
+    from gallery.watchlist_records import AlertDetails
+
+    alert = AlertDetails(
+        id=1, entry_id=2, identity_id=3, display_name="Alice Ames", external_ref=None,
+        reason="armed robbery", lookup_id=44, looked_by=5, looked_actor="tg:5", looked_at=NOW,
+        candidate_id=66, lookup_face_id=7, band="strong", similarity=0.7,
+        false_candidate_rate=None, burst_of=None, summarised_count=None, created_at=NOW,
+        forgotten=False,
+    )  # fmt: skip
+    nobody = cast(Any, None)
+    plain = AlertSender(nobody, nobody)._keyboard("en", alert)
+    assert [[b.callback_data for b in row] for row in plain.inline_keyboard] == [
+        ["lk:44"],
+        ["fb:c:66", "fb:r:66"],
+    ]
+    console = AlertSender(nobody, nobody, web_url="https://console.example.org/")
+    [[lookup, link], _] = console._keyboard("uk", alert).inline_keyboard
+    assert lookup.text == "Відкрити пошук №44"
+    assert (link.text, link.url) == ("У консолі", "https://console.example.org/lookups/44")

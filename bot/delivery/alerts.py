@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 # a message Telegram keeps refusing is given up (withheld) after this many tries
 MAX_TRIES = 12
+CAPTION_LIMIT = 1024  # Telegram's, for a photo's caption
 
 
 @dataclass
@@ -95,20 +96,17 @@ class AlertSender:
         rate = rate_text(
             lang, a.false_candidate_rate, lookup.bands.get("identities") if lookup else None
         )
-        text = t(
-            lang,
-            "alert",
-            name=a.display_name,
-            ref=t(lang, "ref", ref=a.external_ref) if a.external_ref else "",
-            band=t(lang, f"band_{a.band}"),
-            pct=round(a.similarity * 100),
-            lookup_id=a.lookup_id,
-            who=user_label(who) if who is not None else a.looked_actor,
-            when=f"{a.looked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
-            reason=a.reason,
-            rate=f"{rate}\n" if rate else "",
-            face_id=cand.face_id if cand else "—",
-        )
+        values = {
+            "band": t(lang, f"band_{a.band}"),
+            "pct": round(a.similarity * 100),
+            "lookup_id": a.lookup_id,
+            "who": user_label(who) if who is not None else a.looked_actor,
+            "when": f"{a.looked_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            "rate": f"{rate}\n" if rate else "",
+            "face_id": cand.face_id if cand else "—",
+        }
+        free = {"reason": a.reason, "name": a.display_name, "ref": a.external_ref or ""}
+        text = fitted(lang, values, free)
         keyboard = self._keyboard(lang, a)
         if face is None or cand is None or face.crop_jpeg is None:
             await self.bot.send_message(
@@ -155,3 +153,28 @@ class AlertSender:
                 ]
             )
         return InlineKeyboardMarkup(rows)
+
+
+def fitted(lang: str, values: dict[str, object], free: dict[str, str]) -> str:
+    """The alert's caption within Telegram's 1,024 characters: the reason, then the name, then
+    the reference (what admins typed, up to 500 and 200 characters) shortened with an ellipsis
+    while it is too long."""
+
+    def caption() -> str:
+        ref = t(lang, "ref", ref=free["ref"]) if free["ref"] else ""
+        return t(lang, "alert", name=free["name"], ref=ref, reason=free["reason"], **values)
+
+    text = caption()
+    for key in ("reason", "name", "ref"):
+        over = _length(text) - CAPTION_LIMIT
+        if over <= 0:
+            break
+        kept = max(0, len(free[key]) - over - 1)
+        free[key] = free[key][:kept] + "…" if free[key] else ""
+        text = caption()
+    return text
+
+
+def _length(text: str) -> int:
+    """As Telegram counts: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
