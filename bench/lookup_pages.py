@@ -225,29 +225,34 @@ async def cases(pool: asyncpg.Pool, shape: Shape) -> list[Case]:
         Case(f"deep page ({deep_offset:,} lookups back)", [(LookupFilters(), d) for d in deep],
              time_index, True),
         Case("identity + officer + band", filtered,
-             ("lookup_candidates_identity", "lookups_user_time_id"), True),
+             ("lookup_candidates_identity_time", "lookups_user_time_id"), True),
         # beyond the issue's three: one filter alone, the ones that walk the history
         Case("band strong", [(LookupFilters(band="strong"), None)], time_index, False),
         Case("feedback confirmed", [(LookupFilters(feedback="confirmed"), None)], time_index,
              False),
         Case("status error", [(LookupFilters(status="error"), None)],
              ("lookups_status_time_id",), False),
+        # a busy officer's lookups are dense enough in time that walking the time index and
+        # skipping the others' can be the cheaper plan
         Case("busiest officer, deep", [(LookupFilters(user_id=busiest), d) for d in deep],
-             ("lookups_user_time_id",), False),
+             ("lookups_user_time_id", "lookups_time_id"), False),
         Case("most matched identity", [(LookupFilters(identity_id=top_identity), None)],
-             ("lookup_candidates_identity",), False),
+             ("lookup_candidates_identity_time",), False),
     ]  # fmt: skip
 
 
-def check_plan(case: Case, plan: dict[str, Any]) -> tuple[str, float]:
-    """The indexes a plan uses; fails when it scans lookups sequentially or misses the index
-    the case is built on."""
+def check_plan(case: Case, plan: dict[str, Any]) -> tuple[str, float, str | None]:
+    """The indexes a plan uses, its execution time, and what is wrong with it: a sequential
+    scan of lookups, or none of the indexes the case is built on."""
     nodes = plan_nodes(plan)
     seq = [n for n in nodes if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "lookups"]
     used = sorted({n["Index Name"] for n in nodes if "Index Name" in n})
-    assert not seq, f"{case.name}: sequential scan of lookups"
-    assert set(used) & set(case.indexes), f"{case.name}: plan uses {used}, not {case.indexes}"
-    return ", ".join(used), float(plan["Execution Time"])
+    problem = None
+    if seq:
+        problem = "sequential scan of lookups"
+    elif not set(used) & set(case.indexes):
+        problem = f"none of {', '.join(case.indexes)}"
+    return ", ".join(used), float(plan["Execution Time"]), problem
 
 
 async def measure(pages: LookupPages, case: Case, runs: int) -> list[float]:
@@ -322,9 +327,9 @@ async def bench(g: Gallery, pool: asyncpg.Pool, shape: Shape, runs: int) -> int:
     results = []
     for case in all_cases:
         filters, before = case.variants[0]
-        indexes, explain_ms = check_plan(case, await pages.explain(filters, before=before))
+        checked = check_plan(case, await pages.explain(filters, before=before))
         samples = await measure(pages, case, runs)
-        results.append((case, samples, indexes, explain_ms))
+        results.append((case, samples, *checked))
     load_after = os.getloadavg()
     print(f"\n{os.cpu_count()} CPUs; load average {load_before[0]:.2f} before the timings, "
           f"{load_after[0]:.2f} after; {runs} runs of each page (50 rows, with faces and "
@@ -332,15 +337,18 @@ async def bench(g: Gallery, pool: asyncpg.Pool, shape: Shape, runs: int) -> int:
     print("| page | p50 ms | p95 ms | max ms | variants | plan: indexes | EXPLAIN ANALYZE ms |")
     print("|---|---:|---:|---:|---:|---|---:|")
     failed = False
-    for case, samples, indexes, explain_ms in results:
+    for case, samples, indexes, explain_ms, problem in results:
         p50, p95 = statistics.median(samples), percentile(samples, 0.95)
         mark = ""
         if case.goal:
             mark = " ✓" if p95 <= GOAL_MS else " ✗"
             failed |= p95 > GOAL_MS
+        failed |= problem is not None
+        plan = indexes + (f" ✗ {problem}" if problem else "")
         print(f"| {case.name}{mark} | {p50:.1f} | {p95:.1f} | {max(samples):.1f} | "
-              f"{len(case.variants)} | {indexes} | {explain_ms:.1f} |")  # fmt: skip
-    print(f"\ngoal: p95 <= {GOAL_MS:.0f} ms for the three pages marked ✓/✗")
+              f"{len(case.variants)} | {plan} | {explain_ms:.1f} |")  # fmt: skip
+    print(f"\ngoal: p95 <= {GOAL_MS:.0f} ms for the three pages marked ✓/✗, and every plan on "
+          "the indexes it is built for, without a sequential scan of lookups")  # fmt: skip
     return 1 if failed else 0
 
 

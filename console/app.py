@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -133,6 +134,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     token (form field or header)."""
     state = request.app[STATE]
     request[LANG] = browser_language(request.headers.get("Accept-Language"))
+    if request.method not in SAFE_METHODS and not same_origin(request, state.sessions.base_url):
+        # a form of another site posting here (sign-in pages too: no one's link is used by it)
+        return render(request, "refused.html", _cross_site(), status=403)
     if is_public(handler) or request.path.startswith("/static/"):
         return await handler(request)
     try:
@@ -156,13 +160,26 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             given = field if isinstance(field, str) else None
         if not csrf_ok(session, given):
             await state.sessions.refuse_csrf(session, request.path, remote=request.remote)
-            return render(
-                request,
-                "refused.html",
-                {"title_key": "forbidden_title", "text_key": "csrf_text", "how_key": None},
-                status=403,
-            )
+            return render(request, "refused.html", _cross_site(), status=403)
     return await handler(request)
+
+
+def same_origin(request: web.Request, base_url: str) -> bool:
+    """Whether a request comes from the console's own pages. Browsers say where a request comes
+    from in Sec-Fetch-Site, whatever the page's referrer policy; an older browser's Origin is
+    compared instead ("null" under Referrer-Policy: no-referrer, which tells nothing: the CSRF
+    token still guards signed-in forms). Neither header: not a browser's form."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return True
+    return origin == base_url or urlsplit(origin).netloc == request.host
+
+
+def _cross_site() -> dict[str, Any]:
+    return {"title_key": "forbidden_title", "text_key": "csrf_text", "how_key": None}
 
 
 def _need_sign_in() -> dict[str, Any]:

@@ -75,10 +75,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The console is for administrators only.",
         "uk": "Консоль лише для адміністраторів.",
     },
-    "login_refused_throttled": {
-        "en": "Too many failed sign-ins from here. Try again in a few minutes.",
-        "uk": "Забагато невдалих спроб входу звідси. Спробуйте за кілька хвилин.",
-    },
     "login_how": {
         "en": "Send /console to the bot for a new link.",
         "uk": "Надішліть боту /console, щоб отримати нове посилання.",

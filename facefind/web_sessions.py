@@ -31,9 +31,11 @@ INIT_DATA_MAX_AGE = timedelta(hours=1)
 INIT_DATA_FUTURE = timedelta(minutes=5)
 # a session's last request is written at most this often (not on every thumbnail)
 TOUCH_EVERY = timedelta(minutes=1)
-# refused sign-ins from one address before it is refused without looking (and audited once)
-FAILURES_ALLOWED = 20
-FAILURE_WINDOW = timedelta(minutes=10)
+# Refused sign-ins audited per address and window: a flood of bad links from one address must
+# not flood the audit log. Sign-ins themselves are never throttled (a token of 256 random bits
+# cannot be guessed, and a throttle behind a reverse proxy would lock every admin out).
+REFUSALS_AUDITED = 20
+REFUSAL_WINDOW = timedelta(minutes=10)
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}", re.ASCII)
@@ -48,7 +50,7 @@ def utc_now() -> datetime:
 
 class SignInRefused(Exception):
     """A sign-in that is not allowed. `status`: 401 (not authentic: unknown, used or expired
-    link, forged or stale initData), 403 (authentic, but not an admin), 429 (too many)."""
+    link, forged or stale initData), 403 (authentic, but not an admin)."""
 
     def __init__(self, reason: str, status: int) -> None:
         super().__init__(reason)
@@ -169,26 +171,23 @@ def console_base_url(web_url: str | None, web_listen: str) -> str:
 
 
 @dataclass
-class _Failures:
-    """Refused sign-ins per remote address in the current window (in memory: a restart forgets,
-    which only gives an attacker another 20 tries)."""
+class _Refusals:
+    """Refused sign-ins per remote address in the current window (in memory: a restart only
+    audits another 20)."""
 
     counts: dict[str, tuple[datetime, int]] = field(default_factory=dict)
 
-    def add(self, remote: str, now: datetime) -> int:
+    def add(self, remote: str, now: datetime) -> tuple[int, datetime]:
+        """Count one; (refusals in this address's window, when the window ends)."""
         start, count = self.counts.get(remote, (now, 0))
-        if now - start > FAILURE_WINDOW:
+        if now - start > REFUSAL_WINDOW:
             start, count = now, 0
         self.counts[remote] = (start, count + 1)
-        if len(self.counts) > 10_000:  # forget the oldest windows rather than grow forever
+        if len(self.counts) > 10_000:  # forget the ended windows rather than grow forever
             for key, (began, _) in list(self.counts.items()):
-                if now - began > FAILURE_WINDOW:
+                if now - began > REFUSAL_WINDOW:
                     del self.counts[key]
-        return count + 1
-
-    def blocked(self, remote: str, now: datetime) -> bool:
-        start, count = self.counts.get(remote, (now, 0))
-        return now - start <= FAILURE_WINDOW and count >= FAILURES_ALLOWED
+        return count + 1, start + REFUSAL_WINDOW
 
 
 class WebSessions:
@@ -207,7 +206,7 @@ class WebSessions:
         self.base_url = base_url.rstrip("/")
         self._bot_token = bot_token
         self.clock = clock
-        self._failures = _Failures()
+        self._refusals = _Refusals()
 
     @property
     def webapp_enabled(self) -> bool:
@@ -270,8 +269,6 @@ class WebSessions:
         """Use a link: a session for its admin, or SignInRefused (audited) when the link is
         unknown, used, expired (401) or its user is no longer an admin (403)."""
         now = self.clock()
-        where = remote or "unknown"
-        await self._check_throttle(where, now, "link")
         hashed = token_hash(token) if _TOKEN.fullmatch(token) else None
         async with self.store.transaction() as con:
             user_id = await self.store.use_login_token(hashed, now, con=con) if hashed else None
@@ -293,7 +290,6 @@ class WebSessions:
                     return await self._open(con, user, "link", now, remote)
                 await self._refused(con, "link", "not_admin", user_id, remote)
                 refused = SignInRefused("not_admin", 403)
-        self._failures.add(where, now)
         raise refused
 
     # --- the Mini App ---------------------------------------------------------------------
@@ -302,8 +298,6 @@ class WebSessions:
         (audited) with 401 for initData that is forged, stale or malformed, 403 for a real
         Telegram user who is not an admin."""
         now = self.clock()
-        where = remote or "unknown"
-        await self._check_throttle(where, now, "webapp")
         if self._bot_token is None:
             raise SignInRefused("webapp_disabled", 401)
         try:
@@ -311,14 +305,12 @@ class WebSessions:
         except InitDataError as exc:
             async with self.store.transaction() as con:
                 await self._refused(con, "webapp", exc.reason, None, remote)
-            self._failures.add(where, now)
             raise SignInRefused(exc.reason, 401) from None
         async with self.store.transaction() as con:
             user = await self.store.user(tg_user.id, con=con)
             if user is not None and user.is_admin:
                 return await self._open(con, user, "webapp", now, remote)
             await self._refused(con, "webapp", "not_admin", tg_user.id, remote)
-        self._failures.add(where, now)
         raise SignInRefused("not_admin", 403)
 
     # --- sessions -------------------------------------------------------------------------
@@ -395,11 +387,26 @@ class WebSessions:
     async def _refused(
         self, con: Connection, method: str, reason: str, user_id: int | None, remote: str | None
     ) -> None:
+        """Audit a refused sign-in, up to REFUSALS_AUDITED per address and window; the last
+        one audited says until when the address's refusals go unaudited."""
+        count, window_end = self._refusals.add(remote or "unknown", self.clock())
+        if count > REFUSALS_AUDITED + 1:
+            logger.debug("console: sign-in refused (%s, %s), not audited", method, reason)
+            return
+        details: dict[str, object] = {"method": method, "reason": reason, "remote": remote}
+        if count == REFUSALS_AUDITED + 1:
+            details["unaudited_until"] = window_end.isoformat()
+            logger.warning(
+                "console: %d sign-ins refused from %s; further refusals are not audited until %s",
+                count,
+                remote,
+                window_end.isoformat(),
+            )
         await self.store.audit(
             f"tg:{user_id}" if user_id is not None else "console",
             "console.sign_in.refused",
             f"user:{user_id}" if user_id is not None else None,
-            {"method": method, "reason": reason, "remote": remote},
+            details,
             con=con,
         )
         logger.info("console: sign-in refused (%s, %s)", method, reason)
@@ -415,14 +422,3 @@ class WebSessions:
                     {"reason": reason, "method": ended[1]},
                     con=con,
                 )
-
-    async def _check_throttle(self, remote: str, now: datetime, method: str) -> None:
-        """Refuse an address after FAILURES_ALLOWED refusals in a window, unaudited but for
-        the first: a flood of bad links must not flood the audit log."""
-        if self._failures.blocked(remote, now):
-            count = self._failures.add(remote, now)
-            if count == FAILURES_ALLOWED + 1:
-                logger.warning("console: sign-ins from %s refused for a while: too many", remote)
-                async with self.store.transaction() as con:
-                    await self._refused(con, method, "throttled", None, remote)
-            raise SignInRefused("throttled", 429)

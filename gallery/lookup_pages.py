@@ -38,17 +38,14 @@ class LookupFilters:
             if value is not None and value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}")
 
+    def statement(self, direction: str) -> str:
+        """The page statement for these filters, toward older or newer lookups."""
+        key = (direction, self.identity_id is not None, self.band, self.feedback)
+        return q.LOOKUP_PAGES[key]
+
     def params(self) -> tuple[Any, ...]:
-        """$1 to $7 of the page statements."""
-        return (
-            self.user_id,
-            self.since,
-            self.until,
-            self.status,
-            self.identity_id,
-            self.band,
-            self.feedback,
-        )
+        """$1 to $5 of the page statements."""
+        return (self.user_id, self.since, self.until, self.status, self.identity_id)
 
 
 @dataclass(frozen=True)
@@ -131,7 +128,7 @@ class LookupPages:
         cursor = after if newer_side else before
         async with self.core.transaction() as con:
             await con.execute(q.LOOKUP_PAGE_PLANS)
-            statement = q.LOOKUP_PAGE_NEWER if newer_side else q.LOOKUP_PAGE_OLDER
+            statement = filters.statement("newer" if newer_side else "older")
             found = list(await con.fetch(statement, *filters.params(), cursor, limit + 1))
             more = len(found) > limit
             found = found[:limit]
@@ -167,7 +164,7 @@ class LookupPages:
         async with self.core.transaction() as con:
             await con.execute(q.LOOKUP_PAGE_PLANS)
             raw = await con.fetchval(
-                prefix + q.LOOKUP_PAGE_OLDER, *filters.params(), before, limit + 1
+                prefix + filters.statement("older"), *filters.params(), before, limit + 1
             )
         plan = json.loads(raw) if isinstance(raw, str) else raw
         return dict(plan[0])

@@ -105,7 +105,10 @@ async def history(console: Console) -> History:
     }  # fmt: skip
     ids: dict[str, int] = {}
     candidate_ids: dict[str, dict[tuple[int, int], int]] = {}
-    for n, (name, (officer, _, status, faces)) in enumerate(plan.items()):
+    # the owner dates each lookup as the plan says, before its candidates are stored (they
+    # carry its time); the application never changes a lookup's time
+    owner = await asyncpg.connect(console.owner_dsn)
+    for n, (name, (officer, hours, status, faces)) in enumerate(plan.items()):
         cli = officer is None
         lookup_id = await g.create_lookup(
             user_id=officer,
@@ -116,6 +119,11 @@ async def history(console: Console) -> History:
         )
         assert lookup_id is not None
         ids[name] = lookup_id
+        await owner.execute(
+            "UPDATE lookups SET created_at = $2 WHERE id = $1",
+            lookup_id,
+            BASE - timedelta(hours=hours),
+        )
         outcome = "error" if status == "error" else "done"
         candidate_ids[name] = await g.finish_lookup(
             lookup_id,
@@ -128,14 +136,7 @@ async def history(console: Console) -> History:
             assert await g.reply_undelivered(lookup_id, "test", "gave up")
     await g.add_feedback(candidate_ids["l1"][(1, 1)], officer_a, f"tg:{officer_a}", "confirmed")
     await g.add_feedback(candidate_ids["l4"][(1, 1)], officer_b, f"tg:{officer_b}", "rejected")
-    owner = await asyncpg.connect(console.owner_dsn)
     try:
-        for name, (_, hours, _, _) in plan.items():
-            await owner.execute(
-                "UPDATE lookups SET created_at = $2 WHERE id = $1",
-                ids[name],
-                BASE - timedelta(hours=hours),
-            )
         newest_first = [
             r["id"]
             for r in await owner.fetch("SELECT id FROM lookups ORDER BY created_at DESC, id DESC")

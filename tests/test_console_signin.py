@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import Browser, BrowserContext, expect
 
-from facefind.web_sessions import NotAnAdmin
+from facefind.web_sessions import REFUSALS_AUDITED, NotAnAdmin, SignInRefused
 from tests.browser import (
     Console,
     cookie,
@@ -83,6 +83,31 @@ async def test_a_sign_in_link_signs_in_once_and_is_refused_the_second_time(
         ("console.sign_in.refused", f"tg:{user}", "link"),
     ]
     assert signed_in[1]["details"]["reason"] == "used"
+
+
+async def test_another_sites_form_cannot_use_a_sign_in_link(
+    console: Console, context: BrowserContext
+) -> None:
+    user = await admin(console)
+    link = await console.sessions.issue_login_link(user)
+    page = await new_page(context)
+    # a page of another origin posting the link's form: the browser says it is cross-site
+    await page.set_content(
+        f'<form method="post" action="{link}"><button id="go">go</button></form>'
+    )
+    async with page.expect_response(link) as answer:
+        await page.click("#go")
+    assert (await answer.value).status == 403
+    # and a client that names another origin
+    posted = await page.request.post(
+        link, headers={"Origin": "https://evil.example"}, max_redirects=0
+    )
+    assert posted.status == 403
+    assert await cookie(context, COOKIE) is None
+    # the link was not used up: its owner still signs in with it
+    await page.goto(link)
+    await page.click("#sign-in")
+    await page.wait_for_url(console.url + "/")
 
 
 async def test_a_sign_in_link_past_its_five_minutes_is_refused(
@@ -372,3 +397,22 @@ async def test_every_response_carries_the_security_headers(
         assert headers["referrer-policy"] == "no-referrer"
         if not path.startswith("/static/"):
             assert headers["cache-control"] == "no-store", path
+
+
+async def test_refusals_from_one_address_are_audited_up_to_a_limit_and_never_lock_out(
+    console: Console,
+) -> None:
+    user = await admin(console)
+    start = await console.last_audit_id()
+    remote = "198.51.100.7"
+    for n in range(REFUSALS_AUDITED + 5):
+        with pytest.raises(SignInRefused):
+            await console.sessions.sign_in_with_link(f"{n:043d}", remote=remote)
+    refused = await console.audit_rows("console.sign_in.refused", start)
+    assert len(refused) == REFUSALS_AUDITED + 1
+    assert "unaudited_until" in refused[-1]["details"]
+    assert all("unaudited_until" not in r["details"] for r in refused[:-1])
+    # the address still signs in with a good link
+    link = await console.sessions.issue_login_link(user)
+    session = await console.sessions.sign_in_with_link(link.rsplit("/", 1)[1], remote=remote)
+    assert session.user.id == user
