@@ -248,6 +248,7 @@ def create_app(
 async def start(app: web.Application, listen: str) -> web.AppRunner:
     """Serve the console on host:port (port 0: any free one); the runner stops it."""
     host, port = parse_listen(listen)
+    # no access log: a sign-in link's token is in its path
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

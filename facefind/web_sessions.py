@@ -86,10 +86,10 @@ class WebAppUser:
 class Session:
     """A signed-in admin. `token` is the cookie's value (never stored: only its hash)."""
 
-    token: str
+    token: str = field(repr=False)
     user: ConsoleUser
     method: str  # 'link' | 'webapp'
-    csrf: str  # the token forms and fetch() requests must send back
+    csrf: str = field(repr=False)  # the token forms and fetch() requests must send back
 
 
 @dataclass(frozen=True)
