@@ -1,0 +1,162 @@
+"""Every string the console shows, in English and Ukrainian."""
+
+from __future__ import annotations
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "uk")
+
+
+def language_of(code: str | None) -> str:
+    """Telegram's language_code (or a browser's language tag) to one we speak."""
+    if code and code.lower().split("-")[0].split("_")[0] == "uk":
+        return "uk"
+    return DEFAULT_LANGUAGE
+
+
+def browser_language(accept_language: str | None) -> str:
+    """Before sign-in the admin's Telegram language is unknown: the browser's first choice of
+    the languages we speak."""
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.split("-")[0] in LANGUAGES:
+            return tag.split("-")[0]
+    return DEFAULT_LANGUAGE
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    entry = TEXTS[key]
+    template = entry.get(lang) or entry[DEFAULT_LANGUAGE]
+    return template.format(**values) if values else template
+
+
+def texts_for(lang: str) -> dict[str, str]:
+    """One language's strings, for the templates (`T.key`)."""
+    return {key: entry.get(lang) or entry[DEFAULT_LANGUAGE] for key, entry in TEXTS.items()}
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    # --- the frame of every page ----------------------------------------------------------
+    "app_name": {"en": "facefind console", "uk": "Консоль facefind"},
+    "nav_home": {"en": "Home", "uk": "Головна"},
+    "nav_lookups": {"en": "Lookups", "uk": "Пошуки"},
+    "signed_in_as": {"en": "Signed in as {name}", "uk": "Ви увійшли як {name}"},
+    "sign_out": {"en": "Sign out", "uk": "Вийти"},
+    # --- home -----------------------------------------------------------------------------
+    "home_title": {"en": "Console", "uk": "Консоль"},
+    "home_intro": {
+        "en": "Every page you open here is recorded in the audit log, as in the bot.",
+        "uk": "Кожну сторінку, яку ви тут відкриваєте, записано в журнал аудиту, як і в боті.",
+    },
+    "home_lookups": {
+        "en": "Past lookups: who looked up whom, when, and with what result.",
+        "uk": "Минулі пошуки: хто кого шукав, коли і з яким результатом.",
+    },
+    # --- signing in -----------------------------------------------------------------------
+    "login_title": {"en": "Sign in", "uk": "Вхід"},
+    "login_prompt": {
+        "en": "This link signs you in to the console once, within 5 minutes of being sent.",
+        "uk": "Це посилання впускає до консолі один раз, протягом 5 хвилин після надсилання.",
+    },
+    "login_button": {"en": "Sign in", "uk": "Увійти"},
+    "login_refused_title": {"en": "This link does not sign in", "uk": "Це посилання не впускає"},
+    "login_refused_used": {
+        "en": "This sign-in link was used already. Each link works once.",
+        "uk": "Цим посиланням уже скористалися. Кожне посилання діє один раз.",
+    },
+    "login_refused_expired": {
+        "en": "This sign-in link expired: a link works for 5 minutes.",
+        "uk": "Термін дії посилання минув: посилання діє 5 хвилин.",
+    },
+    "login_refused_unknown": {
+        "en": "This is not a sign-in link of this console.",
+        "uk": "Це не посилання для входу до цієї консолі.",
+    },
+    "login_refused_not_admin": {
+        "en": "The console is for administrators only.",
+        "uk": "Консоль лише для адміністраторів.",
+    },
+    "login_how": {
+        "en": "Send /console to the bot for a new link.",
+        "uk": "Надішліть боту /console, щоб отримати нове посилання.",
+    },
+    "signed_out_title": {"en": "Signed out", "uk": "Ви вийшли"},
+    "signed_out_text": {
+        "en": "You are signed out of the console.",
+        "uk": "Ви вийшли з консолі.",
+    },
+    "need_sign_in_title": {"en": "Sign in from the bot", "uk": "Увійдіть через бота"},
+    "need_sign_in_text": {
+        "en": "The console has no passwords: open it from the bot.",
+        "uk": "Консоль не має паролів: відкрийте її з бота.",
+    },
+    "withdrawn_title": {"en": "No access", "uk": "Немає доступу"},
+    "withdrawn_text": {
+        "en": "Your administrator access was withdrawn; your console session has ended.",
+        "uk": "Ваш доступ адміністратора скасовано; сеанс консолі завершено.",
+    },
+    "forbidden_title": {"en": "Refused", "uk": "Відмовлено"},
+    "csrf_text": {
+        "en": "This form was not sent from a console page. Reload the page and try again.",
+        "uk": "Цю форму надіслано не зі сторінки консолі. Оновіть сторінку і спробуйте ще.",
+    },
+    "not_found_title": {"en": "Not found", "uk": "Не знайдено"},
+    "webapp_title": {"en": "Opening the console", "uk": "Відкриваємо консоль"},
+    "webapp_wait": {"en": "Signing you in…", "uk": "Виконуємо вхід…"},
+    "webapp_no_telegram": {
+        "en": "Open this page from the bot's menu button in Telegram.",
+        "uk": "Відкрийте цю сторінку кнопкою меню бота в Telegram.",
+    },
+    "webapp_refused": {
+        "en": "Telegram's sign-in was refused: only administrators may open the console.",
+        "uk": "Вхід через Telegram відхилено: консоль лише для адміністраторів.",
+    },
+    "webapp_invalid": {
+        "en": "Telegram's sign-in could not be checked. Close and open the console again.",
+        "uk": "Не вдалося перевірити вхід через Telegram. Закрийте й відкрийте консоль знову.",
+    },
+    # --- /lookups -------------------------------------------------------------------------
+    "lookups_title": {"en": "Lookups", "uk": "Пошуки"},
+    "lookups_empty": {"en": "No lookups match.", "uk": "Жодного пошуку за цими умовами."},
+    "filter_officer": {"en": "Officer (Telegram id)", "uk": "Офіцер (id у Telegram)"},
+    "filter_since": {"en": "From", "uk": "Від"},
+    "filter_until": {"en": "To", "uk": "До"},
+    "filter_identity": {"en": "Identity (id)", "uk": "Особа (id)"},
+    "filter_band": {"en": "Result", "uk": "Результат"},
+    "filter_status": {"en": "Status", "uk": "Стан"},
+    "filter_feedback": {"en": "Feedback", "uk": "Відгук"},
+    "filter_any": {"en": "any", "uk": "будь-який"},
+    "filter_apply": {"en": "Show", "uk": "Показати"},
+    "filter_clear": {"en": "Clear", "uk": "Скинути"},
+    "filter_invalid": {
+        "en": "Some filters were not understood and are left out: {names}.",
+        "uk": "Деякі умови не зрозуміло, їх пропущено: {names}.",
+    },
+    "band_strong": {"en": "strong candidate", "uk": "сильний кандидат"},
+    "band_possible": {"en": "possible candidate", "uk": "можливий кандидат"},
+    "band_none": {"en": "no confident match", "uk": "немає впевненого збігу"},
+    "status_pending": {"en": "waiting", "uk": "в черзі"},
+    "status_replying": {"en": "replying", "uk": "надсилається"},
+    "status_done": {"en": "done", "uk": "готово"},
+    "status_no_face": {"en": "no face", "uk": "немає обличчя"},
+    "status_error": {"en": "error", "uk": "помилка"},
+    "status_undelivered": {"en": "undelivered", "uk": "не доставлено"},
+    "feedback_confirmed": {"en": "confirmed", "uk": "підтверджено"},
+    "feedback_rejected": {"en": "rejected", "uk": "відхилено"},
+    "feedback_none": {"en": "no feedback", "uk": "без відгуку"},
+    "col_when": {"en": "When (UTC)", "uk": "Коли (UTC)"},
+    "col_officer": {"en": "Officer", "uk": "Офіцер"},
+    "col_faces": {"en": "Faces", "uk": "Обличчя"},
+    "col_result": {"en": "Candidates", "uk": "Кандидати"},
+    "col_status": {"en": "Status", "uk": "Стан"},
+    "face_purged": {"en": "purged", "uk": "видалено"},
+    "face_number": {"en": "face #{n}", "uk": "обличчя №{n}"},
+    "candidate_line": {
+        "en": "Face {face}: {name}, {similarity}% ({band})",
+        "uk": "Обличчя {face}: {name}, {similarity}% ({band})",
+    },
+    "identity_forgotten": {"en": "forgotten", "uk": "забуто"},
+    "page_newest": {"en": "Newest", "uk": "Найновіші"},
+    "page_newer": {"en": "← Newer", "uk": "← Новіші"},
+    "page_older": {"en": "Older →", "uk": "Старіші →"},
+    "cli_actor": {"en": "command line ({actor})", "uk": "командний рядок ({actor})"},
+}
