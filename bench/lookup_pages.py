@@ -285,7 +285,7 @@ async def run(args: argparse.Namespace) -> int:
             pool = await gallery.create_pool(dsn, max_size=2)
             try:
                 g = Gallery(pool, audit_key=key)
-                await g.register_model(MODEL, "d" * 64, "r" * 64)
+                await g.models.register(MODEL, "d" * 64, "r" * 64)
                 print(f"loading {shape.lookups:,} lookups, {shape.officers} officers, "
                       f"{shape.identities:,} identities", flush=True)  # fmt: skip
                 began = time.perf_counter()
@@ -321,7 +321,7 @@ async def report_sizes(pool: asyncpg.Pool) -> None:
 
 
 async def bench(g: Gallery, pool: asyncpg.Pool, shape: Shape, runs: int) -> int:
-    pages = LookupPages(g)
+    pages = g.lookup_pages
     all_cases = await cases(pool, shape)
     load_before = os.getloadavg()
     results = []

@@ -7,18 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from console.app import (
-    SCRIPT_SOURCES,
-    SESSION,
-    STATE,
-    TELEGRAM_SCRIPT,
-    clear_session_cookie,
-    public,
-    render,
-    set_session_cookie,
-)
-from facefind.web_sessions import SignInRefused
+from console.guard import clear_session_cookie, set_session_cookie
+from console.web import SCRIPT_SOURCES, SESSION, STATE, public, render, see_other
+from facefind.access.web_sessions import SignInRefused
 
+# the Mini App page loads Telegram's script (it hands the page initData); no other page does
+TELEGRAM_SCRIPT = "https://telegram.org/js/telegram-web-app.js"
 # the largest initData Telegram sends is a few kilobytes
 MAX_INIT_DATA = 16 * 1024
 
@@ -105,10 +99,6 @@ async def logout(request: web.Request) -> web.Response:
 @public
 async def signed_out(request: web.Request) -> web.Response:
     return render(request, "signed_out.html", {})
-
-
-def see_other(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gallery import console_queries as q
-from gallery.console import GalleryCore
+from gallery.database import Database
+from gallery.queries import lookup_pages as q
 
 BANDS = ("strong", "possible", "none")
 STATUSES = ("pending", "replying", "done", "no_face", "error", "undelivered")
@@ -106,10 +106,10 @@ class FaceCrop:
 
 
 class LookupPages:
-    """Pages of the lookup history. Composed with the gallery's core (its pool)."""
+    """Pages of the lookup history, and the query faces' crops they show."""
 
-    def __init__(self, core: GalleryCore) -> None:
-        self.core = core
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def page(
         self,
@@ -126,7 +126,7 @@ class LookupPages:
         limit = max(1, min(limit, MAX_PAGE_SIZE))
         newer_side = after is not None
         cursor = after if newer_side else before
-        async with self.core.transaction() as con:
+        async with self.db.transaction() as con:
             await con.execute(q.LOOKUP_PAGE_PLANS)
             statement = filters.statement("newer" if newer_side else "older")
             found = list(await con.fetch(statement, *filters.params(), cursor, limit + 1))
@@ -161,7 +161,7 @@ class LookupPages:
         """The plan of a page's main statement as the server runs it (EXPLAIN, JSON), with the
         same custom planning as `page`: for the benchmark and the tests that check the plan."""
         prefix = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " if analyze else "EXPLAIN (FORMAT JSON) "
-        async with self.core.transaction() as con:
+        async with self.db.transaction() as con:
             await con.execute(q.LOOKUP_PAGE_PLANS)
             raw = await con.fetchval(
                 prefix + filters.statement("older"), *filters.params(), before, limit + 1
@@ -170,7 +170,7 @@ class LookupPages:
         return dict(plan[0])
 
     async def face_crop(self, lookup_face_id: int) -> FaceCrop:
-        row = await self.core.pool.fetchrow(q.LOOKUP_FACE_CROP, lookup_face_id)
+        row = await self.db.pool.fetchrow(q.LOOKUP_FACE_CROP, lookup_face_id)
         if row is None:
             return FaceCrop(found=False, jpeg=None)
         jpeg = row["crop_jpeg"]

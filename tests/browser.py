@@ -1,5 +1,6 @@
-"""The console's test rig: a real console on a local port over a migrated database (as the
-runtime role), a clock the tests move, and Debian's headless Chromium driven by Playwright.
+"""The console's test rig: a real console on a local port over the module's service (its
+database used as the runtime role, its models loaded), a clock the tests move, and Debian's
+headless Chromium driven by Playwright.
 
 PYTEST_DONT_REWRITE: the test modules import it before pytest loads it as their plugin.
 """
@@ -22,12 +23,13 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from console import create_app, start
-from facefind.settings import Settings
-from facefind.web_sessions import init_data_hash
-from gallery import DEFAULT_RUNTIME_ROLE, AuditKey, Gallery, RuntimeRole, create_pool, migrate
-from tests.botkit import free_port
-from tests.conftest import app_dsn
+from console import DecisionNotice, bound_port, create_app, start
+from facefind.access.actors import Requester
+from facefind.access.init_data import init_data_hash
+from facefind.access.web_sessions import WebSessions
+from facefind.runtime.settings import Settings
+from facefind.service import FaceFind
+from gallery import Gallery
 
 CHROMIUM = Path(os.environ.get("FACEFIND_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -72,17 +74,23 @@ class Console:
     """A console being served, with what the tests need to drive and inspect it."""
 
     url: str
-    gallery: Gallery
+    service: FaceFind
     owner_dsn: str
     clock: Clock
     app: Any
     users: dict[str, int] = field(default_factory=dict)
 
     @property
-    def sessions(self) -> Any:
-        from console.app import STATE
+    def gallery(self) -> Gallery:
+        return self.service.gallery
 
-        return self.app[STATE].sessions
+    @property
+    def sessions(self) -> WebSessions:
+        return self.service.web_sessions
+
+    async def link(self, user_id: int) -> str:
+        """A sign-in link as the bot's /console issues it to that admin."""
+        return await self.sessions.issue_login_link(user_id, Requester.telegram(user_id))
 
     async def audit_rows(self, action_prefix: str, after_id: int = 0) -> list[dict[str, Any]]:
         con = await asyncpg.connect(self.owner_dsn)
@@ -115,9 +123,9 @@ async def make_user(
     language: str = "en",
 ) -> int:
     """A Telegram user as the bot would have recorded them (all setup of users goes here)."""
-    await gallery.user_seen(user_id, first_name, None, f"user{user_id}", language)
-    await gallery.set_user_status(user_id, status, "test")
-    await gallery.set_user_role(user_id, role, "test")
+    await gallery.users.seen(user_id, first_name, None, f"user{user_id}", language)
+    await gallery.users.set_status(user_id, status, "test")
+    await gallery.users.set_role(user_id, role, "test")
     return user_id
 
 
@@ -137,24 +145,36 @@ def init_data_for(user_id: int, auth_date: datetime, language: str = "en") -> st
     )
 
 
-@pytest.fixture(scope="module")
-async def console(module_dsn: str, audit_key: AuditKey) -> AsyncIterator[Console]:
-    """The console on a free local port, over a database migrated by its owner and used as the
-    runtime role (the privileges the console's statements need, no more)."""
-    role = RuntimeRole(DEFAULT_RUNTIME_ROLE)
-    await migrate(module_dsn, audit_key=audit_key, actor="test", runtime_role=role)
-    pool = await create_pool(app_dsn(module_dsn))
-    gallery = Gallery(pool, audit_key=audit_key)
+async def serve_console(
+    service: FaceFind,
+    owner_dsn: str,
+    *,
+    bot_token: str = BOT_TOKEN,
+    notice: DecisionNotice | None = None,
+) -> tuple[Console, Any]:
+    """The console on a free local port over `service`, with a clock the test moves; no
+    FACEFIND_WEB_URL, so links name the listening address, as on a LAN. Returns the console
+    and its runner (cleanup() stops it)."""
     clock = Clock()
-    # no FACEFIND_WEB_URL: links name the listening address, as on a LAN
-    settings = Settings(web_listen=f"127.0.0.1:{free_port()}")
-    app = create_app(gallery=gallery, settings=settings, bot_token=BOT_TOKEN, clock=clock)
+    settings = Settings(web_listen="127.0.0.1:0")
+    # the port is known once the server listens; the sign-in's base address follows it
+    service.web_sessions = WebSessions(service.gallery, base_url="http://127.0.0.1", clock=clock,
+                                       bot_token=bot_token)  # fmt: skip
+    app = create_app(service=service, settings=settings, notice=notice)
     runner = await start(app, settings.web_listen)
+    url = f"http://127.0.0.1:{bound_port(runner)}"
+    service.web_sessions.base_url = url
+    return Console(url, service, owner_dsn, clock, app), runner
+
+
+@pytest.fixture(scope="module")
+async def console(service: FaceFind, module_dsn: str) -> AsyncIterator[Console]:
+    """The console over the module's service (conftest: its database as the runtime role)."""
+    served, runner = await serve_console(service, module_dsn)
     try:
-        yield Console(f"http://{settings.web_listen}", gallery, module_dsn, clock, app)
+        yield served
     finally:
         await runner.cleanup()
-        await pool.close()
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +223,7 @@ async def with_telegram(context: BrowserContext, init_data: str) -> None:
 
 async def sign_in(console: Console, context: BrowserContext, user_id: int) -> Page:
     """Sign an admin in the way a desktop browser does: the bot's link, then its button."""
-    link = await console.sessions.issue_login_link(user_id)
+    link = await console.link(user_id)
     page = await new_page(context)
     await page.goto(link)
     await page.click("#sign-in")

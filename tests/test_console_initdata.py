@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from facefind.settings import Settings, SettingsError
-from facefind.web_sessions import InitDataError, check_init_data, csrf_token, init_data_hash
+from facefind.access.init_data import InitDataError, check_init_data, csrf_token, init_data_hash
+from facefind.runtime.settings import Settings, SettingsError
 
 # aiogram's test vector (tests/test_utils/test_web_app.py): a hash Telegram's scheme gives for
 # token "42:TEST", computed by another implementation than ours

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import BrowserContext
 
 from gallery import NewCandidate, NewLookupFace
-from gallery.lookup_pages import LookupFilters, LookupPages
+from gallery.lookup_pages import LookupFilters
 from tests import images
 from tests.browser import Console, make_user, new_page, screenshot, sign_in, unique_id, until
 
@@ -56,16 +56,16 @@ def unit(seed: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 async def history(console: Console) -> History:
     g = console.gallery
-    await g.register_model(MODEL, "d" * 64, "r" * 64)
+    await g.models.register(MODEL, "d" * 64, "r" * 64)
     admin = await make_user(g, unique_id(), role="admin", first_name="Olena")
     officer_a = await make_user(g, unique_id(), first_name="Andrii")
     officer_b = await make_user(g, unique_id(), first_name="Bohdan")
     people: dict[str, int] = {}
     refs: dict[str, int] = {}
     for n, name in enumerate(("Xenia Example", "Yurii Example", "Zoya Example")):
-        ident = await g.create_identity(name, "test")
+        ident = await g.identities.create(name, "test")
         people[name[0]] = ident.id
-        ref = await g.add_face(
+        ref = await g.faces.add(
             identity_id=ident.id,
             model=MODEL,
             embedding=unit(n),
@@ -110,7 +110,7 @@ async def history(console: Console) -> History:
     owner = await asyncpg.connect(console.owner_dsn)
     for n, (name, (officer, hours, status, faces)) in enumerate(plan.items()):
         cli = officer is None
-        lookup_id = await g.create_lookup(
+        lookup_id = await g.lookups.create(
             user_id=officer,
             actor="cli:tester" if cli else f"tg:{officer}",
             source="cli" if cli else "telegram",
@@ -125,7 +125,7 @@ async def history(console: Console) -> History:
             BASE - timedelta(hours=hours),
         )
         outcome = "error" if status == "error" else "done"
-        candidate_ids[name] = await g.finish_lookup(
+        candidate_ids[name] = await g.lookups.finish(
             lookup_id,
             actor="test",
             status=outcome,
@@ -133,9 +133,9 @@ async def history(console: Console) -> History:
             reply_owed=status == "undelivered",
         )
         if status == "undelivered":
-            assert await g.reply_undelivered(lookup_id, "test", "gave up")
-    await g.add_feedback(candidate_ids["l1"][(1, 1)], officer_a, f"tg:{officer_a}", "confirmed")
-    await g.add_feedback(candidate_ids["l4"][(1, 1)], officer_b, f"tg:{officer_b}", "rejected")
+            assert await g.replies.undelivered(lookup_id, "test", "gave up")
+    await g.feedback.add(candidate_ids["l1"][(1, 1)], officer_a, f"tg:{officer_a}", "confirmed")
+    await g.feedback.add(candidate_ids["l4"][(1, 1)], officer_b, f"tg:{officer_b}", "rejected")
     try:
         newest_first = [
             r["id"]
@@ -158,7 +158,7 @@ async def history(console: Console) -> History:
 
 async def shown(console: Console, history: History, filters: LookupFilters) -> list[str]:
     """The names of the lookups a page with these filters shows, in its order."""
-    page = await LookupPages(console.gallery).page(filters, limit=50)
+    page = await console.gallery.lookup_pages.page(filters, limit=50)
     names = {v: k for k, v in history.ids.items()}
     return [names[r.id] for r in page.rows]
 
@@ -175,7 +175,7 @@ async def test_the_history_comes_newest_first_with_ties_in_id_order(
 async def test_keyset_pages_cover_the_history_once_each_way(
     console: Console, history: History
 ) -> None:
-    pages = LookupPages(console.gallery)
+    pages = console.gallery.lookup_pages
     forward = [await pages.page(LookupFilters(), limit=2)]
     while forward[-1].older is not None:
         forward.append(await pages.page(LookupFilters(), before=forward[-1].older, limit=2))
@@ -231,7 +231,7 @@ async def test_the_officer_identity_and_date_filters_combine(
 async def test_a_row_carries_its_officer_faces_and_first_candidates(
     console: Console, history: History
 ) -> None:
-    page = await LookupPages(console.gallery).page(LookupFilters(user_id=history.officer_a))
+    page = await console.gallery.lookup_pages.page(LookupFilters(user_id=history.officer_a))
     l7 = page.rows[0]
     assert l7.id == history.ids["l7"]
     assert l7.officer == f"Andrii (@user{history.officer_a})"
@@ -248,7 +248,7 @@ async def test_a_row_carries_its_officer_faces_and_first_candidates(
 async def test_a_purged_crop_is_told_apart_from_an_unknown_face(
     console: Console, history: History
 ) -> None:
-    pages = LookupPages(console.gallery)
+    pages = console.gallery.lookup_pages
     [l6_face] = history.face_of["l6"]
     purged = await pages.face_crop(l6_face)
     assert (purged.found, purged.jpeg) == (True, None)

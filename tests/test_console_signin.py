@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import Browser, BrowserContext, expect
 
-from facefind.web_sessions import REFUSALS_AUDITED, NotAnAdmin, SignInRefused
+from facefind.access.actors import Requester
+from facefind.access.web_sessions import REFUSALS_AUDITED, NotAnAdmin, SignInRefused
 from tests.browser import (
     Console,
     cookie,
@@ -44,7 +45,7 @@ async def test_a_sign_in_link_signs_in_once_and_is_refused_the_second_time(
 ) -> None:
     user = await admin(console)
     start = await console.last_audit_id()
-    link = await console.sessions.issue_login_link(user)
+    link = await console.link(user)
     assert link.startswith(console.url + "/login/")
 
     page = await new_page(context)
@@ -89,7 +90,7 @@ async def test_another_sites_form_cannot_use_a_sign_in_link(
     console: Console, context: BrowserContext
 ) -> None:
     user = await admin(console)
-    link = await console.sessions.issue_login_link(user)
+    link = await console.link(user)
     page = await new_page(context)
     # a page of another origin posting the link's form: the browser says it is cross-site
     await page.set_content(
@@ -115,7 +116,7 @@ async def test_a_sign_in_link_past_its_five_minutes_is_refused(
 ) -> None:
     user = await admin(console)
     start = await console.last_audit_id()
-    link = await console.sessions.issue_login_link(user)
+    link = await console.link(user)
     console.clock.advance(timedelta(minutes=5, seconds=1))
     page = await new_page(context)
     response = await page.goto(link)
@@ -132,7 +133,7 @@ async def test_a_link_just_inside_its_five_minutes_signs_in(
     console: Console, context: BrowserContext
 ) -> None:
     user = await admin(console)
-    link = await console.sessions.issue_login_link(user)
+    link = await console.link(user)
     console.clock.advance(timedelta(minutes=4, seconds=59))
     page = await new_page(context)
     await page.goto(link)
@@ -145,7 +146,7 @@ async def test_no_sign_in_link_is_issued_for_an_officer(console: Console) -> Non
     user = await officer(console)
     start = await console.last_audit_id()
     with pytest.raises(NotAnAdmin):
-        await console.sessions.issue_login_link(user)
+        await console.sessions.issue_login_link(user, Requester.telegram(user))
     [refused] = await console.audit_rows("console.link.refused", start)
     assert refused["target"] == f"user:{user}"
 
@@ -154,8 +155,8 @@ async def test_a_link_of_an_admin_demoted_before_using_it_is_refused(
     console: Console, context: BrowserContext
 ) -> None:
     user = await admin(console)
-    link = await console.sessions.issue_login_link(user)
-    await console.gallery.set_user_role(user, "officer", "test")
+    link = await console.link(user)
+    await console.gallery.users.set_role(user, "officer", "test")
     start = await console.last_audit_id()
     page = await new_page(context)
     await page.goto(link)
@@ -320,7 +321,7 @@ async def test_a_revoked_admins_open_session_is_refused_at_its_next_request(
     user = await admin(console)
     page = await sign_in(console, context, user)
     start = await console.last_audit_id()
-    await console.gallery.set_user_status(user, "revoked", "test")
+    await console.gallery.users.set_status(user, "revoked", "test")
     response = await page.reload()
     assert response is not None and response.status == 403
     assert "withdrawn" in await page.inner_text("#reason")
@@ -328,7 +329,7 @@ async def test_a_revoked_admins_open_session_is_refused_at_its_next_request(
     [ended] = await console.audit_rows("console.session.end", start)
     assert (ended["target"], ended["details"]["reason"]) == (f"user:{user}", "access_withdrawn")
     # approved again, the ended session stays ended: a new sign-in is needed
-    await console.gallery.set_user_status(user, "approved", "test")
+    await console.gallery.users.set_status(user, "approved", "test")
     response = await page.goto(console.url + "/")
     assert response is not None and response.status == 401
 
@@ -338,7 +339,7 @@ async def test_a_demoted_admin_gets_403_at_the_next_request(
 ) -> None:
     user = await admin(console)
     page = await sign_in(console, context, user)
-    await console.gallery.set_user_role(user, "officer", "test")
+    await console.gallery.users.set_role(user, "officer", "test")
     response = await page.goto(console.url + "/lookups")
     assert response is not None and response.status == 403
 
@@ -413,6 +414,6 @@ async def test_refusals_from_one_address_are_audited_up_to_a_limit_and_never_loc
     assert "unaudited_until" in refused[-1]["details"]
     assert all("unaudited_until" not in r["details"] for r in refused[:-1])
     # the address still signs in with a good link
-    link = await console.sessions.issue_login_link(user)
+    link = await console.link(user)
     session = await console.sessions.sign_in_with_link(link.rsplit("/", 1)[1], remote=remote)
     assert session.user.id == user

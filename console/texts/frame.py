@@ -1,40 +1,6 @@
-"""Every string the console shows, in English and Ukrainian."""
+"""The console's frame, in English and Ukrainian: the menu, signing in and out, refusals."""
 
-from __future__ import annotations
-
-DEFAULT_LANGUAGE = "en"
-LANGUAGES = ("en", "uk")
-
-
-def language_of(code: str | None) -> str:
-    """Telegram's language_code (or a browser's language tag) to one we speak."""
-    if code and code.lower().split("-")[0].split("_")[0] == "uk":
-        return "uk"
-    return DEFAULT_LANGUAGE
-
-
-def browser_language(accept_language: str | None) -> str:
-    """Before sign-in the admin's Telegram language is unknown: the browser's first choice of
-    the languages we speak."""
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.split("-")[0] in LANGUAGES:
-            return tag.split("-")[0]
-    return DEFAULT_LANGUAGE
-
-
-def t(lang: str, key: str, **values: object) -> str:
-    entry = TEXTS[key]
-    template = entry.get(lang) or entry[DEFAULT_LANGUAGE]
-    return template.format(**values) if values else template
-
-
-def texts_for(lang: str) -> dict[str, str]:
-    """One language's strings, for the templates (`T.key`)."""
-    return {key: entry.get(lang) or entry[DEFAULT_LANGUAGE] for key, entry in TEXTS.items()}
-
-
-TEXTS: dict[str, dict[str, str]] = {
+FRAME_TEXTS: dict[str, dict[str, str]] = {
     # --- the frame of every page ----------------------------------------------------------
     "app_name": {"en": "facefind console", "uk": "Консоль facefind"},
     "nav_home": {"en": "Home", "uk": "Головна"},
@@ -114,49 +80,4 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Telegram's sign-in could not be checked. Close and open the console again.",
         "uk": "Не вдалося перевірити вхід через Telegram. Закрийте й відкрийте консоль знову.",
     },
-    # --- /lookups -------------------------------------------------------------------------
-    "lookups_title": {"en": "Lookups", "uk": "Пошуки"},
-    "lookups_empty": {"en": "No lookups match.", "uk": "Жодного пошуку за цими умовами."},
-    "filter_officer": {"en": "Officer (Telegram id)", "uk": "Офіцер (id у Telegram)"},
-    "filter_since": {"en": "From", "uk": "Від"},
-    "filter_until": {"en": "To", "uk": "До"},
-    "filter_identity": {"en": "Identity (id)", "uk": "Особа (id)"},
-    "filter_band": {"en": "Result", "uk": "Результат"},
-    "filter_status": {"en": "Status", "uk": "Стан"},
-    "filter_feedback": {"en": "Feedback", "uk": "Відгук"},
-    "filter_any": {"en": "any", "uk": "будь-який"},
-    "filter_apply": {"en": "Show", "uk": "Показати"},
-    "filter_clear": {"en": "Clear", "uk": "Скинути"},
-    "filter_invalid": {
-        "en": "Some filters were not understood and are left out: {names}.",
-        "uk": "Деякі умови не зрозуміло, їх пропущено: {names}.",
-    },
-    "band_strong": {"en": "strong candidate", "uk": "сильний кандидат"},
-    "band_possible": {"en": "possible candidate", "uk": "можливий кандидат"},
-    "band_none": {"en": "no confident match", "uk": "немає впевненого збігу"},
-    "status_pending": {"en": "waiting", "uk": "в черзі"},
-    "status_replying": {"en": "replying", "uk": "надсилається"},
-    "status_done": {"en": "done", "uk": "готово"},
-    "status_no_face": {"en": "no face", "uk": "немає обличчя"},
-    "status_error": {"en": "error", "uk": "помилка"},
-    "status_undelivered": {"en": "undelivered", "uk": "не доставлено"},
-    "feedback_confirmed": {"en": "confirmed", "uk": "підтверджено"},
-    "feedback_rejected": {"en": "rejected", "uk": "відхилено"},
-    "feedback_none": {"en": "no feedback", "uk": "без відгуку"},
-    "col_when": {"en": "When (UTC)", "uk": "Коли (UTC)"},
-    "col_officer": {"en": "Officer", "uk": "Офіцер"},
-    "col_faces": {"en": "Faces", "uk": "Обличчя"},
-    "col_result": {"en": "Candidates", "uk": "Кандидати"},
-    "col_status": {"en": "Status", "uk": "Стан"},
-    "face_purged": {"en": "purged", "uk": "видалено"},
-    "face_number": {"en": "face #{n}", "uk": "обличчя №{n}"},
-    "candidate_line": {
-        "en": "Face {face}: {name}, {similarity}% ({band})",
-        "uk": "Обличчя {face}: {name}, {similarity}% ({band})",
-    },
-    "identity_forgotten": {"en": "forgotten", "uk": "забуто"},
-    "page_newest": {"en": "Newest", "uk": "Найновіші"},
-    "page_newer": {"en": "← Newer", "uk": "← Новіші"},
-    "page_older": {"en": "Older →", "uk": "Старіші →"},
-    "cli_actor": {"en": "command line ({actor})", "uk": "командний рядок ({actor})"},
 }

@@ -1,4 +1,5 @@
-"""The console's pages for a signed-in admin: home, the lookup history, query-face pictures."""
+"""The lookup history (/lookups): newest first, filtered by the address (bookmarkable), paged by
+keyset, with the query faces' thumbnails."""
 
 from __future__ import annotations
 
@@ -10,19 +11,24 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from console.app import LANG, SESSION, STATE, render
 from console.texts import t
+from console.web import (
+    LANG,
+    NavItem,
+    path_id,
+    purged_picture,
+    render,
+    requester,
+    service_of,
+    when,
+)
 from gallery.lookup_pages import BANDS, STATUSES, VERDICTS, LookupFilters, LookupRow
 
 _ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+NAV = NavItem("lookups", "/lookups", "nav_lookups", "home_lookups")
 # the filters a /lookups address may carry, in the order the form shows them
 FILTER_NAMES = ("user", "since", "until", "identity", "band", "status", "feedback")
-
-
-async def home(request: web.Request) -> web.Response:
-    """The signed-in admin's start page."""
-    return render(request, "home.html", {"nav": "home"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def _row_view(lang: str, row: LookupRow, kept: dict[str, str]) -> dict[str, Any]
         )
     return {
         "id": row.id,
-        "when": f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+        "when": when(row.created_at),
         "officer": officer,
         "officer_url": officer_url,
         "faces": [
@@ -135,12 +141,10 @@ def _row_view(lang: str, row: LookupRow, kept: dict[str, str]) -> dict[str, Any]
 
 async def lookups(request: web.Request) -> web.Response:
     """The lookup history, newest first, filtered by the address's query (bookmarkable)."""
-    state = request.app[STATE]
-    session = request[SESSION]
     lang = request[LANG]
     parsed = parse_filters(request.query)
-    page = await state.history.page(
-        f"tg:{session.user.id}", parsed.filters, before=parsed.before, after=parsed.after
+    page = await service_of(request).lookup_log.page(
+        requester(request), parsed.filters, before=parsed.before, after=parsed.after
     )
     kept = parsed.kept
     return render(
@@ -164,18 +168,15 @@ async def lookups(request: web.Request) -> web.Response:
 async def lookup_face_picture(request: web.Request) -> web.Response:
     """A query face's aligned crop, to a signed-in admin only (the guard) and never cached;
     410 "purged" once retention cleared it."""
-    raw = request.match_info["face_id"]
-    if not _ID.fullmatch(raw):
-        raise web.HTTPNotFound()
-    crop = await request.app[STATE].history.face_crop(int(raw))
+    face_id = path_id(request, "face_id")
+    crop = await service_of(request).lookup_log.face_crop(face_id, requester(request))
     if not crop.found:
         raise web.HTTPNotFound()
     if crop.jpeg is None:
-        return web.Response(status=410, text="purged")
+        return purged_picture()
     return web.Response(body=crop.jpeg, content_type="image/jpeg")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/", home, name="home")
     router.add_get("/lookups", lookups, name="lookups")
     router.add_get("/pictures/lookup-face/{face_id}", lookup_face_picture, name="lookup_face")

@@ -7,28 +7,29 @@ says so: the role and status are read again on every request.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl
 
-from gallery.base import Connection
-from gallery.console import ConsoleStore, ConsoleUser
+from facefind.access.actors import Requester
+from facefind.access.init_data import (
+    InitDataError,
+    check_init_data,
+    csrf_token,
+    token_hash,
+)
+from facefind.access.rules import NotAllowed
+from gallery import Gallery, User
+from gallery.database import Connection
 
 logger = logging.getLogger(__name__)
 
 LOGIN_LINK_TTL = timedelta(minutes=5)
 SESSION_IDLE = timedelta(hours=12)
-INIT_DATA_MAX_AGE = timedelta(hours=1)
-# a clock a little ahead of ours still signs in; more is a forgery or a broken clock
-INIT_DATA_FUTURE = timedelta(minutes=5)
 # a session's last request is written at most this often (not on every thumbnail)
 TOUCH_EVERY = timedelta(minutes=1)
 # Refused sign-ins audited per address and window: a flood of bad links from one address must
@@ -39,7 +40,6 @@ REFUSAL_WINDOW = timedelta(minutes=10)
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}", re.ASCII)
-_CSRF_CONTEXT = b"facefind console csrf"
 
 Clock = Callable[[], datetime]
 
@@ -58,8 +58,10 @@ class SignInRefused(Exception):
         self.status = status
 
 
-class NotAnAdmin(Exception):
+class NotAnAdmin(NotAllowed):
     """A sign-in link was asked for a user who is not an approved admin."""
+
+    code = "not_admin"
 
 
 class SessionRefused(Exception):
@@ -73,23 +75,18 @@ class SessionRefused(Exception):
 
 
 @dataclass(frozen=True)
-class WebAppUser:
-    """The Telegram user of an authentic initData."""
-
-    id: int
-    first_name: str
-    language_code: str | None
-    auth_date: datetime
-
-
-@dataclass(frozen=True)
 class Session:
     """A signed-in admin. `token` is the cookie's value (never stored: only its hash)."""
 
     token: str = field(repr=False)
-    user: ConsoleUser
+    user: User
     method: str  # 'link' | 'webapp'
     csrf: str = field(repr=False)  # the token forms and fetch() requests must send back
+
+    @property
+    def requester(self) -> Requester:
+        """Who acts in the service: the admin as their record stands on this request."""
+        return Requester.of(self.user)
 
 
 @dataclass(frozen=True)
@@ -100,74 +97,8 @@ class LinkState:
     state: str
 
 
-# --- Telegram's initData ----------------------------------------------------------------------
-class InitDataError(ValueError):
-    """initData that is not Telegram's for this bot (`reason`: malformed, forged, stale)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def init_data_hash(fields: dict[str, str], bot_token: str) -> str:
-    """Telegram's hash of initData's fields (all but `hash`), as
-    https://core.telegram.org/bots/webapps#validating-data-received-via-the-mini-app says:
-    secret = HMAC-SHA256(key "WebAppData", bot token); hash = HMAC-SHA256(secret, the sorted
-    key=value lines joined by a line feed), in hex."""
-    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
-    check = "\n".join(f"{k}={v}" for k, v in sorted(fields.items()) if k != "hash")
-    return hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-
-
-def check_init_data(
-    init_data: str, bot_token: str, now: datetime, *, max_age: timedelta = INIT_DATA_MAX_AGE
-) -> WebAppUser:
-    """The user of authentic, fresh initData; InitDataError otherwise. The hash is compared in
-    constant time and checked before anything else in the data is believed."""
-    try:
-        pairs = parse_qsl(init_data, keep_blank_values=True, strict_parsing=True)
-    except ValueError:
-        raise InitDataError("malformed") from None
-    fields = dict(pairs)
-    if len(fields) != len(pairs) or "hash" not in fields:
-        raise InitDataError("malformed")  # a repeated key: which one did Telegram sign?
-    expected = init_data_hash(fields, bot_token)
-    if not hmac.compare_digest(expected.encode(), fields["hash"].encode()):
-        raise InitDataError("forged")
-    try:
-        auth_date = datetime.fromtimestamp(int(fields["auth_date"]), UTC)
-        user = json.loads(fields["user"])
-        user_id = int(user["id"])
-    except (KeyError, ValueError, TypeError, OverflowError, OSError):
-        raise InitDataError("malformed") from None
-    if now - auth_date > max_age or auth_date - now > INIT_DATA_FUTURE:
-        raise InitDataError("stale")
-    return WebAppUser(
-        id=user_id,
-        first_name=str(user.get("first_name") or ""),
-        language_code=user.get("language_code"),
-        auth_date=auth_date,
-    )
-
-
-# --- tokens -----------------------------------------------------------------------------------
-def token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
-def csrf_token(session_token: str) -> str:
-    """Derived from the session's secret token: nothing more to store, and useless without it."""
-    mac = hmac.new(session_token.encode(), _CSRF_CONTEXT, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
 def csrf_ok(session: Session, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(session.csrf.encode(), given.encode())
-
-
-def console_base_url(web_url: str | None, web_listen: str) -> str:
-    """Where the console is reached: FACEFIND_WEB_URL, else its own listening address."""
-    return (web_url or f"http://{web_listen}").rstrip("/")
 
 
 @dataclass
@@ -196,13 +127,14 @@ class WebSessions:
 
     def __init__(
         self,
-        store: ConsoleStore,
+        gallery: Gallery,
         *,
         base_url: str,
         bot_token: str | None,
         clock: Clock = utc_now,
     ) -> None:
-        self.store = store
+        self.gallery = gallery
+        self.store = gallery.console_sessions
         self.base_url = base_url.rstrip("/")
         self._bot_token = bot_token
         self.clock = clock
@@ -214,25 +146,30 @@ class WebSessions:
         return self._bot_token is not None and self.base_url.startswith("https://")
 
     @property
+    def webapp_url(self) -> str | None:
+        """The Mini App's page, for the bot's menu button and /console; None without one."""
+        return f"{self.base_url}/app" if self.webapp_enabled else None
+
+    @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 
     # --- one-time links -------------------------------------------------------------------
-    async def issue_login_link(self, admin_id: int, *, actor: str | None = None) -> str:
-        """A link that signs `admin_id` in once within 5 minutes; NotAnAdmin for anyone else.
-        `actor`: who asked (default the admin, tg:<id>)."""
-        actor = actor or f"tg:{admin_id}"
+    async def issue_login_link(self, admin_id: int, requester: Requester) -> str:
+        """A link that signs `admin_id` in once within 5 minutes (the bot's /console: the admin
+        asks for their own); NotAnAdmin, audited, for anyone who is not an approved admin now."""
+        actor = requester.actor
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        async with self.store.transaction() as con:
-            user = await self.store.user(admin_id, con=con)
+        async with self.gallery.db.transaction() as con:
+            user = await self.gallery.users.get(admin_id, con=con)
             allowed = user is not None and user.is_admin
             if allowed:
                 expires = now + LOGIN_LINK_TTL
                 await self.store.add_login_token(
                     token_hash(token), admin_id, actor, now, expires, con=con
                 )
-                await self.store.audit(
+                await self.gallery.db.audit(
                     actor,
                     "console.link.issue",
                     f"user:{admin_id}",
@@ -240,7 +177,7 @@ class WebSessions:
                     con=con,
                 )
             else:
-                await self.store.audit(
+                await self.gallery.db.audit(
                     actor,
                     "console.link.refused",
                     f"user:{admin_id}",
@@ -270,7 +207,7 @@ class WebSessions:
         unknown, used, expired (401) or its user is no longer an admin (403)."""
         now = self.clock()
         hashed = token_hash(token) if _TOKEN.fullmatch(token) else None
-        async with self.store.transaction() as con:
+        async with self.gallery.db.transaction() as con:
             user_id = await self.store.use_login_token(hashed, now, con=con) if hashed else None
             if user_id is None:
                 found = await self.store.login_token(hashed, con=con) if hashed else None
@@ -285,7 +222,7 @@ class WebSessions:
                 await self._refused(con, "link", reason, owner, remote)
                 refused = SignInRefused(reason, 401)
             else:
-                user = await self.store.user(user_id, con=con)
+                user = await self.gallery.users.get(user_id, con=con)
                 if user is not None and user.is_admin:
                     return await self._open(con, user, "link", now, remote)
                 await self._refused(con, "link", "not_admin", user_id, remote)
@@ -303,11 +240,11 @@ class WebSessions:
         try:
             tg_user = check_init_data(init_data, self._bot_token, now)
         except InitDataError as exc:
-            async with self.store.transaction() as con:
+            async with self.gallery.db.transaction() as con:
                 await self._refused(con, "webapp", exc.reason, None, remote)
             raise SignInRefused(exc.reason, 401) from None
-        async with self.store.transaction() as con:
-            user = await self.store.user(tg_user.id, con=con)
+        async with self.gallery.db.transaction() as con:
+            user = await self.gallery.users.get(tg_user.id, con=con)
             if user is not None and user.is_admin:
                 return await self._open(con, user, "webapp", now, remote)
             await self._refused(con, "webapp", "not_admin", tg_user.id, remote)
@@ -339,12 +276,12 @@ class WebSessions:
 
     async def sign_out(self, session: Session, *, remote: str | None = None) -> None:
         now = self.clock()
-        async with self.store.transaction() as con:
+        async with self.gallery.db.transaction() as con:
             ended = await self.store.end_session(
                 token_hash(session.token), now, "sign_out", con=con
             )
             if ended is not None:
-                await self.store.audit(
+                await self.gallery.db.audit(
                     f"tg:{session.user.id}",
                     "console.sign_out",
                     f"user:{session.user.id}",
@@ -356,7 +293,7 @@ class WebSessions:
         """A state-changing request of a signed-in admin without the session's CSRF token: a
         page of another site trying to act in the admin's name, or a stale form."""
         logger.warning("console: request without its CSRF token refused (user %s)", session.user.id)
-        await self.store.audit(
+        await self.gallery.db.audit(
             f"tg:{session.user.id}",
             "console.csrf.refused",
             f"user:{session.user.id}",
@@ -370,11 +307,11 @@ class WebSessions:
 
     # --- inside ---------------------------------------------------------------------------
     async def _open(
-        self, con: Connection, user: ConsoleUser, method: str, now: datetime, remote: str | None
+        self, con: Connection, user: User, method: str, now: datetime, remote: str | None
     ) -> Session:
         token = secrets.token_urlsafe(32)
         await self.store.add_session(token_hash(token), user.id, method, now, con=con)
-        await self.store.audit(
+        await self.gallery.db.audit(
             f"tg:{user.id}",
             "console.sign_in",
             f"user:{user.id}",
@@ -402,7 +339,7 @@ class WebSessions:
                 remote,
                 window_end.isoformat(),
             )
-        await self.store.audit(
+        await self.gallery.db.audit(
             f"tg:{user_id}" if user_id is not None else "console",
             "console.sign_in.refused",
             f"user:{user_id}" if user_id is not None else None,
@@ -412,10 +349,10 @@ class WebSessions:
         logger.info("console: sign-in refused (%s, %s)", method, reason)
 
     async def _end(self, hashed: bytes, now: datetime, reason: str, user_id: int) -> None:
-        async with self.store.transaction() as con:
+        async with self.gallery.db.transaction() as con:
             ended = await self.store.end_session(hashed, now, reason, con=con)
             if ended is not None:
-                await self.store.audit(
+                await self.gallery.db.audit(
                     "console",
                     "console.session.end",
                     f"user:{user_id}",
