@@ -22,8 +22,9 @@ from gallery import User
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # What the composition root gives the console to tell a user in Telegram about a decision on
-# them (before, after); True when they were told. The console never talks to Telegram itself.
-DecisionNotice = Callable[[User, User], Awaitable[bool]]
+# them (before, after): True told, False not (Telegram refused), None nothing to tell. The
+# console never talks to Telegram itself.
+DecisionNotice = Callable[[User, User], Awaitable[bool | None]]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from facefind.access.actors import Requester
 from facefind.access.audit_key import load_audit_key
+from facefind.access.audit_trail import AuditTrail
 from facefind.access.decisions import UserDecisions
 from facefind.access.erasure import Eraser
 from facefind.access.init_data import console_base_url
@@ -20,6 +21,7 @@ from facefind.enroll.photo import Enroller
 from facefind.errors import StaleEmbeddings
 from facefind.identify import Identifier
 from facefind.identity_cards import IdentityCards
+from facefind.identity_edits import IdentityEditor
 from facefind.lookup_log import LookupLog
 from facefind.runtime.database import open_pool, prepare
 from facefind.runtime.inference import InferencePool
@@ -27,6 +29,7 @@ from facefind.runtime.settings import Settings
 from facefind.scoring.bands import BandPolicy
 from facefind.scoring.calibration_files import load_calibration
 from facefind.scoring.in_force import BandsInForce
+from facefind.service_status import StatusReport
 from gallery import Gallery
 from gallery.search import DEFAULT_FUSION
 from recognition import Limits
@@ -48,6 +51,9 @@ class FaceFind:
     - `users`: decisions on users, the user list
     - `lookup_log`: a lookup shown again, lists, the CSV export, feedback
     - `identity_cards`: identities found and shown
+    - `identity_edits`: renames and merges of identities
+    - `audit_trail`: the audit log read, checked and exported
+    - `status`: the service's state for admins
     - `web_sessions`: signing in to the console (links, the Mini App, sessions)
     """
 
@@ -76,6 +82,9 @@ class FaceFind:
         self.users = UserDecisions(gallery)
         self.lookup_log = LookupLog(gallery)
         self.identity_cards = IdentityCards(gallery)
+        self.identity_edits = IdentityEditor(gallery, self.bands.gallery_changed)
+        self.audit_trail = AuditTrail(gallery)
+        self.status = StatusReport(gallery, self.bands)
         self.web_sessions = WebSessions(gallery, base_url=console_url, bot_token=bot_token)
         self.dsn: str | None = None  # set by `open`: the task queue connects with it
         # set by `open`: the embedded server's data, when this process started it

@@ -11,7 +11,7 @@ from facefind.access.actors import Requester
 from facefind.access.rules import require_admin
 from facefind.errors import AlreadyDecided, FaceFindError
 from facefind.user_input import parse_id
-from gallery import Gallery, User
+from gallery import Gallery, User, UserActivity
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,19 @@ class UserDecisions:
         found = await self.gallery.users.all(status)
         await self.gallery.audit.append(
             requester.actor, "users.list", None, {"status": status, "rows": len(found)}
+        )
+        return found
+
+    async def roster(self, requester: Requester, status: str | None = None) -> list[UserActivity]:
+        """The users (of one status) with their lookup counts and last activity, for an admin
+        (the console's /users); audited as `users.list` like the list itself."""
+        require_admin(requester)
+        found = await self.gallery.users.activity(status)
+        await self.gallery.audit.append(
+            requester.actor,
+            "users.list",
+            None,
+            {"status": status, "rows": len(found), "activity": True},
         )
         return found
 

@@ -129,6 +129,10 @@ class Settings:
         return Thresholds(strong=strong, possible=possible)
 
     def __post_init__(self) -> None:
+        try:
+            parse_listen(self.web_listen)
+        except SettingsError as exc:
+            raise SettingsError(f"FACEFIND_WEB_LISTEN: {exc}") from None
         if self.web_url is not None:
             check_web_url(self.web_url)
         fixed = (
