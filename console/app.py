@@ -14,7 +14,17 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from console import auth, home, lookups
+from console import (
+    audit,
+    auth,
+    home,
+    identities,
+    identity_actions,
+    lookup_page,
+    lookups,
+    status,
+    users,
+)
 from console.guard import guard, security_headers, session_cookie_name
 from console.web import STATE, ConsoleState, DecisionNotice
 from facefind.runtime.settings import Settings, parse_listen
@@ -25,7 +35,16 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 # The page areas, in the menu's order: each module has its routes (`add_routes`) and, when it
 # is a menu entry, its NAV item. A new area is a module of its own added here.
-PAGES: tuple[ModuleType, ...] = (home, lookups)
+PAGES: tuple[ModuleType, ...] = (
+    home,
+    lookups,
+    lookup_page,
+    identities,
+    identity_actions,
+    users,
+    audit,
+    status,
+)
 # links and sessions ended this long ago are deleted (the audit log keeps every sign-in)
 PURGE_EVERY = 24 * 3600.0
 

@@ -94,12 +94,15 @@ def render(
     lang = request.get(LANG) or browser_language(request.headers.get("Accept-Language"))
     texts = texts_for(lang)
     notice = request.query.get("notice", "")
+    error = request.query.get("error", "")
     full = {
         "T": texts,
         "lang": lang,
         "session": request.get(SESSION),
         "nav_items": request.app[STATE].nav,
+        # an action's outcome, named in the address it sent the browser to (never free text)
         "notice_text": texts.get(f"notice_{notice}") if notice.isidentifier() else None,
+        "error_text": texts.get(f"error_{error}") if error.isidentifier() else None,
         **context,
     }
     return aiohttp_jinja2.render_template(template, request, full, status=status)
@@ -118,6 +121,16 @@ def refused_page(
 
 def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
+
+
+def done(path: str, notice: str) -> web.Response:
+    """After an action: back to the page, which names what was done (`notice_<key>`)."""
+    return see_other(with_query(path, notice=notice))
+
+
+def failed(path: str, error: str) -> web.Response:
+    """After an action refused: back to the page, which says why (`error_<key>`)."""
+    return see_other(with_query(path, error=error))
 
 
 def with_query(path: str, **values: object) -> str:

@@ -7,6 +7,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ class LatestEval:
     folder: Path
     report: dict[str, Any]
     plots: tuple[str, ...]
+    made_at: datetime
 
     def plot(self, name: str) -> Path | None:
         """A plot of this run by its name; None for any name the report does not list."""
@@ -49,6 +51,7 @@ def read_latest(data_dir: Path) -> LatestEval | None:
     folder = data_dir / LATEST
     try:
         report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+        made_at = datetime.fromtimestamp((folder / REPORT).stat().st_mtime, UTC)
     except (OSError, ValueError):
         return None
     if not isinstance(report, dict):
@@ -58,4 +61,4 @@ def read_latest(data_dir: Path) -> LatestEval | None:
         for p in report.get("plots", [])
         if isinstance(p, str) and "/" not in p and p.endswith(".png") and (folder / p).is_file()
     )
-    return LatestEval(folder, report, plots)
+    return LatestEval(folder, report, plots, made_at)

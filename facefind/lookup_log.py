@@ -12,7 +12,7 @@ from typing import Any
 
 from facefind.access.actors import Requester
 from facefind.access.rules import may_judge_candidate, may_see_lookup, require_admin
-from gallery import CandidateRef, Gallery, Lookup, LookupSummary
+from gallery import CandidateRef, Gallery, Lookup, LookupSummary, User
 from gallery.lookup_pages import PAGE_SIZE, FaceCrop, LookupFilters, LookupPage
 
 EXPORT_COLUMNS = [
@@ -52,6 +52,10 @@ class LookupLog:
             return None
         await self.gallery.audit.append(requester.actor, "lookup.view", f"lookup:{found.id}")
         return found
+
+    async def asked_by(self, lookup: Lookup) -> User | None:
+        """Who asked for a lookup (None: the command line, or a user the gallery forgot)."""
+        return await self.gallery.users.get(lookup.user_id) if lookup.user_id else None
 
     async def history(self, requester: Requester, *, limit: int = 10) -> list[LookupSummary]:
         """The requester's own last lookups, newest first."""
@@ -125,12 +129,11 @@ class LookupLog:
         require_admin(requester)
         return await self.gallery.lookup_pages.face_crop(lookup_face_id)
 
-    async def overview(self, lookup: Lookup, requester: Requester) -> bytes | None:
-        """The photo with numbered boxes of a lookup the requester was shown (None: a single
-        face, or purged by retention)."""
-        if not may_see_lookup(requester, lookup):
-            return None
-        return await self.gallery.lookups.overview(lookup.id)
+    async def overview(self, lookup_id: int, requester: Requester) -> bytes | None:
+        """A lookup's photo with numbered boxes, for the page that shows the lookup (None: it
+        had a single face, or retention purged it); admins only, not audited again."""
+        require_admin(requester)
+        return await self.gallery.lookups.overview(lookup_id)
 
     async def export(self, requester: Requester, first: datetime, last: datetime) -> LookupExport:
         """Lookups and candidates from day `first` to day `last` (inclusive, midnight UTC) as

@@ -78,6 +78,7 @@ class Console:
     owner_dsn: str
     clock: Clock
     app: Any
+    settings: Settings
     users: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -148,15 +149,18 @@ def init_data_for(user_id: int, auth_date: datetime, language: str = "en") -> st
 async def serve_console(
     service: FaceFind,
     owner_dsn: str,
+    data_dir: Path,
     *,
     bot_token: str = BOT_TOKEN,
     notice: DecisionNotice | None = None,
+    **settings_values: Any,
 ) -> tuple[Console, Any]:
-    """The console on a free local port over `service`, with a clock the test moves; no
-    FACEFIND_WEB_URL, so links name the listening address, as on a LAN. Returns the console
-    and its runner (cleanup() stops it)."""
+    """The console on a free local port over `service` (its data folder `data_dir`: the audit
+    witness, the latest eval run), with a clock the test moves; no FACEFIND_WEB_URL, so links
+    name the listening address, as on a LAN. Returns the console and its runner (cleanup()
+    stops it)."""
     clock = Clock()
-    settings = Settings(web_listen="127.0.0.1:0")
+    settings = Settings(web_listen="127.0.0.1:0", data_dir=data_dir, **settings_values)
     # the port is known once the server listens; the sign-in's base address follows it
     service.web_sessions = WebSessions(service.gallery, base_url="http://127.0.0.1", clock=clock,
                                        bot_token=bot_token)  # fmt: skip
@@ -164,13 +168,13 @@ async def serve_console(
     runner = await start(app, settings.web_listen)
     url = f"http://127.0.0.1:{bound_port(runner)}"
     service.web_sessions.base_url = url
-    return Console(url, service, owner_dsn, clock, app), runner
+    return Console(url, service, owner_dsn, clock, app, settings), runner
 
 
 @pytest.fixture(scope="module")
-async def console(service: FaceFind, module_dsn: str) -> AsyncIterator[Console]:
+async def console(service: FaceFind, module_dsn: str, data_dir: Path) -> AsyncIterator[Console]:
     """The console over the module's service (conftest: its database as the runtime role)."""
-    served, runner = await serve_console(service, module_dsn)
+    served, runner = await serve_console(service, module_dsn, data_dir)
     try:
         yield served
     finally:

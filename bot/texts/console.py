@@ -1,4 +1,5 @@
-"""What admins read about the web console, in English and Ukrainian: /console, its menu button."""
+"""What admins read about the web console and what it brought, in English and Ukrainian:
+/console, its menu button, identities merged in the console."""
 
 CONSOLE_TEXTS: dict[str, dict[str, str]] = {
     "cmd_console": {"en": "Open the web console", "uk": "Відкрити вебконсоль"},
@@ -13,5 +14,11 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
     "console_admins_only": {
         "en": "The web console is for administrators only.",
         "uk": "Вебконсоль лише для адміністраторів.",
+    },
+    "restore_merged": {
+        "en": "Identity #{id} was merged into another identity: its faces are that identity's "
+        "now, so there is nothing to restore.",
+        "uk": "Особу №{id} об'єднано з іншою особою: її обличчя тепер належать тій особі, тож "
+        "відновлювати нічого.",
     },
 }

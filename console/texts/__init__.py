@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import functools
 
+from console.texts.audit import AUDIT_TEXTS
 from console.texts.frame import FRAME_TEXTS
-from console.texts.lookups import LOOKUP_TEXTS
+from console.texts.identities import IDENTITY_TEXTS
+from console.texts.lookups import LOOKUP_TEXTS, REASONS
+from console.texts.status import STATUS_TEXTS
+from console.texts.users import USER_TEXTS
+
+__all__ = ["REASONS", "TEXTS", "browser_language", "language_of", "number", "t", "texts_for"]
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "uk")
@@ -48,6 +54,7 @@ def texts_for(lang: str) -> dict[str, str]:
 
 
 TEXTS: dict[str, dict[str, str]] = {}
-for _part in (FRAME_TEXTS, LOOKUP_TEXTS):
+# one module per page area; a new area adds its own here
+for _part in (FRAME_TEXTS, LOOKUP_TEXTS, IDENTITY_TEXTS, USER_TEXTS, AUDIT_TEXTS, STATUS_TEXTS):
     assert not TEXTS.keys() & _part.keys(), "a key is defined twice"
     TEXTS.update(_part)

@@ -66,6 +66,12 @@ FRAME_TEXTS: dict[str, dict[str, str]] = {
         "uk": "Цю форму надіслано не зі сторінки консолі. Оновіть сторінку і спробуйте ще.",
     },
     "not_found_title": {"en": "Not found", "uk": "Не знайдено"},
+    "not_found_text": {
+        "en": "There is nothing at this address.",
+        "uk": "За цією адресою нічого немає.",
+    },
+    "confirm": {"en": "I am sure", "uk": "Я впевнений(-а)"},
+    "error_not_allowed": {"en": "Not allowed.", "uk": "Не дозволено."},
     "webapp_title": {"en": "Opening the console", "uk": "Відкриваємо консоль"},
     "webapp_wait": {"en": "Signing you in…", "uk": "Виконуємо вхід…"},
     "webapp_no_telegram": {

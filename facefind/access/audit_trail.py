@@ -13,7 +13,7 @@ from typing import Any
 from facefind.access.actors import Requester
 from facefind.access.rules import require_admin
 from facefind.access.witness import Verdict, Witness, verify
-from gallery import Gallery, Lookup
+from gallery import AuditHead, Gallery, Lookup
 from gallery.audit_log import AuditFilters
 
 EXPORT_COLUMNS = ["id", "at", "actor", "action", "target", "details"]
@@ -27,6 +27,17 @@ class ChainCheck:
 
     verdict: Verdict
     checked_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditState:
+    """Where the log stands (unchecked), what the data folder's witness saw of it, and the
+    last full check made by this process."""
+
+    head: AuditHead | None
+    witnessed: AuditHead | None
+    witnessed_at: str | None
+    last_check: ChainCheck | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,15 @@ class AuditTrail:
         )
         self.last_check = ChainCheck(verdict, datetime.now(UTC))
         return self.last_check
+
+    async def state(self, requester: Requester, witness: Witness) -> AuditState:
+        """The log's head, the witness's, and the last check; admins only."""
+        require_admin(requester)
+        head = await self.gallery.audit.head()
+        witnessed = witness.head_for(head.genesis) if head else None
+        entry = witness.read().get("chains", {}).get(head.genesis) if head else None
+        at = entry.get("witnessed_at") if isinstance(entry, dict) else None
+        return AuditState(head, witnessed, at, self.last_check)
 
     async def page(
         self,

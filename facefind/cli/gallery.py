@@ -292,6 +292,7 @@ RESTORE_MESSAGES = {
     "missing": "no identity #{id}",
     "not_forgotten": "identity #{id} is not forgotten",
     "erased": "identity #{id} was erased for good: nothing to restore",
+    "merged": "identity #{id} was merged into another: its faces are that identity's now",
     "too_late": "identity #{id} was forgotten more than {days} days ago: the purge erases it",
 }
 
