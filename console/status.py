@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from console.texts import t
+from console.texts import number, t
 from console.web import LANG, NavItem, render, requester, state_of, when
 
 NAV = NavItem("status", "/status", "nav_status", "home_status")
@@ -30,6 +30,7 @@ async def status(request: web.Request) -> web.Response:
             "s": report,
             "bands": bands,
             "source_text": t(lang, f"bands_source_{bands.source}"),
+            "capacity": number(lang, bands.capacity) if bands.capacity else None,
             "by_references": sorted(bands.by_references.items()),
             "workers": [
                 {**w.__dict__, "seen": when(w.last_heartbeat)} for w in report.queue.workers
