@@ -20,7 +20,7 @@ from telegram.ext import (
 
 from bot.context import STATE_KEY, BotContext, BotState
 from bot.delivery.telegram_io import RetryingRateLimiter
-from bot.handlers import admin_gallery, admin_lookups, admin_users, gate, officer
+from bot.handlers import admin_gallery, admin_lookups, admin_users, console_link, gate, officer
 from facefind.access.decisions import USER_ACTIONS
 from facefind.runtime.settings import Settings, SettingsError
 
@@ -76,6 +76,7 @@ def build_application(settings: Settings, state: BotState) -> Application:
     app.add_handler(CommandHandler("lookups", admin_lookups.lookups))
     app.add_handler(CommandHandler("lookup", admin_lookups.lookup))
     app.add_handler(CommandHandler("export", admin_lookups.export))
+    app.add_handler(CommandHandler("console", console_link.console))
     # before the photo handler: the first handler of a group that matches takes the update
     app.add_handler(MessageHandler(IMAGES & ENROLL_CAPTION, admin_gallery.enroll_from_caption))
     app.add_handler(MessageHandler(IMAGES, officer.photo))

@@ -10,14 +10,18 @@ from pathlib import Path
 
 from facefind.access.actors import Requester
 from facefind.access.audit_key import load_audit_key
+from facefind.access.audit_trail import AuditTrail
 from facefind.access.decisions import UserDecisions
 from facefind.access.erasure import Eraser
+from facefind.access.init_data import console_base_url
+from facefind.access.web_sessions import WebSessions
 from facefind.analysis import PoolAnalyzer
 from facefind.enroll.folder import FolderLoader, FolderReport, Plan
 from facefind.enroll.photo import Enroller
 from facefind.errors import StaleEmbeddings
 from facefind.identify import Identifier
 from facefind.identity_cards import IdentityCards
+from facefind.identity_edits import IdentityEditor
 from facefind.lookup_log import LookupLog
 from facefind.runtime.database import open_pool, prepare
 from facefind.runtime.inference import InferencePool
@@ -25,6 +29,7 @@ from facefind.runtime.settings import Settings
 from facefind.scoring.bands import BandPolicy
 from facefind.scoring.calibration_files import load_calibration
 from facefind.scoring.in_force import BandsInForce
+from facefind.service_status import StatusReport
 from gallery import Gallery
 from gallery.search import DEFAULT_FUSION
 from recognition import Limits
@@ -46,6 +51,10 @@ class FaceFind:
     - `users`: decisions on users, the user list
     - `lookup_log`: a lookup shown again, lists, the CSV export, feedback
     - `identity_cards`: identities found and shown
+    - `identity_edits`: renames and merges of identities
+    - `audit_trail`: the audit log read, checked and exported
+    - `status`: the service's state for admins
+    - `web_sessions`: signing in to the console (links, the Mini App, sessions)
     """
 
     def __init__(
@@ -56,6 +65,8 @@ class FaceFind:
         inference: InferencePool,
         *,
         candidates_per_face: int = 3,
+        console_url: str = "http://127.0.0.1:8081",
+        bot_token: str | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.gallery = gallery
@@ -71,6 +82,10 @@ class FaceFind:
         self.users = UserDecisions(gallery)
         self.lookup_log = LookupLog(gallery)
         self.identity_cards = IdentityCards(gallery)
+        self.identity_edits = IdentityEditor(gallery, self.bands.gallery_changed)
+        self.audit_trail = AuditTrail(gallery)
+        self.status = StatusReport(gallery, self.bands)
+        self.web_sessions = WebSessions(gallery, base_url=console_url, bot_token=bot_token)
         self.dsn: str | None = None  # set by `open`: the task queue connects with it
         # set by `open`: the embedded server's data, when this process started it
         self.embedded: Path | None = None
@@ -129,6 +144,8 @@ class FaceFind:
                 BandPolicy(settings, calibration, pack.name),
                 inference,
                 candidates_per_face=settings.candidates_per_face,
+                console_url=console_base_url(settings.web_url, settings.web_listen),
+                bot_token=settings.telegram_bot_token,
             )
             await service.bands.current()
         except BaseException:

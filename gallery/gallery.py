@@ -6,6 +6,7 @@ import asyncpg
 
 from gallery.audit_log import AuditLog
 from gallery.bulk import Bulk
+from gallery.console_sessions import ConsoleSessions
 from gallery.database import Database
 from gallery.faces import Faces
 from gallery.feedback import Feedback
@@ -13,6 +14,7 @@ from gallery.identities import Identities
 from gallery.inbox import Inbox
 from gallery.indexes import VectorIndexes
 from gallery.jobs import Jobs
+from gallery.lookup_pages import LookupPages
 from gallery.lookups import Lookups
 from gallery.models import Models
 from gallery.replies import Replies
@@ -50,6 +52,9 @@ class Gallery:
         self.audit = AuditLog(self.db)
         self.bulk = Bulk(self.db)
         self.indexes = VectorIndexes(self.db)
+        # the admin console: sign-in links and sessions; the lookup history page by page
+        self.console_sessions = ConsoleSessions(self.db)
+        self.lookup_pages = LookupPages(self.db)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -47,6 +47,9 @@ RUNTIME_GRANTS = tuple(
 # back from a table this role can write is data only: the owner never executes it.
 RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
     "audit_log": "SELECT, INSERT",  # read and append; sealed rows are never changed
+    # the console's sign-in links and sessions: used, ended, deleted by housekeeping
+    "console_login_tokens": "SELECT, INSERT, UPDATE, DELETE",
+    "console_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "deferred_indexes": "SELECT",  # which indexes a load left out: the owner's to write
     "faces": "SELECT, INSERT, UPDATE",  # forget, restore, erase, re-embed: never deleted
     "feedback": "SELECT, INSERT, UPDATE",  # a verdict can be changed
