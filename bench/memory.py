@@ -79,6 +79,7 @@ async def one_run(
                 "DATABASE_URL": dsn,
                 "ADMIN_IDS": ",".join(str(i) for i in ids),  # approved without a request
                 "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
+                "FACEFIND_WEB_LISTEN": "127.0.0.1:0",
                 "FACEFIND_RATE_LIMIT_PER_HOUR": "0",
                 "FACEFIND_LOG_LEVEL": "WARNING",
                 **settings,

@@ -25,6 +25,7 @@ from bot.handlers import (
     admin_lookups,
     admin_users,
     albums,
+    console_link,
     gate,
     investigations,
     officer,
@@ -90,6 +91,7 @@ def build_application(settings: Settings, state: BotState) -> Application:
     app.add_handler(CommandHandler("unwatch", investigations.unwatch))
     app.add_handler(CommandHandler("watchlist", investigations.watchlist))
     app.add_handler(CommandHandler("unknown", investigations.unknown))
+    app.add_handler(CommandHandler("console", console_link.console))
     # before the photo handler: the first handler of a group that matches takes the update
     # (an album's parts, /enroll caption or not, are one album)
     app.add_handler(MessageHandler(albums.IN_ALBUM & (IMAGES | CLIPS), albums.album_part))

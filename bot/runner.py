@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import signal
@@ -91,7 +92,11 @@ class BotRunner:
         await self.queue.open_async()
         self._queue_open = True
         await self.service.users.ensure_admins(settings.admin_ids)
-        await publish_commands(self.app.bot, await self.service.gallery.users.admins())
+        await publish_commands(
+            self.app.bot,
+            await self.service.gallery.users.admins(),
+            console_app=self.service.web_sessions.webapp_url,
+        )
         await self.app.start()
         if settings.in_process_worker:
             # the in-process worker: it answers lookups, and resumes those a previous run left
@@ -276,8 +281,15 @@ async def advance_at_stop(witness: Witness, gallery: Gallery) -> None:
         logger.warning("could not update the audit witness at stop: %s", exc)
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the bot until SIGINT/SIGTERM (or `stop` is set)."""
+# What runs beside the bot in its process, given the service and the started bot (the composition
+# root starts the console so): entered once the bot runs, left before it stops.
+Alongside = Callable[[FaceFind, BotRunner], contextlib.AbstractAsyncContextManager[None]]
+
+
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, *, alongside: Alongside | None = None
+) -> None:
+    """Run the bot until SIGINT/SIGTERM (or `stop` is set), and `alongside` with it."""
     stop = process_start(stop)
     service = await FaceFind.open(settings, actor="system")
     try:
@@ -294,8 +306,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             runner = BotRunner(settings, service)
             try:
                 await runner.start()
-                await stop.wait()
-                logger.info("stopping: finishing lookups in progress")
+                beside = alongside(service, runner) if alongside else contextlib.nullcontext()
+                async with beside:
+                    await stop.wait()
+                    logger.info("stopping: finishing lookups in progress")
             finally:
                 await runner.stop()  # also undoes a start that failed half-way
         finally:
@@ -338,5 +352,6 @@ def run_with_bot_api(
     return 0
 
 
-def run_bot(settings: Settings) -> int:
-    return run_with_bot_api(settings, serve, "the bot")
+def run_bot(settings: Settings, *, alongside: Alongside | None = None) -> int:
+    """`facefind run`: the bot, and what the composition root runs `alongside` it."""
+    return run_with_bot_api(settings, functools.partial(serve, alongside=alongside), "the bot")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from facefind.access.actors import Requester
 from facefind.access.rules import require_admin
 from facefind.user_input import parse_id
-from gallery import Gallery, Identity
+from gallery import Face, Gallery, Identity
 
 _NUMBER = re.compile(r"#?[0-9]+", re.ASCII)
 
@@ -18,6 +18,24 @@ _NUMBER = re.compile(r"#?[0-9]+", re.ASCII)
 class IdentityCard:
     identity: Identity
     pictures: list[bytes]  # its active faces' crops (imported faces may have none)
+
+
+@dataclass(frozen=True)
+class IdentityPage:
+    """An identity as the console shows it: its reference faces (poor ones flagged)."""
+
+    identity: Identity
+    faces: list[Face]
+    merged_into: Identity | None  # where its faces went, when it was merged away
+
+
+@dataclass(frozen=True)
+class FacePicture:
+    """A reference face's crop: `found` False for an unknown face; `jpeg` None when it has
+    none (imported without one, or erased)."""
+
+    found: bool
+    jpeg: bytes | None
 
 
 class IdentityCards:
@@ -47,3 +65,49 @@ class IdentityCards:
         """The pictures of an identity's active faces (imported faces may have none)."""
         faces = await self.gallery.faces.of_identity(identity_id)
         return [f.crop_jpeg for f in faces if f.crop_jpeg]
+
+    async def listing(
+        self,
+        requester: Requester,
+        query: str | None = None,
+        *,
+        include_forgotten: bool = False,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Identity]:
+        """Identities whose name or reference contains `query` (None: all), newest first, older
+        than identity `before`; admins only, audited as `identities.list`."""
+        require_admin(requester)
+        found = await self.gallery.identities.search(
+            query, include_deleted=include_forgotten, before=before, limit=limit
+        )
+        details: dict[str, object] = {"query": query, "rows": len(found)}
+        if before is not None:
+            details["before"] = before
+        await self.gallery.audit.append(requester.actor, "identities.list", None, details)
+        return found
+
+    async def page(self, identity_id: int, requester: Requester) -> IdentityPage | None:
+        """An identity with its reference faces (None: no such identity); admins only,
+        audited as `identity.view` like the bot's /identity."""
+        require_admin(requester)
+        identity = await self.gallery.identities.get(identity_id)
+        if identity is None:
+            return None
+        await self.gallery.audit.append(requester.actor, "identity.view", f"identity:{identity.id}")
+        faces = await self.gallery.faces.of_identity(identity.id)
+        into = (
+            await self.gallery.identities.get(identity.merged_into)
+            if identity.merged_into is not None
+            else None
+        )
+        return IdentityPage(identity, faces, into)
+
+    async def face_picture(self, face_id: int, requester: Requester) -> FacePicture:
+        """A reference face's crop for a page that shows it; admins only, not audited one by
+        one (the page that showed it was)."""
+        require_admin(requester)
+        face = await self.gallery.faces.get(face_id)
+        if face is None:
+            return FacePicture(False, None)
+        return FacePicture(True, face.crop_jpeg)

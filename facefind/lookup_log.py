@@ -1,5 +1,6 @@
-"""The record of lookups, as people read it: one lookup shown again, a list, an export as CSV,
-and feedback on a candidate; each with its access rule and its audit row, for every front end."""
+"""The record of lookups, as people read it: one lookup shown again, a list (the bot's ten lines,
+the console's filtered pages), an export as CSV, the pictures, and feedback on a candidate; each
+with its access rule and its audit row, for every front end."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from facefind.access.actors import Requester
 from facefind.access.rules import may_judge_candidate, may_see_lookup, require_admin
-from gallery import CandidateRef, Gallery, Lookup, LookupSummary
+from gallery import CandidateRef, Gallery, Lookup, LookupSummary, User
+from gallery.lookup_pages import PAGE_SIZE, FaceCrop, LookupFilters, LookupPage
 
 EXPORT_COLUMNS = [
     "lookup_id", "created_at", "user_id", "actor", "source", "status", "face_count",
@@ -50,6 +53,10 @@ class LookupLog:
         await self.gallery.audit.append(requester.actor, "lookup.view", f"lookup:{found.id}")
         return found
 
+    async def asked_by(self, lookup: Lookup) -> User | None:
+        """Who asked for a lookup (None: the command line, or a user the gallery forgot)."""
+        return await self.gallery.users.get(lookup.user_id) if lookup.user_id else None
+
     async def history(self, requester: Requester, *, limit: int = 10) -> list[LookupSummary]:
         """The requester's own last lookups, newest first."""
         if requester.user_id is None:
@@ -78,6 +85,55 @@ class LookupLog:
             {"day": day.date().isoformat() if day else None, "rows": len(rows)},
         )
         return rows
+
+    async def page(
+        self,
+        requester: Requester,
+        filters: LookupFilters,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> LookupPage:
+        """A page of the history, newest first, filtered (the console's /lookups); admins only,
+        audited as `lookups.list` (as the bot's /lookups) with its filters and what it showed."""
+        require_admin(requester)
+        page = await self.gallery.lookup_pages.page(
+            filters, before=before, after=after, limit=limit
+        )
+        details: dict[str, Any] = {
+            "rows": len(page.rows),
+            "first": page.rows[0].id if page.rows else None,
+            "last": page.rows[-1].id if page.rows else None,
+        }
+        for name, value in (
+            ("user", filters.user_id),
+            ("since", filters.since.isoformat() if filters.since else None),
+            ("until", filters.until.isoformat() if filters.until else None),
+            ("identity", filters.identity_id),
+            ("band", filters.band),
+            ("status", filters.status),
+            ("feedback", filters.feedback),
+            ("before", before),
+            ("after", after),
+        ):
+            if value is not None:
+                details[name] = value
+        target = f"user:{filters.user_id}" if filters.user_id is not None else None
+        await self.gallery.audit.append(requester.actor, "lookups.list", target, details)
+        return page
+
+    async def face_crop(self, lookup_face_id: int, requester: Requester) -> FaceCrop:
+        """A query face's crop for a page that shows it (`jpeg` None: purged by retention);
+        admins only. Not audited one by one: the page that showed it was."""
+        require_admin(requester)
+        return await self.gallery.lookup_pages.face_crop(lookup_face_id)
+
+    async def overview(self, lookup_id: int, requester: Requester) -> bytes | None:
+        """A lookup's photo with numbered boxes, for the page that shows the lookup (None: it
+        had a single face, or retention purged it); admins only, not audited again."""
+        require_admin(requester)
+        return await self.gallery.lookups.overview(lookup_id)
 
     async def export(self, requester: Requester, first: datetime, last: datetime) -> LookupExport:
         """Lookups and candidates from day `first` to day `last` (inclusive, midnight UTC) as

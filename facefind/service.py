@@ -11,14 +11,18 @@ from pathlib import Path
 
 from facefind.access.actors import Requester
 from facefind.access.audit_key import load_audit_key
+from facefind.access.audit_trail import AuditTrail
 from facefind.access.decisions import UserDecisions
 from facefind.access.erasure import Eraser
+from facefind.access.init_data import console_base_url
+from facefind.access.web_sessions import WebSessions
 from facefind.analysis import PoolAnalyzer
 from facefind.enroll.folder import FolderLoader, FolderReport, Plan
 from facefind.enroll.photo import Enroller
 from facefind.errors import StaleEmbeddings
 from facefind.identify import Identifier
 from facefind.identity_cards import IdentityCards
+from facefind.identity_edits import IdentityEditor
 from facefind.investigations.unknown import UnknownFaces
 from facefind.investigations.watch import ALERT_WINDOW, Watchlist
 from facefind.lookup_log import LookupLog
@@ -28,6 +32,7 @@ from facefind.runtime.settings import Settings
 from facefind.scoring.bands import BandPolicy
 from facefind.scoring.calibration_files import load_calibration
 from facefind.scoring.in_force import BandsInForce
+from facefind.service_status import StatusReport
 from gallery import Gallery
 from gallery.search import DEFAULT_FUSION
 from recognition import Limits
@@ -52,6 +57,10 @@ class FaceFind:
     - `identity_cards`: identities found and shown
     - `watchlist`: watched identities and the alerts lookups raise
     - `unknown`: sightings of faces without a candidate, grouped into unknown persons
+    - `identity_edits`: renames and merges of identities
+    - `audit_trail`: the audit log read, checked and exported
+    - `status`: the service's state for admins
+    - `web_sessions`: signing in to the console (links, the Mini App, sessions)
     """
 
     def __init__(
@@ -64,6 +73,8 @@ class FaceFind:
         candidates_per_face: int = 3,
         video_limits: VideoLimits | None = None,
         alert_window: timedelta = ALERT_WINDOW,
+        console_url: str = "http://127.0.0.1:8081",
+        bot_token: str | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.gallery = gallery
@@ -92,6 +103,10 @@ class FaceFind:
         self.users = UserDecisions(gallery)
         self.lookup_log = LookupLog(gallery)
         self.identity_cards = IdentityCards(gallery)
+        self.identity_edits = IdentityEditor(gallery, self.bands.gallery_changed)
+        self.audit_trail = AuditTrail(gallery)
+        self.status = StatusReport(gallery, self.bands)
+        self.web_sessions = WebSessions(gallery, base_url=console_url, bot_token=bot_token)
         self.dsn: str | None = None  # set by `open`: the task queue connects with it
         # set by `open`: the embedded server's data, when this process started it
         self.embedded: Path | None = None
@@ -152,6 +167,8 @@ class FaceFind:
                 candidates_per_face=settings.candidates_per_face,
                 video_limits=settings.video_limits,
                 alert_window=timedelta(seconds=settings.alert_window),
+                console_url=console_base_url(settings.web_url, settings.web_listen),
+                bot_token=settings.telegram_bot_token,
             )
             await service.bands.current()
         except BaseException:

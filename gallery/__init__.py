@@ -20,6 +20,7 @@ from gallery.records import (
     StoredCandidate,
     StoredLookupFace,
     User,
+    UserActivity,
 )
 from gallery.roles import DEFAULT_RUNTIME_ROLE, RoleError, RuntimeRole
 from gallery.seal import AuditKey, AuditKeyMismatch, check_audit_key
@@ -48,6 +49,7 @@ __all__ = [
     "StoredCandidate",
     "StoredLookupFace",
     "User",
+    "UserActivity",
     "audit_rights",
     "check_audit_key",
     "check_vector",

@@ -10,6 +10,7 @@ Whoever administers the database can change rows, but cannot compute a seal that
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,21 @@ from gallery.database import Database
 from gallery.queries import audit as q
 from gallery.records import AuditCheck, AuditHead
 from gallery.seal import GENESIS_HASH, LEGACY, SEALED, AuditKey, legacy_hash, sealed_payload
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """Which rows a reader asks for; None: not filtered on. `since` inclusive, `until`
+    exclusive; actor, action and target are matched exactly."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.actor, self.action, self.target, self.since, self.until)
 
 
 class AuditLog:
@@ -152,6 +168,19 @@ class AuditLog:
 
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.db.pool.fetch(q.AUDIT_RECENT, limit)]
+
+    async def page(
+        self, filters: AuditFilters, *, before: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Rows newest first, older than row `before`, as the filters say."""
+        async with self.db.transaction() as con:
+            await con.execute(q.AUDIT_PAGE_PLANS)
+            rows = await con.fetch(q.AUDIT_PAGE, *filters.params(), before, limit)
+        return [dict(r) for r in rows]
+
+    async def about(self, targets: list[str]) -> list[dict[str, Any]]:
+        """Every row about one of these targets ('lookup:12', 'candidate:40'), oldest first."""
+        return [dict(r) for r in await self.db.pool.fetch(q.AUDIT_OF_TARGETS, targets)]
 
 
 def _seen(head: AuditHead) -> str:

@@ -8,6 +8,7 @@ from gallery.albums import Albums
 from gallery.alert_deliveries import AlertDeliveries
 from gallery.audit_log import AuditLog
 from gallery.bulk import Bulk
+from gallery.console_sessions import ConsoleSessions
 from gallery.database import Database
 from gallery.faces import Faces
 from gallery.feedback import Feedback
@@ -15,6 +16,7 @@ from gallery.identities import Identities
 from gallery.inbox import Inbox
 from gallery.indexes import VectorIndexes
 from gallery.jobs import Jobs
+from gallery.lookup_pages import LookupPages
 from gallery.lookups import Lookups
 from gallery.models import Models
 from gallery.replies import Replies
@@ -54,6 +56,9 @@ class Gallery:
         self.audit = AuditLog(self.db)
         self.bulk = Bulk(self.db)
         self.indexes = VectorIndexes(self.db)
+        # the admin console: sign-in links and sessions; the lookup history page by page
+        self.console_sessions = ConsoleSessions(self.db)
+        self.lookup_pages = LookupPages(self.db)
         self.sightings = Sightings(
             self.db, self.identities, self.faces, ef_search=ef_search, shortlist=shortlist
         )

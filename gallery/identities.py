@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,17 @@ from gallery.database import Connection, Database
 from gallery.queries import identities as q
 from gallery.records import Identity
 from gallery.templates import Templates
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A merge done: the faces that joined the other identity, and those left behind (photos
+    it had already), now inactive."""
+
+    source: int
+    target: int
+    faces_moved: int
+    faces_left: int
 
 
 class Identities:
@@ -54,13 +66,70 @@ class Identities:
 
     async def like(self, text: str, limit: int = 10) -> list[Identity]:
         """Active identities whose name contains `text` literally: % and _ match themselves."""
-        pattern = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        pattern = _literal(text)
         return [
             identity_of(r) for r in await self.db.pool.fetch(q.IDENTITY_NAME_LIKE, pattern, limit)
         ]
 
     async def all(self, *, include_deleted: bool = False) -> list[Identity]:
         return [identity_of(r) for r in await self.db.pool.fetch(q.IDENTITY_LIST, include_deleted)]
+
+    async def search(
+        self,
+        text: str | None,
+        *,
+        include_deleted: bool = False,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[Identity]:
+        """Identities whose name or reference contains `text` literally (None: all), newest
+        first, older than identity `before`."""
+        pattern = _literal(text) if text else None
+        rows = await self.db.pool.fetch(q.IDENTITY_SEARCH, pattern, include_deleted, before, limit)
+        return [identity_of(r) for r in rows]
+
+    async def edit(
+        self, identity_id: int, actor: str, *, name: str, external_ref: str | None
+    ) -> dict[str, dict[str, str | None]] | None:
+        """Rename an identity in use, or change its reference; what changed (field: from, to),
+        audited as `identity.edit` when anything did. None when it is not in use."""
+        async with self.db.transaction() as con:
+            row = await con.fetchrow(q.IDENTITY_EDIT, identity_id, name, external_ref)
+            if row is None:
+                return None
+            changed = {
+                field: {"from": before, "to": after}
+                for field, before, after in (
+                    ("name", row["old_name"], name),
+                    ("external_ref", row["old_ref"], external_ref),
+                )
+                if before != after
+            }
+            if changed:
+                await self.db.audit(
+                    actor, "identity.edit", f"identity:{identity_id}", changed, con=con
+                )
+        return changed
+
+    async def merge(self, source: int, target: int, actor: str) -> Merged | None:
+        """Merge identity `source` into `target`: its faces move (but for photos `target` has
+        already), both templates are rebuilt, and `source` is left forgotten, pointing at
+        `target`. Audited on both ids (`identity.merged` on the source, `identity.merge` on the
+        target). None unless both are distinct identities in use."""
+        if source == target:
+            return None
+        async with self.db.transaction() as con:
+            locked = await con.fetch(q.IDENTITIES_LOCK, [source, target])
+            if len(locked) != 2 or not all(r["active"] for r in locked):
+                return None
+            moved = _count(await con.execute(q.FACES_MOVE, source, target))
+            left = _count(await con.execute(q.FACES_DEACTIVATE, source))
+            await con.fetchval(q.IDENTITY_MERGED, source, target, actor)
+            details = {"source": source, "into": target, "faces_moved": moved, "faces_left": left}
+            await self.db.audit(actor, "identity.merged", f"identity:{source}", details, con=con)
+            await self.db.audit(actor, "identity.merge", f"identity:{target}", details, con=con)
+            await self.templates.refresh([source, target], con=con)
+        return Merged(source, target, moved, left)
 
     async def forget(
         self, identity_id: int, actor: str, *, erase: bool, con: Connection | None = None
@@ -126,6 +195,11 @@ class Identities:
             con=con,
         )
         return True
+
+
+def _literal(text: str) -> str:
+    """`text` for ILIKE ... ESCAPE '!': % and _ match themselves."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _count(status: str) -> int:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gallery.database import Database
@@ -22,6 +23,24 @@ class RecordedWorker:
     started: float
     pid_space: str
     registered: bool | None = None  # whether the queue still knows it (None: not asked)
+
+
+@dataclass(frozen=True)
+class LiveWorker:
+    """A worker the queue knows now, and the process it runs in (when recorded)."""
+
+    worker_id: int
+    last_heartbeat: datetime
+    name: str | None
+    host: str | None
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class QueueState:
+    waiting: int  # jobs not started
+    running: int
+    workers: list[LiveWorker]
 
 
 class Jobs:
@@ -50,6 +69,15 @@ class Jobs:
         """The recorded workers whose pid can be checked in `pid_space`."""
         rows = await self.db.pool.fetch(q.QUEUE_WORKERS_IN_SPACE, pid_space)
         return [RecordedWorker(**dict(r)) for r in rows]
+
+    async def queue_state(self) -> QueueState:
+        """What waits in the lookup queue and which workers take it."""
+        async with self.db.pool.acquire() as con:
+            counts = await con.fetchrow(q.QUEUE_JOBS_WAITING)
+            workers = await con.fetch(q.QUEUE_WORKERS_LIVE)
+        return QueueState(
+            int(counts["todo"]), int(counts["doing"]), [LiveWorker(**dict(w)) for w in workers]
+        )
 
     async def forget_worker(self, worker_id: int) -> None:
         await self.db.pool.execute(q.QUEUE_WORKER_FORGET, worker_id)

@@ -40,6 +40,15 @@ class User:
 
 
 @dataclass(frozen=True)
+class UserActivity:
+    """A user with their lookups and when they last did anything (None: never)."""
+
+    user: User
+    lookups: int
+    last_active: datetime | None
+
+
+@dataclass(frozen=True)
 class Identity:
     id: int
     display_name: str
@@ -50,6 +59,7 @@ class Identity:
     deleted_at: datetime | None
     face_count: int
     erased_at: datetime | None = None
+    merged_into: int | None = None  # merged away: its faces are this identity's now
 
     @property
     def deleted(self) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from gallery.database import Connection, Database
 from gallery.queries import users as q
-from gallery.records import User
+from gallery.records import User, UserActivity
 
 USER_STATUSES = ("pending", "approved", "rejected", "revoked")
 ROLES = ("officer", "admin")
@@ -57,6 +57,11 @@ class Users:
 
     async def all(self, status: str | None = None) -> list[User]:
         return [_user(r) for r in await self.db.pool.fetch(q.USER_LIST, status)]
+
+    async def activity(self, status: str | None = None) -> list[UserActivity]:
+        """The users (of one status) with their lookup counts and last activity."""
+        rows = await self.db.pool.fetch(q.USERS_ACTIVITY, status)
+        return [UserActivity(_user(r), int(r["lookups"]), r["last_active"]) for r in rows]
 
     async def admins(self) -> list[User]:
         return [_user(r) for r in await self.db.pool.fetch(q.USER_ADMINS)]

@@ -3,6 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
+# The console's browser tests drive Debian's Chromium through Playwright (never a downloaded
+# browser). CI runs as root with the Debian archive reachable; elsewhere install it yourself.
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+    else
+        echo "warning: /usr/bin/chromium is missing (apt-get install chromium): the console's" \
+             "browser tests will fail" >&2
+    fi
+fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi

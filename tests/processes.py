@@ -25,8 +25,12 @@ async def facefind_process(command: str, env: Mapping[str, str]) -> asyncio.subp
 
 
 async def facefind_run(data_dir: Path, **env: str) -> asyncio.subprocess.Process:
-    """`python -m facefind run` on `data_dir`, its HTTP server on a free port."""
-    defaults = {"FACEFIND_HTTP_LISTEN": "127.0.0.1:0", "FACEFIND_DATA_DIR": str(data_dir)}
+    """`python -m facefind run` on `data_dir`, its HTTP server and console on free ports."""
+    defaults = {
+        "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
+        "FACEFIND_WEB_LISTEN": "127.0.0.1:0",
+        "FACEFIND_DATA_DIR": str(data_dir),
+    }
     return await facefind_process("run", defaults | env)
 
 
@@ -41,6 +45,7 @@ def process_env(
         "DATABASE_OWNER_URL": owner_dsn,
         "FACEFIND_DATA_DIR": str(data_dir),
         "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
+        "FACEFIND_WEB_LISTEN": "127.0.0.1:0",
         "ADMIN_IDS": ",".join(map(str, admins)),
         # one inference thread each: a worker is one machine's worth of work
         "FACEFIND_INFERENCE_WORKERS": "1",

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGES = ("facefind", "bot", "gallery", "recognition")
+PACKAGES = ("facefind", "bot", "console", "gallery", "recognition")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

@@ -59,6 +59,7 @@ async def test_a_backup_taken_while_the_bot_runs_restores_into_a_fresh_data_fold
                 "TELEGRAM_BOT_TOKEN": api.token,
                 "TELEGRAM_API_URL": api.url,
                 "FACEFIND_HTTP_LISTEN": "127.0.0.1:0",
+                "FACEFIND_WEB_LISTEN": "127.0.0.1:0",
                 "ADMIN_IDS": "777",
                 "FACEFIND_INFERENCE_WORKERS": "1",
             },

@@ -96,6 +96,20 @@ def test_cli_enroll_then_identify_json(
     assert deleted.returncode == 0, deleted.stderr
     assert "#4\t(erased #4)\t0 face(s) (erased)" in deleted.stdout  # no grace period set
 
+    # an identity renamed, another merged into it: person 3's face is now named by #2
+    edited = run_cli(
+        ["identities", "edit", "2", "--name", "Ann Doe", "--ref", "C-2"], fresh_dsn, tmp_path
+    )
+    assert edited.returncode == 0 and "identity #2 now Ann Doe [C-2]" in edited.stdout
+    merged = run_cli(["identities", "merge", "3", "2"], fresh_dsn, tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    assert "identity #3 merged into #2: 2 face(s) moved, 0 left" in merged.stdout
+    refused = run_cli(["identities", "merge", "3", "2"], fresh_dsn, tmp_path)
+    assert refused.returncode == 1 and "must both be in use" in refused.stderr
+    query.write_bytes(images.to_jpeg(images.crop_around(t1, t1_boxes[2], 0.5)))
+    again = json.loads(run_cli(["identify", "--json", str(query)], fresh_dsn, tmp_path).stdout)
+    assert again["faces"][0]["candidates"][0]["name"] == "Ann Doe"
+
     audit = run_cli(["audit", "verify"], fresh_dsn, tmp_path)
     assert audit.returncode == 0 and "audit chain OK" in audit.stdout
 

@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Annotation
 from scipy.stats import binomtest
 
+from facefind.eval_results import read_latest
 from facefind.evaluation.plots import Targets, operating_curve, score_histograms, write_plots
 from facefind.evaluation.report import ProbeResult, Rate, wilson_interval
 from facefind.runtime.settings import Thresholds
@@ -103,6 +104,12 @@ async def test_eval_finds_every_derived_photo_and_reports_sane_numbers(
     for name in report["plots"]:
         assert (out / name).read_bytes().startswith(PNG_SIGNATURE)
     assert {"operating-curve.png", "score-histograms.png"} <= set(report["plots"])
+    # the run is kept in the data folder, whatever --out was: the console's /status shows it
+    latest = read_latest(tmp_path)
+    assert latest is not None and latest.report == report
+    assert latest.plots == tuple(report["plots"])
+    assert all((latest.folder / p).read_bytes() == (out / p).read_bytes() for p in latest.plots)
+    assert latest.plot("../report.json") is None
     assert (
         "found (right identity first, >= possible): 100.00% (18 of 18; 95% interval "
         "82.41–100.00%)" in done.stdout

@@ -4,8 +4,11 @@ one runs a bot at a time."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from pathlib import Path
+
+import aiohttp
 
 from facefind.runtime.processes import this_process
 from tests.conftest import app_dsn
@@ -39,6 +42,18 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(
             )
             assert reply["text"].startswith("Вітаємо, Olena")
             assert "/pending" in reply["text"]  # the admin help
+            # the console runs beside the bot: /console's link opens it
+            api.push_message(admin, "/console")
+            sent = await api.wait_for(
+                lambda m: m["chat"]["id"] == 777 and "/login/" in m["text"], timeout=60
+            )
+            link = re.search(r"http://127\.0\.0\.1:[0-9]+/login/\S+", sent["text"])
+            assert link is not None, sent["text"]
+            async with aiohttp.ClientSession() as http:
+                async with http.get(link[0]) as page:
+                    assert page.status == 200 and 'id="sign-in"' in await page.text()
+                async with http.post(link[0], allow_redirects=False) as signed_in:
+                    assert signed_in.status == 303 and "facefind_console" in signed_in.cookies
             proc.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(proc.wait(), timeout=60)
         finally:
@@ -48,6 +63,32 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(
         output = (await proc.stdout.read()).decode() if proc.stdout else ""
         assert code == 0, output
         assert "stopping" in output
+
+
+async def test_facefind_console_alone_serves_the_console_and_stops_on_sigterm(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    console = await FacefindProcess.start(
+        "console",
+        {
+            "DATABASE_URL": app_dsn(fresh_dsn),
+            "DATABASE_OWNER_URL": fresh_dsn,
+            "FACEFIND_DATA_DIR": str(tmp_path),
+            "FACEFIND_WEB_LISTEN": "127.0.0.1:0",
+            "FACEFIND_INFERENCE_WORKERS": "1",
+        },
+    )
+    try:
+        await console.wait_for_line("console listening on", timeout=120)
+        found = re.search(r"console listening on (http://127\.0\.0\.1:[0-9]+)", console.log())
+        assert found is not None
+        async with aiohttp.ClientSession() as http, http.get(found[1] + "/lookups") as page:
+            # no session: the page says to sign in from the bot
+            assert page.status == 401 and "open it from the bot" in await page.text()
+        assert await console.stop() == 0
+    finally:
+        if console.proc.returncode is None:
+            await console.kill_9()
 
 
 async def test_facefind_run_says_clearly_when_the_token_is_refused(

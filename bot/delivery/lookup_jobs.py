@@ -319,8 +319,8 @@ def lookup_worker(
     queue: procrastinate.App, service: FaceFind, bot: Bot, metrics: Metrics, settings: Settings
 ) -> QueueWorker:
     """A worker (not yet started) that answers lookup jobs with this Bot API client."""
-    # FACEFIND_WEB_URL is the console's setting (issue 16): a button to the lookup there
-    alerts = AlertSender(bot, service, web_url=getattr(settings, "web_url", None))
+    # FACEFIND_WEB_URL, when set: a button to the lookup in the console
+    alerts = AlertSender(bot, service, web_url=settings.web_url)
     jobs = LookupJobs(
         service,
         bot,

@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 from bot.context import BotContext
 from bot.delivery.notify import request_text, user_label
 from bot.handlers.common import admin_only, parse_callback, reply
-from bot.handlers.menus import set_admin_menu
+from bot.handlers.menus import set_admin_menu, set_console_button
 from bot.texts import language_of, t
 from facefind.access.actors import Requester
 from facefind.access.decisions import NotOnOneself, UserDecisions, readmitted_at_start
@@ -103,18 +103,35 @@ async def _mark_request(
         logger.debug("could not edit the request message: %s", exc)
 
 
-async def _tell_user(bot: Bot, user: User) -> None:
+async def _tell_user(bot: Bot, user: User) -> bool | None:
+    """Tell a user their new status in their language: True once told, False when Telegram
+    refused it, None when the status is not one they are told of."""
     key = {
         "approved": "access_approved_user",
         "rejected": "access_rejected_user",
         "revoked": "access_revoked_user",
     }.get(user.status)
     if key is None:
-        return
+        return None
     try:
         await bot.send_message(user.id, t(language_of(user.language), key))
     except TelegramError as exc:
         logger.warning("could not tell user %s about the decision: %s", user.id, exc)
+        return False
+    return True
+
+
+async def tell_decision(
+    bot: Bot, before: User, after: User, *, console_app: str | None = None
+) -> bool | None:
+    """What a decision means in Telegram, wherever it was taken (a command here, the console):
+    the user is told a new status; their menus follow their role. True/False: told or not;
+    None: nothing to tell them."""
+    told = await _tell_user(bot, after) if after.status != before.status else None
+    if after.is_admin != before.is_admin:
+        await set_admin_menu(bot, after.id, after.is_admin)
+        await set_console_button(bot, after, console_app)
+    return told
 
 
 # --- service status ---------------------------------------------------------------------------
@@ -197,10 +214,9 @@ async def user_command(update: Update, context: BotContext) -> None:
     if after is None or before is None:
         await reply(update, t(context.lang, "user_not_found", id=target_id))
         return
-    if after.status != before.status:
-        await _tell_user(context.bot, after)
-    if after.is_admin != before.is_admin:
-        await set_admin_menu(context.bot, after.id, after.is_admin)
+    await tell_decision(
+        context.bot, before, after, console_app=context.service.web_sessions.webapp_url
+    )
     await reply(update, _user_text(context.lang, "user_updated", after) + _readmits(context, after))
 
 

@@ -69,7 +69,8 @@ MENU_TEXTS: dict[str, dict[str, str]] = {
         "/identity NAME or ID — an identity and its faces\n/forget ID — remove an identity and "
         "erase its faces\n/restore ID — undo /forget within the grace period\n"
         "/lookups [user id] [YYYY-MM-DD] — lookups\n/lookup N — show a lookup again\n"
-        "/export FROM TO — CSV of lookups (dates as YYYY-MM-DD)",
+        "/export FROM TO — CSV of lookups (dates as YYYY-MM-DD)\n"
+        "/console — the web console (a one-time sign-in link)",
         "uk": "\n\nАдміністраторам:\n"
         "/status — пошуки в черзі, відповіді, які не вдалося доставити\n"
         "/pending — запити на доступ\n/users — усі користувачі\n"
@@ -80,7 +81,8 @@ MENU_TEXTS: dict[str, dict[str, str]] = {
         "/identity ІМ'Я або ID — особа та її обличчя\n/forget ID — видалити особу та стерти її "
         "обличчя\n/restore ID — скасувати /forget протягом пільгового строку\n"
         "/lookups [ID користувача] [РРРР-ММ-ДД] — пошуки\n/lookup N — показати пошук знову\n"
-        "/export ВІД ДО — CSV пошуків (дати як РРРР-ММ-ДД)",
+        "/export ВІД ДО — CSV пошуків (дати як РРРР-ММ-ДД)\n"
+        "/console — вебконсоль (одноразове посилання для входу)",
     },
     "unknown_input": {
         "en": "Send a photo to search, or /help.",

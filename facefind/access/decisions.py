@@ -11,7 +11,7 @@ from facefind.access.actors import Requester
 from facefind.access.rules import require_admin
 from facefind.errors import AlreadyDecided, FaceFindError
 from facefind.user_input import parse_id
-from gallery import Gallery, User
+from gallery import Gallery, User, UserActivity
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,20 @@ class UserDecisions:
         they are already where it would put them, or when their status is not `expect` (a
         request's buttons decide a pending request only).
         """
+        decided = await self.decision(user_id, action, requester, create=create, expect=expect)
+        return decided[1] if decided else None
+
+    async def decision(
+        self,
+        user_id: int,
+        action: str,
+        requester: Requester,
+        *,
+        create: bool = False,
+        expect: str | None = None,
+    ) -> tuple[User, User] | None:
+        """`decide`, returning the user as they were just before the change and after it: what
+        a front end tells them (a new status, a new menu) depends on both."""
         require_admin(requester)
         if user_id == requester.user_id and action in NOT_ON_ONESELF:
             raise NotOnOneself(f"{action} on one's own account")
@@ -101,7 +115,7 @@ class UserDecisions:
             now = await users.get(user_id)
             assert now is not None  # users are never deleted
             raise AlreadyDecided(now, same=wanted.puts(now))
-        return changed
+        return user, changed
 
     async def listing(self, requester: Requester, status: str | None = None) -> list[User]:
         """The users (of one status), for an admin; who looked at the list of people is part
@@ -110,6 +124,19 @@ class UserDecisions:
         found = await self.gallery.users.all(status)
         await self.gallery.audit.append(
             requester.actor, "users.list", None, {"status": status, "rows": len(found)}
+        )
+        return found
+
+    async def roster(self, requester: Requester, status: str | None = None) -> list[UserActivity]:
+        """The users (of one status) with their lookup counts and last activity, for an admin
+        (the console's /users); audited as `users.list` like the list itself."""
+        require_admin(requester)
+        found = await self.gallery.users.activity(status)
+        await self.gallery.audit.append(
+            requester.actor,
+            "users.list",
+            None,
+            {"status": status, "rows": len(found), "activity": True},
         )
         return found
 

@@ -92,7 +92,7 @@ async def forget_identity(
 
 @dataclass(frozen=True)
 class Restored:
-    status: str  # 'restored' | 'missing' | 'not_forgotten' | 'erased' | 'too_late'
+    status: str  # 'restored' | 'missing' | 'not_forgotten' | 'erased' | 'merged' | 'too_late'
     identity: Identity | None = None
 
 
@@ -105,6 +105,8 @@ async def restore_identity(
         return Restored("missing")
     if ident.erased:
         return Restored("erased", ident)
+    if ident.merged_into is not None:
+        return Restored("merged", ident)  # its faces are the other identity's now
     if ident.deleted_at is None:
         return Restored("not_forgotten", ident)
     if ident.deleted_at + timedelta(days=grace_days) <= datetime.now(UTC):

@@ -15,9 +15,11 @@ from facefind.enroll.folder import AUTO_WORKERS_FROM, FolderReport, auto_workers
 from facefind.enroll.folder_scan import REVIEW_SUFFIX, identity_name, is_photo, scan_folder
 from facefind.enroll.photo import IdentitySpec
 from facefind.enroll.reembed import faces_to_reembed, reembed
-from facefind.errors import FaceFindError, PoorReference
+from facefind.errors import FaceFindError, PoorReference, UnknownIdentity
+from facefind.identity_edits import IdentityEditor, MergeRefused
 from facefind.runtime.settings import Settings
 from facefind.scoring.bands import Bands
+from facefind.user_input import BadInput
 from recognition import ImageError
 
 
@@ -247,6 +249,8 @@ async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
             restored = await eraser.restore(args.id, requester, grace_days=grace)
             print(RESTORE_MESSAGES[restored.status].format(id=args.id, days=grace))
             return 0 if restored.status == "restored" else 1
+        if args.action in ("edit", "merge"):
+            return await _edit_identity(IdentityEditor(gallery), args, requester)
         model, bands = await bands_in_force(settings, gallery)
         print(bands_text(model, bands))
         for ident in await gallery.identities.all(include_deleted=args.deleted):
@@ -256,11 +260,39 @@ async def cmd_identities(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _edit_identity(editor: IdentityEditor, args: argparse.Namespace, who: Requester) -> int:
+    """`identities edit ID [--name] [--ref]` and `identities merge SOURCE TARGET`."""
+    try:
+        if args.action == "merge":
+            merged = await editor.merge(args.source, args.target, who)
+            print(
+                f"identity #{merged.source} merged into #{merged.target}: {merged.faces_moved} "
+                f"face(s) moved, {merged.faces_left} left (photos #{merged.target} had already)"
+            )
+            return 0
+        current = await editor.gallery.identities.get(args.id)
+        if current is None or current.deleted:
+            raise UnknownIdentity(f"#{args.id}")
+        name = args.name if args.name is not None else current.display_name
+        ref = args.ref if args.ref is not None else current.external_ref
+        edited = await editor.edit(args.id, who, name=name, external_ref=ref)
+    except (UnknownIdentity, MergeRefused, BadInput) as exc:
+        what = f"no identity #{args.id} in use" if isinstance(exc, UnknownIdentity) else exc
+        print(f"error: {what}", file=sys.stderr)
+        return 1
+    ident = edited.identity
+    ref_text = f" [{ident.external_ref}]" if ident.external_ref else ""
+    verb = "now" if edited.changed else "unchanged:"
+    print(f"identity #{ident.id} {verb} {ident.display_name}{ref_text}")
+    return 0
+
+
 RESTORE_MESSAGES = {
     "restored": "identity #{id} restored: it is searched again",
     "missing": "no identity #{id}",
     "not_forgotten": "identity #{id} is not forgotten",
     "erased": "identity #{id} was erased for good: nothing to restore",
+    "merged": "identity #{id} was merged into another: its faces are that identity's now",
     "too_late": "identity #{id} was forgotten more than {days} days ago: the purge erases it",
 }
 
@@ -313,7 +345,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_reembed)
 
     p = sub.add_parser(
-        "identities", help="the gallery's size, bands in force, identities; forget or restore one"
+        "identities",
+        help="the gallery's size, bands in force, identities; forget, restore, edit or merge",
     )
     p.add_argument("--deleted", action="store_true", help="include forgotten identities")
     isub = p.add_subparsers(dest="action", metavar="ACTION")
@@ -330,4 +363,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     f.add_argument("id", type=db_id)
     f = isub.add_parser("restore", help="undo a forget within FACEFIND_FORGET_GRACE_DAYS")
     f.add_argument("id", type=db_id)
+    f = isub.add_parser("edit", help="rename an identity, or change its external reference")
+    f.add_argument("id", type=db_id)
+    f.add_argument("--name", help="the new display name")
+    f.add_argument("--ref", help="the new external reference ('' removes it)")
+    f = isub.add_parser(
+        "merge",
+        help="merge identity SOURCE into TARGET (one person): its faces move, lookups from now "
+        "on name TARGET",
+    )
+    f.add_argument("source", type=db_id)
+    f.add_argument("target", type=db_id)
     p.set_defaults(func=cmd_identities)

@@ -26,6 +26,7 @@ from facefind.access.actors import Requester
 from facefind.enroll.choice import choose_face
 from facefind.enroll.folder_scan import scan_folder
 from facefind.errors import AmbiguousFaces, NoFaceFound
+from facefind.eval_results import save_latest
 from facefind.evaluation import plots as eval_plots
 from facefind.evaluation import report as eval_report
 from facefind.evaluation.plots import Targets
@@ -258,6 +259,8 @@ async def _run(
         )
     eval_report.write_report(out, report)
     await asyncio.to_thread(eval_report.write_probes, out, probes)
+    # the console's /status shows the latest run, wherever --out put it
+    await asyncio.to_thread(save_latest, settings.data_dir, out, report["plots"])
     return report
 
 

@@ -66,6 +66,10 @@ class Settings:
     webhook_listen: str = "0.0.0.0:8443"
     webhook_secret: str | None = None
     http_listen: str = "127.0.0.1:8080"
+    # the admin console: where it listens, and its public address (docs/console.md). https://:
+    # the Mini App and Secure cookies; http://: sign-in links on a local network only
+    web_listen: str = "127.0.0.1:8081"
+    web_url: str | None = None
     rate_limit_per_hour: int = 30
     retention_days: int = 90
     # days a forgotten identity can be restored before the purge erases it; 0: erased at once
@@ -133,6 +137,12 @@ class Settings:
         return Thresholds(strong=strong, possible=possible)
 
     def __post_init__(self) -> None:
+        try:
+            parse_listen(self.web_listen)
+        except SettingsError as exc:
+            raise SettingsError(f"FACEFIND_WEB_LISTEN: {exc}") from None
+        if self.web_url is not None:
+            check_web_url(self.web_url)
         fixed = (
             ("FACEFIND_STRONG_THRESHOLD", self.strong_threshold),
             ("FACEFIND_POSSIBLE_THRESHOLD", self.possible_threshold),
@@ -190,6 +200,8 @@ class Settings:
             webhook_listen=e.text("WEBHOOK_LISTEN") or "0.0.0.0:8443",
             webhook_secret=e.text("WEBHOOK_SECRET"),
             http_listen=e.text("FACEFIND_HTTP_LISTEN") or "127.0.0.1:8080",
+            web_listen=e.text("FACEFIND_WEB_LISTEN") or "127.0.0.1:8081",
+            web_url=e.text("FACEFIND_WEB_URL"),
             rate_limit_per_hour=e.integer("FACEFIND_RATE_LIMIT_PER_HOUR", 30, minimum=0),
             retention_days=e.integer("FACEFIND_RETENTION_DAYS", 90, minimum=0),
             forget_grace_days=e.integer("FACEFIND_FORGET_GRACE_DAYS", 0, minimum=0),
@@ -230,6 +242,45 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise SettingsError(f"expected host:port, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def check_web_url(url: str) -> None:
+    """FACEFIND_WEB_URL: the console's origin, https:// (Telegram opens Mini Apps over HTTPS
+    only). http:// is accepted for an address that stays on a local network (an IP address that
+    is not global: loopback, private, link-local, a VPN's shared range; localhost; a name without
+    a dot or under .local, .lan, .internal, .home.arpa): its sign-in links and cookies travel
+    unencrypted, so never across the internet."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    name = "FACEFIND_WEB_URL"
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise SettingsError(f"{name} has a malformed port: {url!r}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SettingsError(f"{name} must be an https:// address, got {url!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise SettingsError(f"{name} must be only scheme, host and port, got {url!r}")
+    if parts.path not in ("", "/"):
+        raise SettingsError(f"{name}: the console is served at the root of its host, not {url!r}")
+    if parts.scheme == "http":
+        host = parts.hostname.lower()
+        try:
+            address = ipaddress.ip_address(host)
+            local = not address.is_global
+        except ValueError:
+            local = (
+                host == "localhost"
+                or "." not in host
+                or host.endswith((".local", ".lan", ".internal", ".home.arpa", ".localhost"))
+            )
+        if not local:
+            raise SettingsError(
+                f"{name} must be https:// for a public address ({url!r}): sign-in links and "
+                "session cookies must not cross the internet unencrypted"
+            )
 
 
 def _path(value: str | None) -> Path | None:

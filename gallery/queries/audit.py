@@ -35,3 +35,25 @@ SELECT key_id FROM audit_log WHERE scheme = 'hmac-sha256' ORDER BY id DESC LIMIT
 AUDIT_LAST_OF_ACTION = "SELECT max(at) FROM audit_log WHERE action = $1"
 AUDIT_RECENT = """
 SELECT id, at, actor, action, target, details FROM audit_log ORDER BY id DESC LIMIT $1"""
+
+# --- the console's /audit: newest first, filtered, paged by id --------------------------------
+# $1 actor, $2 action, $3 target, $4 since, $5 until (NULL: not filtered), $6 the cursor (rows
+# older than this id; NULL: the newest), $7 rows. Planned for each call's values
+# (AUDIT_PAGE_PLANS), so the filters not set drop out and the index of the one that is set
+# (audit_log_actor, audit_log_action, audit_log_target, audit_log_at) is walked in id order.
+AUDIT_PAGE = """
+SELECT id, at, actor, action, target, details FROM audit_log
+WHERE ($1::text IS NULL OR actor = $1)
+  AND ($2::text IS NULL OR action = $2)
+  AND ($3::text IS NULL OR target = $3)
+  AND ($4::timestamptz IS NULL OR at >= $4)
+  AND ($5::timestamptz IS NULL OR at < $5)
+  AND ($6::bigint IS NULL OR id < $6)
+ORDER BY id DESC
+LIMIT $7"""
+AUDIT_PAGE_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+# the rows about any of these targets (a lookup and its candidates), oldest first
+AUDIT_OF_TARGETS = """
+SELECT id, at, actor, action, target, details FROM audit_log
+WHERE target = ANY($1::text[])
+ORDER BY id"""

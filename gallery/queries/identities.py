@@ -9,7 +9,7 @@ ON CONFLICT (name) DO NOTHING"""
 
 # --- identities -------------------------------------------------------------------------------
 _IDENTITY_COLUMNS = """i.id, i.display_name, i.external_ref, i.notes, i.created_by, i.created_at,
-    i.deleted_at, i.erased_at,
+    i.deleted_at, i.erased_at, i.merged_into,
     (SELECT count(*) FROM faces f WHERE f.identity_id = i.id AND f.active) AS face_count"""
 IDENTITY_INSERT = """
 INSERT INTO identities (display_name, external_ref, notes, created_by) VALUES ($1, $2, $3, $4)
@@ -35,7 +35,7 @@ RETURNING id"""
 FACES_DEACTIVATE = "UPDATE faces SET active = false WHERE identity_id = $1 AND active"
 IDENTITY_RESTORE = """
 UPDATE identities SET deleted_at = NULL, deleted_by = NULL
-WHERE id = $1 AND deleted_at IS NOT NULL AND erased_at IS NULL
+WHERE id = $1 AND deleted_at IS NOT NULL AND erased_at IS NULL AND merged_into IS NULL
 RETURNING id"""
 FACES_REACTIVATE = """
 UPDATE faces SET active = true WHERE identity_id = $1 AND NOT active AND embedding IS NOT NULL"""
@@ -52,8 +52,41 @@ UPDATE faces SET embedding = NULL, crop_jpeg = NULL, source_sha256 = NULL, quali
 WHERE identity_id = $1 AND erased_at IS NULL"""
 IDENTITIES_TO_ERASE = """
 SELECT id FROM identities
-WHERE deleted_at IS NOT NULL AND erased_at IS NULL AND deleted_at <= $1
+WHERE deleted_at IS NOT NULL AND erased_at IS NULL AND merged_into IS NULL AND deleted_at <= $1
 ORDER BY id"""
+
+# --- the console's identity pages: found by name or reference, newest first; renamed, merged ---
+# $1 the text (NULL: every identity), $2 forgotten ones too, $3 the cursor (an id; NULL: the
+# newest), $4 rows. The name and the reference are matched literally (% and _ escaped by '!').
+IDENTITY_SEARCH = f"""
+SELECT {_IDENTITY_COLUMNS} FROM identities i
+WHERE ($1::text IS NULL OR i.display_name ILIKE '%' || $1 || '%' ESCAPE '!'
+       OR i.external_ref ILIKE '%' || $1 || '%' ESCAPE '!')
+  AND ($2 OR i.deleted_at IS NULL)
+  AND ($3::bigint IS NULL OR i.id < $3)
+ORDER BY i.id DESC
+LIMIT $4"""
+# a rename or a new reference, of an identity still in use; what it was before, for the audit
+IDENTITY_EDIT = """
+UPDATE identities i SET display_name = $2, external_ref = $3
+FROM (SELECT id, display_name, external_ref FROM identities WHERE id = $1 FOR UPDATE) old
+WHERE i.id = old.id AND i.deleted_at IS NULL
+RETURNING old.display_name AS old_name, old.external_ref AS old_ref"""
+# both identities of a merge, locked in id order (two merges of the same pair cannot deadlock)
+IDENTITIES_LOCK = """
+SELECT id, deleted_at IS NULL AS active FROM identities
+WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"""
+# the faces of the identity merged away join the other one, but for photos the other one has
+# already (the same photo cannot be enrolled twice for one identity): those stay, inactive
+FACES_MOVE = """
+UPDATE faces f SET identity_id = $2
+WHERE f.identity_id = $1
+  AND NOT EXISTS (SELECT 1 FROM faces g WHERE g.identity_id = $2 AND g.model = f.model
+                  AND g.source_sha256 = f.source_sha256)"""
+IDENTITY_MERGED = """
+UPDATE identities SET deleted_at = now(), deleted_by = $3, merged_into = $2
+WHERE id = $1 AND deleted_at IS NULL
+RETURNING id"""
 
 # --- faces ------------------------------------------------------------------------------------
 FACE_INSERT = """

@@ -56,3 +56,13 @@ LIMIT 1"""
 # a session whose client stopped pinging (its machine gone) ends, and its lock with it
 BOT_LOCK_IDLE_TIMEOUT = "SELECT set_config('idle_session_timeout', $1, false)"
 PING = "SELECT 1"
+
+# --- the console's /status: what waits in the queue, and the workers taking it ------------------
+QUEUE_JOBS_WAITING = """
+SELECT count(*) FILTER (WHERE status = 'todo') AS todo,
+       count(*) FILTER (WHERE status = 'doing') AS doing
+FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"""
+QUEUE_WORKERS_LIVE = """
+SELECT p.id AS worker_id, p.last_heartbeat, w.name, w.host, w.pid
+FROM procrastinate_workers p LEFT JOIN queue_workers w ON w.worker_id = p.id
+ORDER BY p.id"""

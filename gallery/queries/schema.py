@@ -50,6 +50,9 @@ RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
     "albums": "SELECT, INSERT, UPDATE",
     "alert_deliveries": "SELECT, INSERT, UPDATE",  # sent or withheld once, never deleted
     "audit_log": "SELECT, INSERT",  # read and append; sealed rows are never changed
+    # the console's sign-in links and sessions: used, ended, deleted by housekeeping
+    "console_login_tokens": "SELECT, INSERT, UPDATE, DELETE",
+    "console_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "deferred_indexes": "SELECT",  # which indexes a load left out: the owner's to write
     "faces": "SELECT, INSERT, UPDATE",  # forget, restore, erase, re-embed: never deleted
     "feedback": "SELECT, INSERT, UPDATE",  # a verdict can be changed

@@ -32,3 +32,15 @@ WHERE id = $1 AND status = $5 AND role = $6
 RETURNING {_USER_COLUMNS}"""
 USER_ADMINS = f"""
 SELECT {_USER_COLUMNS} FROM users WHERE role = 'admin' AND status = 'approved' ORDER BY id"""
+# the console's /users: each user with their lookups and when they last did anything (a lookup,
+# or a request in the console); a decision others took on them is not their activity
+USERS_ACTIVITY = """
+SELECT u.id, u.first_name, u.last_name, u.username, u.language, u.role, u.status, u.decided_by,
+       u.decided_at, u.created_at,
+       (SELECT count(*) FROM lookups l WHERE l.user_id = u.id) AS lookups,
+       greatest((SELECT max(l.created_at) FROM lookups l WHERE l.user_id = u.id),
+                (SELECT max(s.last_seen_at) FROM console_sessions s WHERE s.user_id = u.id))
+           AS last_active
+FROM users u
+WHERE ($1::text IS NULL OR u.status = $1)
+ORDER BY u.status, u.created_at"""
