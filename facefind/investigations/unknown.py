@@ -152,6 +152,12 @@ class UnknownFaces:
         )
         return UnknownPersonCard(*found)
 
+    async def sighting_picture(self, sighting_id: int, requester: Requester) -> bytes | None:
+        """A sighting's face for a page that shows it (None: gone with retention); admins only.
+        Not audited one by one: the page that showed it was."""
+        require_admin(requester)
+        return await self.gallery.sightings.crop(sighting_id)
+
     async def name(self, group_id: int, spec: IdentitySpec, requester: Requester) -> int | None:
         """Turn an open unknown person into an identity whose references are its best
         sightings (facefind.scoring.sightings.choose_references); its sightings leave every
