@@ -20,13 +20,24 @@ from telegram.ext import (
 
 from bot.context import STATE_KEY, BotContext, BotState
 from bot.delivery.telegram_io import RetryingRateLimiter
-from bot.handlers import admin_gallery, admin_lookups, admin_users, console_link, gate, officer
+from bot.handlers import (
+    admin_gallery,
+    admin_lookups,
+    admin_users,
+    albums,
+    console_link,
+    gate,
+    investigations,
+    officer,
+)
 from facefind.access.decisions import USER_ACTIONS
 from facefind.runtime.settings import Settings, SettingsError
 
 # a photo or image file sent with "/enroll ..." as its caption: enrollment, not a lookup
 ENROLL_CAPTION = filters.CaptionRegex(re.compile(r"^\s*/enroll", re.IGNORECASE))
 IMAGES = filters.PHOTO | filters.Document.ALL
+# a GIF animation carries a document too: clips are matched before images
+CLIPS = filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION
 
 
 def application_builder(settings: Settings) -> ApplicationBuilder:
@@ -76,12 +87,21 @@ def build_application(settings: Settings, state: BotState) -> Application:
     app.add_handler(CommandHandler("lookups", admin_lookups.lookups))
     app.add_handler(CommandHandler("lookup", admin_lookups.lookup))
     app.add_handler(CommandHandler("export", admin_lookups.export))
+    app.add_handler(CommandHandler("watch", investigations.watch))
+    app.add_handler(CommandHandler("unwatch", investigations.unwatch))
+    app.add_handler(CommandHandler("watchlist", investigations.watchlist))
+    app.add_handler(CommandHandler("unknown", investigations.unknown))
     app.add_handler(CommandHandler("console", console_link.console))
     # before the photo handler: the first handler of a group that matches takes the update
+    # (an album's parts, /enroll caption or not, are one album)
+    app.add_handler(MessageHandler(albums.IN_ALBUM & (IMAGES | CLIPS), albums.album_part))
     app.add_handler(MessageHandler(IMAGES & ENROLL_CAPTION, admin_gallery.enroll_from_caption))
+    app.add_handler(MessageHandler(CLIPS, officer.clip))
     app.add_handler(MessageHandler(IMAGES, officer.photo))
     app.add_handler(CallbackQueryHandler(admin_users.access_decision, pattern=r"^acc:"))
     app.add_handler(CallbackQueryHandler(officer.feedback, pattern=r"^fb:"))
+    app.add_handler(CallbackQueryHandler(investigations.open_lookup, pattern=r"^lk:"))
+    app.add_handler(CallbackQueryHandler(investigations.unknown_button, pattern=r"^up:"))
     app.add_handler(MessageHandler(filters.ALL, officer.unknown_input))
     app.add_error_handler(gate.error_handler)
     return app

@@ -182,11 +182,13 @@ class BotRunner:
                     retention_days=settings.retention_days or None,  # 0: keep
                     grace_days=settings.forget_grace_days,
                 )
-                if report.crops or report.file_ids or report.erased:
+                if report.crops or report.file_ids or report.erased or report.sightings:
                     logger.info(
-                        "retention: purged %d face crops, %d file ids; erased %d identities",
+                        "retention: purged %d face crops, %d file ids, %d sightings; erased %d "
+                        "identities",
                         report.crops,
                         report.file_ids,
+                        report.sightings,
                         len(report.erased),
                     )
                 gone = await self.service.gallery.inbox.purge_handled(
@@ -196,6 +198,11 @@ class BotRunner:
                     logger.info("inbox: deleted %d handled update(s)", gone)
             except Exception as exc:
                 log_failure("retention purge", exc)
+            try:
+                # what was deferred is placed again, groups that are one person merged
+                await self.service.unknown.nightly(Requester.system())
+            except Exception as exc:
+                log_failure("sightings' nightly pass", exc)
             await asyncio.sleep(RETENTION_EVERY)
 
     async def _audit_loop(self) -> None:

@@ -23,7 +23,9 @@ from console import (
     lookup_page,
     lookups,
     status,
+    unknown,
     users,
+    watchlist,
 )
 from console.guard import guard, security_headers, session_cookie_name
 from console.web import STATE, ConsoleState, DecisionNotice
@@ -42,6 +44,8 @@ PAGES: tuple[ModuleType, ...] = (
     identities,
     identity_actions,
     users,
+    watchlist,
+    unknown,
     audit,
     status,
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from facefind.access.actors import Requester
@@ -22,6 +23,8 @@ from facefind.errors import StaleEmbeddings
 from facefind.identify import Identifier
 from facefind.identity_cards import IdentityCards
 from facefind.identity_edits import IdentityEditor
+from facefind.investigations.unknown import UnknownFaces
+from facefind.investigations.watch import ALERT_WINDOW, Watchlist
 from facefind.lookup_log import LookupLog
 from facefind.runtime.database import open_pool, prepare
 from facefind.runtime.inference import InferencePool
@@ -35,6 +38,7 @@ from gallery.search import DEFAULT_FUSION
 from recognition import Limits
 from recognition.models import resolve_model_pack
 from recognition.pipeline import FaceAnalyzer
+from recognition.types import VideoLimits
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class FaceFind:
     - `users`: decisions on users, the user list
     - `lookup_log`: a lookup shown again, lists, the CSV export, feedback
     - `identity_cards`: identities found and shown
+    - `watchlist`: watched identities and the alerts lookups raise
+    - `unknown`: sightings of faces without a candidate, grouped into unknown persons
     - `identity_edits`: renames and merges of identities
     - `audit_trail`: the audit log read, checked and exported
     - `status`: the service's state for admins
@@ -65,6 +71,8 @@ class FaceFind:
         inference: InferencePool,
         *,
         candidates_per_face: int = 3,
+        video_limits: VideoLimits | None = None,
+        alert_window: timedelta = ALERT_WINDOW,
         console_url: str = "http://127.0.0.1:8081",
         bot_token: str | None = None,
     ) -> None:
@@ -72,10 +80,23 @@ class FaceFind:
         self.gallery = gallery
         self.inference = inference
         self.model = analyzer.model_name
-        self.analysis = PoolAnalyzer(analyzer, inference, gallery)
+        self.analysis = PoolAnalyzer(analyzer, inference, gallery, video_limits)
         self.bands = BandsInForce(gallery, policy, self.model)
+        self.watchlist = Watchlist(gallery, window=alert_window)
+        self.unknown = UnknownFaces(
+            gallery,
+            self.model,
+            analyzer.embedding_recipe,
+            policy.calibration,
+            gallery_changed=self.bands.gallery_changed,
+        )
         self.identifier = Identifier(
-            gallery, self.analysis, self.bands, candidates_per_face=candidates_per_face
+            gallery,
+            self.analysis,
+            self.bands,
+            candidates_per_face=candidates_per_face,
+            unknown=self.unknown,
+            watchlist=self.watchlist,
         )
         self.enroller = Enroller(gallery, self.analysis, self.bands)
         self.eraser = Eraser(gallery, self.bands.gallery_changed)
@@ -144,6 +165,8 @@ class FaceFind:
                 BandPolicy(settings, calibration, pack.name),
                 inference,
                 candidates_per_face=settings.candidates_per_face,
+                video_limits=settings.video_limits,
+                alert_window=timedelta(seconds=settings.alert_window),
                 console_url=console_base_url(settings.web_url, settings.web_listen),
                 bot_token=settings.telegram_bot_token,
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from gallery.albums import Albums
+from gallery.alert_deliveries import AlertDeliveries
 from gallery.audit_log import AuditLog
 from gallery.bulk import Bulk
 from gallery.console_sessions import ConsoleSessions
@@ -20,8 +22,10 @@ from gallery.models import Models
 from gallery.replies import Replies
 from gallery.seal import AuditKey
 from gallery.search import Search
+from gallery.sightings import Sightings
 from gallery.templates import Templates
 from gallery.users import Users
+from gallery.watchlists import Watchlists
 
 
 class Gallery:
@@ -55,6 +59,12 @@ class Gallery:
         # the admin console: sign-in links and sessions; the lookup history page by page
         self.console_sessions = ConsoleSessions(self.db)
         self.lookup_pages = LookupPages(self.db)
+        self.sightings = Sightings(
+            self.db, self.identities, self.faces, ef_search=ef_search, shortlist=shortlist
+        )
+        self.watchlists = Watchlists(self.db)
+        self.albums = Albums(self.db, self.lookups)
+        self.alerts = AlertDeliveries(self.db)
 
     @property
     def pool(self) -> asyncpg.Pool:

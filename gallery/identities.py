@@ -131,25 +131,28 @@ class Identities:
             await self.templates.refresh([source, target], con=con)
         return Merged(source, target, moved, left)
 
-    async def forget(self, identity_id: int, actor: str, *, erase: bool) -> bool:
+    async def forget(
+        self, identity_id: int, actor: str, *, erase: bool, con: Connection | None = None
+    ) -> bool:
         """The identity and its faces leave every future search; with `erase` its faces'
         embeddings and pictures (and its name) are erased in the same transaction, otherwise
-        it can be restored until `erase_forgotten` runs for it."""
-        async with self.db.transaction() as con:
-            done = await con.fetchval(q.IDENTITY_SOFT_DELETE, identity_id, actor)
+        it can be restored until `erase_forgotten` runs for it. In the caller's transaction
+        when `con` is given (what else goes with the identity goes in the same one)."""
+        async with self.db.joined(con) as c:
+            done = await c.fetchval(q.IDENTITY_SOFT_DELETE, identity_id, actor)
             if done is None:
                 return False
-            faces = await con.execute(q.FACES_DEACTIVATE, identity_id)
+            faces = await c.execute(q.FACES_DEACTIVATE, identity_id)
             await self.db.audit(
                 actor,
                 "identity.forget",
                 f"identity:{identity_id}",
                 {"faces_deactivated": _count(faces), "erase_now": erase},
-                con=con,
+                con=c,
             )
             if erase:
-                await self._erase(con, identity_id, actor)
-            await self.templates.refresh([identity_id], con=con)
+                await self._erase(c, identity_id, actor)
+            await self.templates.refresh([identity_id], con=c)
         return True
 
     async def restore(self, identity_id: int, actor: str) -> bool:

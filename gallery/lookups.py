@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from gallery.database import Database
+from gallery.database import Connection, Database
 from gallery.queries import lookups as q
 from gallery.records import (
     Lookup,
@@ -35,11 +35,13 @@ class Lookups:
         file_id: str | None = None,
         update_id: int | None = None,
         language: str | None = None,
+        media: str = "photo",
+        con: Connection | None = None,
     ) -> int | None:
         """A new pending lookup, audited as received; None when this chat message already has
-        one (a re-delivery)."""
-        async with self.db.transaction() as con:
-            lookup_id = await con.fetchval(
+        one (a re-delivery). In the caller's transaction when `con` is given (an album)."""
+        async with self.db.joined(con) as c:
+            lookup_id = await c.fetchval(
                 q.LOOKUP_CREATE,
                 user_id,
                 actor,
@@ -49,6 +51,7 @@ class Lookups:
                 file_id,
                 update_id,
                 language,
+                media,
             )
             if lookup_id is None:
                 return None
@@ -56,8 +59,8 @@ class Lookups:
                 actor,
                 "lookup.receive",
                 f"lookup:{lookup_id}",
-                {"source": source, "chat_id": chat_id, "message_id": message_id},
-                con=con,
+                {"source": source, "chat_id": chat_id, "message_id": message_id, "media": media},
+                con=c,
             )
         return int(lookup_id)
 
@@ -84,6 +87,7 @@ class Lookups:
         bands: dict[str, Any] | None = None,
         reply_owed: bool = False,
         overview_jpeg: bytes | None = None,
+        faces_left_out: int = 0,
     ) -> dict[tuple[int, int], int]:
         """Store a lookup's faces and candidates; returns candidate ids by (face index, rank).
 
@@ -102,6 +106,10 @@ class Lookups:
                     float(f.det_score),
                     f.quality,
                     f.crop_jpeg,
+                    f.photo_index,
+                    f.seen_in,
+                    f.frame_jpeg,
+                    f.time_s,
                 )
                 for c in f.candidates:
                     ids[(f.face_index, c.rank)] = await con.fetchval(
@@ -128,7 +136,9 @@ class Lookups:
                 bands or {},
                 status,
                 overview_jpeg,
+                faces_left_out,
             )
+            await con.execute(q.LOOKUP_SIGHTINGS_LINK, lookup_id)
             await self.db.audit(
                 actor,
                 "lookup.finish",
@@ -174,6 +184,10 @@ class Lookups:
                 quality=f["quality"],
                 crop_jpeg=f["crop_jpeg"],
                 candidates=by_face.get(f["id"], []),
+                photo_index=f["photo_index"],
+                seen_in=f["seen_in"],
+                time_s=f["time_s"],
+                has_frame=f["has_frame"],
             )
             for f in face_rows
         ]
@@ -193,6 +207,11 @@ class Lookups:
     async def overview(self, lookup_id: int) -> bytes | None:
         """The stored photo with numbered boxes, if there is one (several faces)."""
         data = await self.db.pool.fetchval(q.LOOKUP_OVERVIEW, lookup_id)
+        return bytes(data) if data is not None else None
+
+    async def frame(self, lookup_id: int, face_index: int) -> bytes | None:
+        """A clip's best frame of one of its people, if retention kept it."""
+        data = await self.db.pool.fetchval(q.LOOKUP_FRAME, lookup_id, face_index)
         return bytes(data) if data is not None else None
 
     async def count_undelivered(self) -> int:

@@ -124,6 +124,12 @@ class NewLookupFace:
     quality: dict[str, Any]
     crop_jpeg: bytes | None
     candidates: list[NewCandidate] = field(default_factory=list)
+    # a person of an album or a clip: the photo of their best face, the photos or sampled
+    # frames they were found in, and a clip's best frame (JPEG) with its time
+    photo_index: int = 0
+    seen_in: int = 1
+    frame_jpeg: bytes | None = None
+    time_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,10 @@ class StoredLookupFace:
     quality: dict[str, Any]
     crop_jpeg: bytes | None
     candidates: list[StoredCandidate]
+    photo_index: int = 0
+    seen_in: int = 1
+    time_s: float | None = None
+    has_frame: bool = False  # a clip's best frame is stored (Lookups.frame reads it)
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,8 @@ class Lookup:
     delivered_at: datetime | None = None
     handled_by: str | None = None  # the worker process that analysed it
     crashes: int = 0  # times a worker died while running its job
+    media: str = "photo"  # photo | album | video | video_note | animation
+    faces_left_out: int = 0  # a crowd: faces found beyond FACEFIND_MAX_FACES, not searched
     faces: list[StoredLookupFace] = field(default_factory=list)
 
 

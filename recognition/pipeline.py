@@ -190,7 +190,14 @@ class FaceAnalyzer:
             padded,
             timings["total"],
         )
-        return Analysis(image=image, sha256=sha256, faces=faces, padded=padded, timings_ms=timings)
+        return Analysis(
+            image=image,
+            sha256=sha256,
+            faces=faces,
+            padded=padded,
+            timings_ms=timings,
+            faces_left_out=max(0, len(found.scores) - limit),
+        )
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
         """Return the unit-length 512-d embedding of an aligned 112x112 BGR crop."""

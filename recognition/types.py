@@ -117,6 +117,7 @@ class Analysis:
     faces: list[DetectedFace]
     padded: bool  # faces were only found after padding the image
     timings_ms: dict[str, float] = field(default_factory=dict)  # decode, detect, embed
+    faces_left_out: int = 0  # faces found beyond the limit (the smallest): not analysed
 
     @property
     def width(self) -> int:

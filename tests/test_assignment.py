@@ -157,3 +157,29 @@ def test_settings_read_from_the_environment() -> None:
         Settings.from_env({"FACEFIND_STRONG_THRESHOLD": "1.5"})
     with pytest.raises(SettingsError, match="FACEFIND_POSSIBLE_TARGET"):
         Settings.from_env({"FACEFIND_POSSIBLE_TARGET": "5"})
+
+
+def test_a_person_searched_with_a_fused_embedding_meets_bands_raised_by_the_margin() -> None:
+    from facefind.scoring.fused import FUSED_BAND_MARGIN, band_margin
+
+    assert band_margin(1) == 0.0 and band_margin(2) == FUSED_BAND_MARGIN
+    rates: list[float] = []
+
+    def rate(s: float) -> float:
+        rates.append(s)
+        return 0.01
+
+    just_possible = T.possible + FUSED_BAND_MARGIN / 2  # possible for one photo, not for an album
+    just_strong = T.strong + FUSED_BAND_MARGIN / 2
+    one, fused = assign_jointly(
+        [[m(1, just_strong), m(2, just_possible)], [m(3, just_strong), m(4, just_possible)]],
+        T,
+        3,
+        rate,
+        margins=[band_margin(1), band_margin(3)],
+    )
+    assert [(c.identity_id, c.band) for c in one] == [(1, "strong"), (2, "possible")]
+    # the fused person: the weaker match is dropped, the stronger one is only possible
+    assert [(c.identity_id, c.band, c.similarity) for c in fused] == [(3, "possible", just_strong)]
+    # and its rate is the one-photo calibration's at its score less the margin
+    assert rates[-1] == pytest.approx(just_strong - FUSED_BAND_MARGIN)

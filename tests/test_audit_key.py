@@ -76,7 +76,8 @@ async def test_index_builds_at_run_time_go_through_the_owner(
 
     async def vector_indexes() -> set[str]:
         rows = await runtime_pool.fetch(
-            "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
+            "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%' "
+            "AND tablename IN ('faces', 'identity_templates')"
         )
         return {r[0] for r in rows}
 

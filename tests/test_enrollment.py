@@ -295,7 +295,8 @@ async def test_a_large_load_indexes_after_its_rows_and_finishes_an_interrupted_o
 
     async def vector_indexes() -> set[str]:
         rows = await service.gallery.pool.fetch(
-            "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%'"
+            "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING hnsw%' "
+            "AND tablename IN ('faces', 'identity_templates')"
         )
         return {r[0] for r in rows}
 

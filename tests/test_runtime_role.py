@@ -68,7 +68,8 @@ SELECT tgrelid::regclass::text AS relation, tgname, tgenabled FROM pg_trigger
 WHERE NOT tgisinternal ORDER BY 1, 2"""
 HNSW_INDEXES = """
 SELECT indexname, indexdef FROM pg_indexes
-WHERE schemaname = 'public' AND indexdef ILIKE '%USING hnsw%' ORDER BY 1"""
+WHERE schemaname = 'public' AND tablename IN ('faces', 'identity_templates')
+  AND indexdef ILIKE '%USING hnsw%' ORDER BY 1"""
 # Every table of the schema the role may INSERT into or UPDATE, with its text-like columns.
 WRITABLE_TABLES = """
 SELECT c.relname AS name,

@@ -20,8 +20,9 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
+from bot.delivery.alerts import AlertSender
 from bot.delivery.notify import tell_admins, user_label
-from bot.delivery.outbox import deliver
+from bot.delivery.outbox import deliver, reply_context
 from bot.delivery.replies import chat_action
 from bot.delivery.telegram_io import DEFAULT_POLICY, FileTooBig, RetryPolicy, download, transient
 from bot.metrics import Metrics
@@ -39,6 +40,7 @@ from facefind.runtime.task_queue import (
 from facefind.service import FaceFind
 from gallery import Lookup
 from recognition import ImageError
+from recognition.types import VideoLimits
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ class LookupJobs:
     crash_limit: int = 2
     policy: RetryPolicy = DEFAULT_POLICY
     worker: str = field(default_factory=worker_name)
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
+    max_faces: int = 10  # FACEFIND_MAX_FACES, as the reply names it
+    sightings_to_officers: bool = True
+    alerts: AlertSender | None = None
 
     async def run(
         self, lookup_id: int, done_before: int, run: tuple[str, int | None] | None = None
@@ -113,7 +119,30 @@ class LookupJobs:
                 return
             lookup = analysed
         if lookup.status == "replying":
+            await self._alert(lookup)
             await self._deliver(lookup)
+
+    async def _alert(self, lookup: Lookup) -> None:
+        """The lookup's watchlist alerts (raised once, whichever run gets here), sent at once;
+        what cannot be sent now is left to the housekeeping's sweep, never to the reply."""
+        try:
+            if await self.service.identifier.raise_alerts(lookup.id) and self.alerts:
+                await self.alerts.send_due()
+        except Exception as exc:
+            logger.warning(
+                "lookup %s: watchlist alerts left to the next sweep (%s)", lookup.id, exc
+            )
+
+    async def _files(self, lookup: Lookup) -> tuple[list[tuple[str | None, int | None]], int]:
+        """The Telegram files a lookup analyses, with their announced sizes, and the byte limit
+        of each."""
+        if lookup.media == "album":
+            album = await self.service.gallery.albums.of_lookup(lookup.id)
+            parts = album.parts if album is not None else ()
+            return [(p.file_id, p.file_size) for p in parts], self.max_image_bytes
+        if lookup.media == "photo":
+            return [(lookup.file_id, None)], self.max_image_bytes
+        return [(lookup.file_id, None)], self.video_limits.max_bytes
 
     async def _analyse(self, lookup: Lookup) -> None:
         service = self.service
@@ -126,7 +155,8 @@ class LookupJobs:
                 lookup.id, requester, "access_withdrawn", reply_owed=True
             )
             return
-        if lookup.file_id is None:
+        files, limit = await self._files(lookup)
+        if not files or any(file_id is None for file_id, _ in files):
             await service.identifier.fail_lookup(
                 lookup.id, requester, "download_failed", reply_owed=True
             )
@@ -134,9 +164,11 @@ class LookupJobs:
         await service.gallery.lookups.handled_by(lookup.id, self.worker)
         async with chat_action(self.bot, lookup.chat_id, ChatAction.TYPING):
             try:
-                data = await download(
-                    self.bot, lookup.file_id, None, self.max_image_bytes, self.policy
-                )
+                data = [
+                    await download(self.bot, file_id, size, limit, self.policy)
+                    for file_id, size in files
+                    if file_id is not None
+                ]
             except FileTooBig as exc:
                 await service.identifier.fail_lookup(
                     lookup.id, requester, exc.code, reply_owed=True
@@ -153,16 +185,33 @@ class LookupJobs:
             try:
                 # the decoded photo lives only inside identify: it is released before any
                 # reply is sent, and the reply is rebuilt from what identify stored
-                await service.identifier.identify(
-                    data, requester, lookup_id=lookup.id, reply_owed=True
-                )
+                identifier = service.identifier
+                if lookup.media == "album":
+                    await identifier.identify_album(
+                        data, requester, lookup_id=lookup.id, reply_owed=True
+                    )
+                elif lookup.media == "photo":
+                    await identifier.identify(
+                        data[0], requester, lookup_id=lookup.id, reply_owed=True
+                    )
+                else:
+                    await identifier.identify_clip(
+                        data[0], requester, lookup_id=lookup.id, reply_owed=True
+                    )
             except ImageError:
                 pass  # recorded on the lookup, with the reply that explains it
             del data
 
     async def _deliver(self, lookup: Lookup) -> None:
+        ctx = await reply_context(
+            self.service,
+            lookup,
+            sightings_to_officers=self.sightings_to_officers,
+            max_faces=self.max_faces,
+            video=self.video_limits,
+        )
         try:
-            status = await deliver(self.bot, self.service, lookup)
+            status = await deliver(self.bot, self.service, lookup, ctx)
         except TelegramError as exc:
             if transient(exc):
                 raise
@@ -270,6 +319,8 @@ def lookup_worker(
     queue: procrastinate.App, service: FaceFind, bot: Bot, metrics: Metrics, settings: Settings
 ) -> QueueWorker:
     """A worker (not yet started) that answers lookup jobs with this Bot API client."""
+    # FACEFIND_WEB_URL, when set: a button to the lookup in the console
+    alerts = AlertSender(bot, service, web_url=settings.web_url)
     jobs = LookupJobs(
         service,
         bot,
@@ -277,6 +328,10 @@ def lookup_worker(
         attempts=settings.reply_attempts,
         max_image_bytes=settings.limits.max_image_bytes,
         crash_limit=settings.lookup_crash_limit,
+        video_limits=settings.video_limits,
+        max_faces=settings.limits.max_faces,
+        sightings_to_officers=settings.sightings_to_officers,
+        alerts=alerts,
     )
     return QueueWorker(
         queue,
@@ -284,4 +339,5 @@ def lookup_worker(
         concurrency=settings.lookups_at_once,
         heartbeat=settings.job_heartbeat,
         context={CONTEXT_KEY: jobs},
+        chores=[alerts.sweep],  # alerts left over, and bursts' counts once their window ends
     )

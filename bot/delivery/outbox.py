@@ -23,195 +23,52 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot
 
-from bot.delivery.replies import (
-    Target,
-    candidate_caption,
-    feedback_keyboard,
-    holder_score,
-    labels,
-    no_match_text,
-    send_picture,
-    send_text,
+from bot.delivery.notify import user_label
+from bot.delivery.replies import Target, labels, no_match_text, send_picture, send_text
+from bot.delivery.reply_plan import (
+    CandidateSlot,
+    Comparison,
+    Frame,
+    OutMessage,
+    Overview,
+    ReplyContext,
+    Seen,
+    Slot,
+    candidate_messages,
+    compose,
+    frame_caption,
+    quality_reasons,
+    reply_target,
 )
-from bot.texts import language_of, t
+from bot.texts import t
 from facefind.service import FaceFind
-from gallery import Lookup, StoredCandidate, StoredLookupFace
+from gallery import Lookup
+from recognition.types import VideoLimits
+
+__all__ = [
+    "CandidateSlot",
+    "Comparison",
+    "OutMessage",
+    "Slot",
+    "compose",
+    "deliver",
+    "send_stored_lookup",
+]
 
 logger = logging.getLogger(__name__)
-
-# error codes of a lookup that get no reply at all (the user may not be told anything)
-SILENT_ERRORS = frozenset({"access_withdrawn"})
-# error codes with a text of their own; image errors are "image_<code>"
-ERROR_TEXTS = {
-    "file_too_big": "file_too_big",
-    "download_failed": "download_failed",
-    "worker_crashed": "lookup_crashed",
-}
-IMAGE_ERRORS = frozenset(
-    {"empty", "too_large", "too_many_pixels", "unsupported", "corrupt", "bad_image"}
-)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A picture to render when it is sent: the query face beside the matched reference."""
-
-    query_crop: bytes
-    face_id: int
-
-
-@dataclass(frozen=True)
-class Overview:
-    """The stored photo with numbered boxes."""
-
-
-@dataclass(frozen=True)
-class OutMessage:
-    text: str  # the text, or the picture's caption
-    picture: Comparison | Overview | None = None
-    keyboard: InlineKeyboardMarkup | None = None
-
-
-@dataclass(frozen=True)
-class CandidateSlot:
-    """The place of one candidate in a reply. What it sends is decided when its turn comes:
-    the candidate's picture and caption, or, when its identity was forgotten after the
-    analysis, what stands in for it."""
-
-    lang: str
-    lookup: Lookup
-    face: StoredLookupFace
-    candidate: StoredCandidate
-    summary: str | None = None  # the lookup number and its caveats, when this is the reply's last
-
-    def render(self, withheld: frozenset[int]) -> OutMessage | None:
-        """The message for this place now; None sends nothing (the place still counts).
-        Withheld candidates are left out of the others' numbering too ("candidate 1 of 1")."""
-        face = self.face
-        shown = [c for c in face.candidates if c.identity_id not in withheld]
-        if self.candidate in shown:
-            rank, total = numbering(shown, self.candidate)
-            message = candidate_message(self.lang, self.lookup, face, self.candidate, rank, total)
-            if self.summary is None:
-                return message
-            return replace(message, text=message.text + "\n\n" + self.summary)
-        parts = []
-        if self.candidate is face.candidates[-1] and not shown:
-            parts.append(no_match_text(self.lang, face.face_index, quality_reasons(face)))
-        if self.summary is not None:
-            parts.append(self.summary)
-        return OutMessage("\n\n".join(parts)) if parts else None
-
-
-Slot = OutMessage | CandidateSlot
-
-
-def reply_target(lookup: Lookup) -> Target:
-    assert lookup.chat_id is not None
-    return Target(lookup.chat_id, lookup.message_id, language_of(lookup.language))
-
-
-def compose(lookup: Lookup) -> list[Slot]:
-    """The reply to a photo, in as few messages as Telegram allows: numbered boxes (several
-    faces), one picture per candidate, then the faces without a match and the lookup number
-    (in the last picture's caption when every face has a candidate). One place per message,
-    from what the analysis stored only: the same list on every run."""
-    lang = language_of(lookup.language)
-    if lookup.outcome == "error":
-        code = lookup.error or "internal_error"
-        if code in SILENT_ERRORS:
-            return []
-        if code in IMAGE_ERRORS:
-            return [OutMessage(t(lang, f"image_{code}"))]
-        return [OutMessage(t(lang, ERROR_TEXTS.get(code, "lookup_failed"), id=lookup.id))]
-    if not lookup.faces:
-        return [OutMessage(t(lang, "no_face", id=lookup.id))]
-    summary = t(lang, "summary", id=lookup.id, n=len(lookup.faces))
-    out: list[Slot] = []
-    if len(lookup.faces) > 1:
-        out.append(OutMessage(t(lang, "faces_found", n=len(lookup.faces)), Overview()))
-    unmatched: list[str] = []
-    for face in lookup.faces:
-        if not face.candidates:
-            unmatched.append(no_match_text(lang, face.face_index, quality_reasons(face)))
-            continue
-        out += [CandidateSlot(lang, lookup, face, cand) for cand in face.candidates]
-    if unmatched:
-        out.append(OutMessage("\n\n".join([*unmatched, summary])))
-    else:
-        last = out[-1]
-        assert isinstance(last, CandidateSlot)
-        out[-1] = replace(last, summary=summary)
-    return out
-
-
-def quality_reasons(face: StoredLookupFace) -> tuple[str, ...]:
-    return () if face.quality.get("ok", True) else tuple(face.quality.get("reasons", ()))
-
-
-def candidate_messages(
-    lang: str, lookup: Lookup, face: StoredLookupFace, *, verdicts: bool = False
-) -> list[OutMessage]:
-    """One message per candidate of a face (see candidate_message); `verdicts` adds the
-    feedback already given (a lookup shown again)."""
-    return [
-        candidate_message(
-            lang, lookup, face, cand, *numbering(face.candidates, cand), verdicts=verdicts
-        )
-        for cand in face.candidates
-    ]
-
-
-def numbering(shown: list[StoredCandidate], cand: StoredCandidate) -> tuple[int, int]:
-    """`cand`'s place among the candidates shown of its face, and how many of them are the
-    face's own: own candidates first ("candidate 1 of 2"), then the leads that another face
-    holds, numbered on from there."""
-    own = [c for c in shown if c.held_by_face is None]
-    leads = [c for c in shown if c.held_by_face is not None]
-    rank = own.index(cand) + 1 if cand in own else len(own) + leads.index(cand) + 1
-    return rank, len(own)
-
-
-def candidate_message(
-    lang: str,
-    lookup: Lookup,
-    face: StoredLookupFace,
-    cand: StoredCandidate,
-    rank: int,
-    total: int,
-    *,
-    verdicts: bool = False,
-) -> OutMessage:
-    """A candidate as "candidate `rank` of `total`" (`total`: the face's own candidates shown):
-    the comparison picture with its caption and the feedback buttons, or the caption alone once
-    retention purged the query face."""
-    caption = candidate_caption(
-        lang,
-        replace(cand, rank=rank),
-        index=face.face_index,
-        total=total,
-        held_there=holder_score(lookup, cand),
-        quality_reasons=quality_reasons(face),
-        identities=lookup.bands.get("identities"),
-        verdict_line=(
-            t(lang, f"feedback_{cand.verdict}", who="—") if verdicts and cand.verdict else None
-        ),
-    )
-    keyboard = feedback_keyboard(lang, cand.id)
-    if face.crop_jpeg is None:  # purged before the reply could be delivered
-        text = t(lang, "lookup_crop_purged", index=face.face_index) + "\n\n" + caption
-        return OutMessage(text, None, keyboard)
-    return OutMessage(caption, Comparison(face.crop_jpeg, cand.face_id), keyboard)
 
 
 async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup: Lookup) -> None:
     """Show a recorded lookup again, with its pictures where retention kept them."""
     lang = target.lang
     for face in lookup.faces:
+        if face.has_frame and (
+            frame := await service.gallery.lookups.frame(lookup.id, face.face_index)
+        ):
+            await bot.send_photo(target.chat_id, frame, caption=frame_caption(lang, face))
         if not face.candidates:
             text = no_match_text(lang, face.face_index, quality_reasons(face))
             await send_text(bot, target, text)
@@ -229,12 +86,51 @@ async def send_stored_lookup(bot: Bot, service: FaceFind, target: Target, lookup
                 await send_text(bot, target, message.text, reply_markup=message.keyboard)
 
 
-async def deliver(bot: Bot, service: FaceFind, lookup: Lookup) -> str | None:
+async def reply_context(
+    service: FaceFind,
+    lookup: Lookup,
+    *,
+    sightings_to_officers: bool = True,
+    max_faces: int = 10,
+    video: VideoLimits | None = None,
+) -> ReplyContext:
+    """What the reply tells besides the analysis, as things stand now: an album's photos, the
+    earlier sightings of its faces (to an officer when FACEFIND_SIGHTINGS_TO_OFFICERS allows;
+    who took them only to an admin)."""
+    gallery = service.gallery
+    requester = await gallery.users.get(lookup.user_id) if lookup.user_id is not None else None
+    admin = requester is not None and requester.is_admin
+    photos = None
+    if lookup.media == "album" and (album := await gallery.albums.of_lookup(lookup.id)):
+        photos = len(album.parts)
+    seen: dict[int, list[Seen]] = {}
+    if lookup.outcome == "done":
+        names: dict[int, str] = {}
+        for face, earlier in (await service.unknown.seen_before(lookup.id)).items():
+            for s in earlier:
+                if s.user_id is not None and s.user_id not in names:
+                    who = await gallery.users.get(s.user_id)
+                    names[s.user_id] = user_label(who) if who is not None else s.actor
+                label = names.get(s.user_id, s.actor) if s.user_id is not None else s.actor
+                seen.setdefault(face, []).append(Seen(s.created_at, label, s.lookup_id))
+    return ReplyContext(
+        photos=photos,
+        seen=seen,
+        show_seen=sightings_to_officers or admin,
+        show_who=admin,
+        max_faces=max_faces,
+        video=video or VideoLimits(),
+    )
+
+
+async def deliver(
+    bot: Bot, service: FaceFind, lookup: Lookup, ctx: ReplyContext | None = None
+) -> str | None:
     """Send the messages of the reply that have not arrived yet, recording each one; returns
     the lookup's final status (None when it was not waiting for its reply)."""
     gallery = service.gallery
     target = reply_target(lookup)
-    todo = list(enumerate(compose(lookup)))[lookup.reply_sent :]
+    todo = list(enumerate(compose(lookup, ctx)))[lookup.reply_sent :]
     if not todo:
         return await gallery.replies.delivered(lookup.id)
     check = await gallery.replies.check(lookup.id)
@@ -295,6 +191,18 @@ async def send(
         await bot.send_photo(
             target.chat_id,
             overview,
+            caption=message.text,
+            reply_parameters=target.reply_parameters(),
+        )
+    elif isinstance(message.picture, Frame):
+        face = message.picture.face_index
+        frame = await service.gallery.lookups.frame(lookup.id, face)
+        if frame is None:  # cleared by retention since the analysis
+            await send_text(bot, target, t(target.lang, "clip_frame_purged", index=face))
+            return
+        await bot.send_photo(
+            target.chat_id,
+            frame,
             caption=message.text,
             reply_parameters=target.reply_parameters(),
         )

@@ -16,7 +16,9 @@ from bot.texts import t
 from facefind.access.rules import may_administer
 from facefind.user_input import parse_id
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+# iPhones send photos as HEIC files; some clients name them .heif, or send no MIME type
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"}
+CLIP_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".gif"}
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
@@ -39,16 +41,38 @@ def admin_only(handler: Handler) -> Handler:
 
 
 def image_of(message: Message) -> tuple[str, int | None] | None:
-    """(file id, size) of the photo or image document in a message; None if neither."""
+    """(file id, size) of the photo or image document in a message (HEIC/HEIF included, by
+    MIME type or by suffix); None if neither. A GIF is a clip."""
     if message.photo:
         largest = message.photo[-1]
         return largest.file_id, largest.file_size
     doc = message.document
-    if doc is None:
+    if doc is None or message.animation is not None or clip_of(message) is not None:
         return None
     suffix = PurePath(doc.file_name or "").suffix.lower()
     if (doc.mime_type or "").startswith("image/") or suffix in IMAGE_SUFFIXES:
         return doc.file_id, doc.file_size
+    return None
+
+
+def clip_of(message: Message) -> tuple[str, int | None, str] | None:
+    """(file id, size, media) of a video, video note, GIF animation, or a video or GIF sent as
+    a file; None if the message holds none. Media: video | video_note | animation."""
+    if message.video_note is not None:
+        return message.video_note.file_id, message.video_note.file_size, "video_note"
+    if message.animation is not None:
+        return message.animation.file_id, message.animation.file_size, "animation"
+    if message.video is not None:
+        return message.video.file_id, message.video.file_size, "video"
+    doc = message.document
+    if doc is None:
+        return None
+    mime = (doc.mime_type or "").lower()
+    suffix = PurePath(doc.file_name or "").suffix.lower()
+    if mime == "image/gif" or (suffix == ".gif" and not mime.startswith("video/")):
+        return doc.file_id, doc.file_size, "animation"
+    if mime.startswith("video/") or suffix in CLIP_SUFFIXES:
+        return doc.file_id, doc.file_size, "video"
     return None
 
 

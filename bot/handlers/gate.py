@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import clip_of, image_of, reply
 from bot.texts import language_of, t
 from facefind.user_input import NAME_MAX, strip_unsafe
 from gallery import User, database_unavailable
@@ -25,8 +25,7 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     state.metrics.updates.inc()
     tg_user = update.effective_user
     chat = update.effective_chat
-    if tg_user is None or tg_user.is_bot or update.edited_message is not None:
-        # an edited message is not a new request: it would re-run a command or a lookup
+    if tg_user is None or tg_user.is_bot:
         raise ApplicationHandlerStop
     if chat is not None and chat.type != ChatType.PRIVATE:
         # lookups show gallery data: only in private chats with vetted users
@@ -48,8 +47,16 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
         await state.inbox.hold(update)
         raise ApplicationHandlerStop from exc
     context.sender = user
+    edited = update.edited_message is not None
     if user.is_approved:
+        if edited:
+            # an edit is not a new request (it would re-run a command or a lookup): the user
+            # is told what became of the message instead of being left to wonder
+            await edited_note(update, context)
+            raise ApplicationHandlerStop
         return
+    if edited:
+        raise ApplicationHandlerStop  # not a new request either
     state.metrics.refused.labels("not_approved").inc()
     if update.callback_query is not None:
         await update.callback_query.answer(t(context.lang, "access_denied"), show_alert=True)
@@ -62,6 +69,30 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     else:
         await reply(update, t(context.lang, "access_denied"))
     raise ApplicationHandlerStop
+
+
+async def edited_note(update: Update, context: BotContext) -> None:
+    """What an edit changes: nothing. A photo already looked up keeps its lookup (a new photo
+    must be sent to search again), an /enroll caption its enrollment, a command is not run
+    again; each said in one line."""
+    message = update.edited_message
+    assert message is not None
+    caption = (message.caption or "").lstrip().lower()
+    if image_of(message) is not None or clip_of(message) is not None:
+        found = await context.service.gallery.lookups.for_message(
+            message.chat_id, message.message_id
+        )
+        if caption.startswith("/enroll"):
+            text = t(context.lang, "edit_enroll_stands")
+        elif found is not None:
+            text = t(context.lang, "edit_lookup_stands", id=found[0])
+        else:
+            text = t(context.lang, "edit_other")
+    elif (message.text or "").lstrip().startswith("/"):
+        text = t(context.lang, "edit_command")
+    else:
+        text = t(context.lang, "edit_other")
+    await message.reply_text(text, do_quote=True)
 
 
 async def notify_admins_of_request(context: BotContext, user: User) -> None:

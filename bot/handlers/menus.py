@@ -25,6 +25,7 @@ OFFICER_COMMANDS = ["start", "help", "history"]
 ADMIN_COMMANDS = [
     "status", "pending", "users", "approve", "reject", "revoke", "promote", "demote", "enroll",
     "identity", "forget", "restore", "lookups", "lookup", "export", "console",
+    "watch", "unwatch", "watchlist", "unknown",
 ]  # fmt: skip
 # the menu is published in the default language and, for readers whose Telegram speaks it, in
 # each other language (language_code)

@@ -11,7 +11,7 @@ from bot.context import BotContext
 from bot.delivery.notify import user_label
 from bot.delivery.replies import FEEDBACK_SEPARATOR
 from bot.delivery.telegram_io import oversize
-from bot.handlers.common import image_of, lookup_outcome, parse_callback, reply
+from bot.handlers.common import clip_of, image_of, lookup_outcome, parse_callback, reply
 from bot.texts import t
 from facefind.access.actors import Requester
 from facefind.runtime.task_queue import defer_lookup
@@ -36,9 +36,10 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 def help_text(context: BotContext) -> str:
-    text = t(context.lang, "help")
+    seconds = round(context.state.settings.video_limits.max_seconds)
+    text = t(context.lang, "help") + t(context.lang, "help_media", seconds=seconds)
     if context.sender is not None and context.sender.is_admin:
-        text += t(context.lang, "help_admin")
+        text += t(context.lang, "help_admin") + t(context.lang, "help_admin_investigations")
     return text
 
 
@@ -54,9 +55,43 @@ async def photo(update: Update, context: BotContext) -> None:
     assert message is not None and context.sender is not None
     found = image_of(message)
     if found is None:
+        if clip_of(message) is not None:  # a video or a GIF sent as a file
+            await clip(update, context)
+            return
         await reply(update, t(context.lang, "not_image"))
         return
     file_id, size = found
+    await record_lookup(
+        update, context, file_id, size, "photo", context.state.settings.limits.max_image_bytes
+    )
+
+
+async def clip(update: Update, context: BotContext) -> None:
+    """Identify the people in a video, a round video note or a GIF animation."""
+    message = update.effective_message
+    assert message is not None
+    found = clip_of(message)
+    if found is None:
+        await reply(update, t(context.lang, "not_image"))
+        return
+    file_id, size, media = found
+    limit = context.state.settings.video_limits.max_bytes
+    await record_lookup(update, context, file_id, size, media, limit)
+
+
+async def record_lookup(
+    update: Update,
+    context: BotContext,
+    file_id: str,
+    size: int | None,
+    media: str,
+    max_bytes: int,
+) -> None:
+    """Record the lookup of one message's photo or clip (once however often the update is
+    delivered) and queue its job; a file over `max_bytes` is refused before it is
+    downloaded."""
+    message = update.effective_message
+    assert message is not None and context.sender is not None
     state = context.state
     gallery = context.service.gallery
     requester = Requester.telegram(context.sender.id)
@@ -80,9 +115,10 @@ async def photo(update: Update, context: BotContext) -> None:
                 file_id=file_id,
                 update_id=update.update_id,
                 language=context.lang,
+                media=media,
             )
             if created is not None:
-                refused = oversize(size, state.settings.limits.max_image_bytes)
+                refused = oversize(size, max_bytes)
                 if refused is not None:
                     # over Telegram's limit or ours: refused without downloading (the job tells
                     # them)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.texts.access import ACCESS_TEXTS
 from bot.texts.admin import ADMIN_TEXTS
 from bot.texts.console import CONSOLE_TEXTS
+from bot.texts.investigations import INVESTIGATION_TEXTS
 from bot.texts.menus import MENU_TEXTS
 from bot.texts.officer import OFFICER_TEXTS
 
@@ -33,6 +34,13 @@ def t(lang: str, key: str, **values: object) -> str:
 
 
 TEXTS: dict[str, dict[str, str]] = {}
-for _part in (MENU_TEXTS, ACCESS_TEXTS, OFFICER_TEXTS, ADMIN_TEXTS, CONSOLE_TEXTS):
+for _part in (
+    MENU_TEXTS,
+    ACCESS_TEXTS,
+    OFFICER_TEXTS,
+    ADMIN_TEXTS,
+    CONSOLE_TEXTS,
+    INVESTIGATION_TEXTS,
+):
     assert not TEXTS.keys() & _part.keys(), "a key is defined twice"
     TEXTS.update(_part)

@@ -113,9 +113,10 @@ OFFICER_TEXTS: dict[str, dict[str, str]] = {
         "Надішліть менше зображення або надішліть його як фото.",
     },
     "not_image": {
-        "en": "This file is not an image I can read. Send a photo, or a JPEG, PNG or WebP file.",
-        "uk": "Цей файл не є зображенням, яке я можу прочитати. Надішліть фото або файл JPEG, "
-        "PNG чи WebP.",
+        "en": "This file is not an image or a clip I can read. Send a photo or a video, or a "
+        "JPEG, PNG, WebP or HEIC file.",
+        "uk": "Цей файл не є зображенням чи відео, яке я можу прочитати. Надішліть фото чи "
+        "відео або файл JPEG, PNG, WebP чи HEIC.",
     },
     "image_empty": {"en": "The file is empty.", "uk": "Файл порожній."},
     "image_too_large": {
@@ -127,8 +128,8 @@ OFFICER_TEXTS: dict[str, dict[str, str]] = {
         "uk": "Зображення має забагато пікселів для безпечної обробки. Надішліть менше.",
     },
     "image_unsupported": {
-        "en": "This file is not a JPEG, PNG or WebP image.",
-        "uk": "Цей файл не є зображенням JPEG, PNG чи WebP.",
+        "en": "This file is not a JPEG, PNG, WebP or HEIC image.",
+        "uk": "Цей файл не є зображенням JPEG, PNG, WebP чи HEIC.",
     },
     "image_corrupt": {
         "en": "This image is damaged and cannot be read. Send it again, or another copy.",

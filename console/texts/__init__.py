@@ -8,6 +8,7 @@ import functools
 from console.texts.audit import AUDIT_TEXTS
 from console.texts.frame import FRAME_TEXTS
 from console.texts.identities import IDENTITY_TEXTS
+from console.texts.investigations import INVESTIGATION_TEXTS
 from console.texts.lookups import LOOKUP_TEXTS, REASONS
 from console.texts.status import STATUS_TEXTS
 from console.texts.users import USER_TEXTS
@@ -55,6 +56,14 @@ def texts_for(lang: str) -> dict[str, str]:
 
 TEXTS: dict[str, dict[str, str]] = {}
 # one module per page area; a new area adds its own here
-for _part in (FRAME_TEXTS, LOOKUP_TEXTS, IDENTITY_TEXTS, USER_TEXTS, AUDIT_TEXTS, STATUS_TEXTS):
+for _part in (
+    FRAME_TEXTS,
+    LOOKUP_TEXTS,
+    IDENTITY_TEXTS,
+    USER_TEXTS,
+    AUDIT_TEXTS,
+    STATUS_TEXTS,
+    INVESTIGATION_TEXTS,
+):
     assert not TEXTS.keys() & _part.keys(), "a key is defined twice"
     TEXTS.update(_part)

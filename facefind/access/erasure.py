@@ -79,8 +79,13 @@ async def forget_identity(
     if before is None or before.deleted:
         return None
     erase = grace_days <= 0
-    if not await gallery.identities.forget(identity_id, actor, erase=erase):
-        return None
+    async with gallery.db.transaction() as con:
+        if not await gallery.identities.forget(identity_id, actor, erase=erase, con=con):
+            return None
+        # in the same transaction: the sightings of unknown persons named as it, and its
+        # watchlist entries (their undelivered alerts withheld)
+        await gallery.sightings.forget_identity(identity_id, actor, con=con)
+        await gallery.watchlists.end_for_identity(identity_id, actor, con=con)
     until = None if erase else datetime.now(UTC) + timedelta(days=grace_days)
     return Forgotten(before, erase, until)
 
@@ -116,6 +121,7 @@ class PurgeReport:
     crops: int = 0
     file_ids: int = 0
     erased: list[int] = field(default_factory=list)
+    sightings: int = 0  # sightings past the retention period, deleted
 
 
 async def purge(
@@ -124,13 +130,14 @@ async def purge(
     """Apply the retention limit and erase identities whose grace period is over.
 
     `retention_days`: query face crops and Telegram file ids of lookups older than this are
-    removed; 0 removes all of them (`facefind purge --days 0`); None keeps them
-    (FACEFIND_RETENTION_DAYS=0)."""
+    removed, and sightings (embedding, crop and all) are deleted; 0 removes all of them
+    (`facefind purge --days 0`); None keeps them (FACEFIND_RETENTION_DAYS=0)."""
     now = datetime.now(UTC)
-    crops = files = 0
+    crops = files = sightings = 0
     if retention_days is not None:
-        crops, files = await gallery.lookups.purge_before(
-            now - timedelta(days=retention_days), actor
-        )
+        cutoff = now - timedelta(days=retention_days)
+        crops, files = await gallery.lookups.purge_before(cutoff, actor)
+        files += await gallery.albums.purge_before(cutoff)
+        sightings = (await gallery.sightings.purge_before(cutoff, actor)).sightings
     erased = await gallery.identities.erase_forgotten(now - timedelta(days=grace_days), actor)
-    return PurgeReport(crops, files, erased)
+    return PurgeReport(crops, files, erased, sightings)

@@ -1,5 +1,5 @@
 """The `facefind` command line, the composition root: each command group in its own module (data,
-gallery, identify, users, audit, evaluation, run); `facefind.cli.run` is the one place in
+gallery, identify, users, watchlist, audit, evaluation, run); `facefind.cli.run` is the one place in
 facefind/ that starts a front end (the bot)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from facefind.cli import gallery as cli_gallery
 from facefind.cli import identify as cli_identify
 from facefind.cli import run as cli_run
 from facefind.cli import users as cli_users
+from facefind.cli import watchlist as cli_watchlist
 from facefind.errors import StaleEmbeddings
 from facefind.runtime.logs import configure_logging
 from facefind.runtime.settings import Settings, SettingsError
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_data.add_parsers(sub)
     cli_identify.add_parsers(sub)
     cli_users.add_parsers(sub)
+    cli_watchlist.add_parsers(sub)
     cli_audit.add_parsers(sub)
     cli_eval.add_parsers(sub)
     cli_run.add_parsers(sub)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recognition.types import Limits
+from recognition.types import Limits, VideoLimits
 
 
 class SettingsError(ValueError):
@@ -92,6 +92,14 @@ class Settings:
     # a lookup whose worker died this many times while running its job (a photo that kills
     # the process: out of memory, a crash in native code) is closed instead of run again
     lookup_crash_limit: int = 2
+    # investigations (issue 17): clips, albums, sightings, watchlist alerts
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
+    # a media group's parts arrive as separate updates: it is taken once none came for this long
+    album_wait: float = 2.0
+    # officers are told when the face they sent was photographed before (admins always are)
+    sightings_to_officers: bool = True
+    # after an alert about an identity, more lookups of it within this window only count
+    alert_window: float = 3600.0
 
     @property
     def lookups_at_once(self) -> int:
@@ -209,6 +217,16 @@ class Settings:
             reply_backoff_max=e.number("FACEFIND_REPLY_BACKOFF_MAX_SECONDS", 600.0),
             job_heartbeat=e.number("FACEFIND_JOB_HEARTBEAT_SECONDS", 10.0),
             lookup_crash_limit=e.integer("FACEFIND_LOOKUP_CRASH_LIMIT", 2, minimum=1),
+            video_limits=VideoLimits(
+                max_bytes=e.integer("FACEFIND_VIDEO_MAX_BYTES", VideoLimits.max_bytes, minimum=1),
+                max_seconds=e.number("FACEFIND_VIDEO_MAX_SECONDS", VideoLimits.max_seconds),
+                max_samples=e.integer(
+                    "FACEFIND_VIDEO_MAX_SAMPLES", VideoLimits.max_samples, minimum=1
+                ),
+            ),
+            album_wait=e.number("FACEFIND_ALBUM_WAIT_SECONDS", 2.0),
+            sightings_to_officers=e.flag("FACEFIND_SIGHTINGS_TO_OFFICERS", True),
+            alert_window=e.number("FACEFIND_ALERT_WINDOW_SECONDS", 3600.0),
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,8 +119,11 @@ class QueueWorker:
         concurrency: int,
         heartbeat: float,
         context: dict[str, Any],
+        chores: Sequence[Callable[[], Awaitable[object]]] = (),
     ) -> None:
         self.queue = queue
+        # more housekeeping, at every heartbeat after the queue's own (watchlist alerts)
+        self.chores = tuple(chores)
         self.gallery = gallery
         self.heartbeat = heartbeat
         self.stalled_after = heartbeat * STALLED_AFTER_HEARTBEATS
@@ -241,6 +244,8 @@ class QueueWorker:
         for lookup_id in await self.gallery.lookups.open_without_job(LOOKUP_TASK):
             if await defer_lookup(self.queue, lookup_id):
                 logger.warning("lookup %s had no job (a crash?); queued one", lookup_id)
+        for chore in self.chores:
+            await chore()
 
     async def _count_crash(self, lookup_id: int, job: procrastinate.jobs.Job) -> int | None:
         """The lookup's crash count if this stalled job's run was under way when its worker

@@ -35,6 +35,7 @@ def assign_jointly(
     per_face_limit: int,
     rate: Callable[[float], float | None] | None = None,
     numbers: Sequence[int] | None = None,
+    margins: Sequence[float] | None = None,
 ) -> list[list[Candidate]]:
     """Banded candidates per face, never giving one identity to two faces of the same photo,
     followed by the leads of each face: identities it matches that another face holds.
@@ -52,13 +53,17 @@ def assign_jointly(
     `per_face_limit`): each identity that another face holds, among this face's matches from
     its best down to its last candidate (all of them when it has fewer than the limit), with
     this face's score and `held_by_face` the holder's number (`numbers`, default 1, 2, ...).
+
+    `margins` raise the bands of each face (facefind.scoring.fused: a person searched with the
+    fused embedding of several faces); its rates are the calibration's at the score less it.
     """
     numbers = list(numbers) if numbers is not None else list(range(1, len(per_face) + 1))
+    margin = list(margins) if margins is not None else [0.0] * len(per_face)
     eligible: list[dict[int, Match]] = []
-    for matches in per_face:
+    for face_no, matches in enumerate(per_face):
         best: dict[int, Match] = {}
         for m in matches:
-            if thresholds.band(m.similarity) is not None and (
+            if thresholds.band(m.similarity - margin[face_no]) is not None and (
                 m.identity_id not in best or m.similarity > best[m.identity_id].similarity
             ):
                 best[m.identity_id] = m
@@ -82,7 +87,8 @@ def assign_jointly(
         if not assigned:
             break
 
-    def candidate(rank: int, m: Match, held_by: int | None) -> Candidate:
+    def candidate(face: int, rank: int, m: Match, held_by: int | None) -> Candidate:
+        score = m.similarity - margin[face]
         return Candidate(
             rank=rank,
             identity_id=m.identity_id,
@@ -90,15 +96,15 @@ def assign_jointly(
             external_ref=m.external_ref,
             face_id=m.face_id,
             similarity=m.similarity,
-            band=thresholds.band(m.similarity) or "possible",
+            band=thresholds.band(score) or "possible",
             low_quality_ref=m.low_quality_ref,
-            false_candidate_rate=rate(m.similarity) if rate else None,
+            false_candidate_rate=rate(score) if rate else None,
             held_by_face=held_by,
         )
 
     result: list[list[Candidate]] = []
     for face, best in enumerate(eligible):
-        cands = [candidate(rank, m, None) for rank, m in enumerate(own[face], start=1)]
+        cands = [candidate(face, rank, m, None) for rank, m in enumerate(own[face], start=1)]
         mine = {m.identity_id for m in own[face]}
         leads: list[Match] = []
         seen = 0
@@ -110,6 +116,6 @@ def assign_jointly(
             elif m.identity_id in holder:
                 leads.append(m)
         for m in leads:
-            cands.append(candidate(len(cands) + 1, m, numbers[holder[m.identity_id]]))
+            cands.append(candidate(face, len(cands) + 1, m, numbers[holder[m.identity_id]]))
         result.append(cands)
     return result

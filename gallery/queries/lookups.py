@@ -2,20 +2,28 @@
 
 # --- lookups ----------------------------------------------------------------------------------
 LOOKUP_CREATE = """
-INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id, update_id, language)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO lookups (user_id, actor, source, chat_id, message_id, file_id, update_id, language,
+                     media)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (chat_id, message_id) DO NOTHING
 RETURNING id"""
 LOOKUP_BY_MESSAGE = "SELECT id, status FROM lookups WHERE chat_id = $1 AND message_id = $2"
 LOOKUP_FINISH = """
 UPDATE lookups SET photo_sha256 = $2, model = $3, status = $4, error = $5, face_count = $6,
                    timings = $7, bands = $8, outcome = $9, overview_jpeg = $10,
-                   finished_at = now()
+                   faces_left_out = $11, finished_at = now()
 WHERE id = $1"""
 LOOKUP_FACE_INSERT = """
-INSERT INTO lookup_faces (lookup_id, face_index, bbox, det_score, quality, crop_jpeg)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO lookup_faces (lookup_id, face_index, bbox, det_score, quality, crop_jpeg,
+                          photo_index, seen_in, frame_jpeg, time_s)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING id"""
+# the sightings kept for the lookup's people, linked to their stored faces
+LOOKUP_SIGHTINGS_LINK = """
+UPDATE sightings s SET lookup_face_id = lf.id
+FROM lookup_faces lf
+WHERE s.lookup_id = $1 AND lf.lookup_id = $1 AND lf.face_index = s.face_index
+  AND s.lookup_face_id IS NULL"""
 LOOKUP_CANDIDATE_INSERT = """
 INSERT INTO lookup_candidates (lookup_face_id, rank, identity_id, face_id, similarity, band,
                                false_candidate_rate, low_quality_ref, held_by_face)
@@ -24,7 +32,8 @@ RETURNING id"""
 LOOKUP_GET = """
 SELECT l.id, l.user_id, l.actor, l.source, l.chat_id, l.message_id, l.file_id, l.photo_sha256,
        l.model, l.status, l.error, l.face_count, l.timings, l.created_at, l.finished_at, l.bands,
-       l.outcome, l.language, l.reply_sent, l.delivered_at, l.handled_by, l.crashes
+       l.outcome, l.language, l.reply_sent, l.delivered_at, l.handled_by, l.crashes, l.media,
+       l.faces_left_out
 FROM lookups l WHERE l.id = $1"""
 LOOKUP_HANDLED_BY = "UPDATE lookups SET handled_by = $2 WHERE id = $1"
 LOOKUP_OVERVIEW = "SELECT overview_jpeg FROM lookups WHERE id = $1"
@@ -69,8 +78,11 @@ WHERE l.status IN ('pending', 'replying') AND l.source = 'telegram'
         AND j.args ->> 'lookup_id' = l.id::text)
 ORDER BY l.id"""
 LOOKUP_FACES = """
-SELECT id, face_index, bbox, det_score, quality, crop_jpeg FROM lookup_faces
+SELECT id, face_index, bbox, det_score, quality, crop_jpeg, photo_index, seen_in, time_s,
+       frame_jpeg IS NOT NULL AS has_frame
+FROM lookup_faces
 WHERE lookup_id = $1 ORDER BY face_index"""
+LOOKUP_FRAME = "SELECT frame_jpeg FROM lookup_faces WHERE lookup_id = $1 AND face_index = $2"
 LOOKUP_CANDIDATES = """
 SELECT c.id, c.lookup_face_id, c.rank, c.identity_id, c.face_id, c.similarity, c.band,
        c.false_candidate_rate, c.low_quality_ref, c.held_by_face, i.display_name, i.external_ref,
@@ -117,9 +129,10 @@ LEFT JOIN identities i ON i.id = c.identity_id
 WHERE l.created_at >= $1 AND l.created_at < $2
 ORDER BY l.id, lf.face_index, c.rank"""
 RETENTION_PURGE_CROPS = """
-UPDATE lookup_faces lf SET crop_jpeg = NULL
+UPDATE lookup_faces lf SET crop_jpeg = NULL, frame_jpeg = NULL
 FROM lookups l
-WHERE l.id = lf.lookup_id AND lf.crop_jpeg IS NOT NULL AND l.created_at < $1"""
+WHERE l.id = lf.lookup_id AND (lf.crop_jpeg IS NOT NULL OR lf.frame_jpeg IS NOT NULL)
+  AND l.created_at < $1"""
 RETENTION_PURGE_OVERVIEWS = """
 UPDATE lookups SET overview_jpeg = NULL WHERE overview_jpeg IS NOT NULL AND created_at < $1"""
 # a lookup still waiting for its photo keeps the file id it will download it with

@@ -46,6 +46,9 @@ RUNTIME_GRANTS = tuple(
 # Per table, what the application's statements need and nothing more. Whatever the owner reads
 # back from a table this role can write is data only: the owner never executes it.
 RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
+    "album_parts": "SELECT, INSERT, UPDATE",  # retention clears the file ids
+    "albums": "SELECT, INSERT, UPDATE",
+    "alert_deliveries": "SELECT, INSERT, UPDATE",  # sent or withheld once, never deleted
     "audit_log": "SELECT, INSERT",  # read and append; sealed rows are never changed
     # the console's sign-in links and sessions: used, ended, deleted by housekeeping
     "console_login_tokens": "SELECT, INSERT, UPDATE, DELETE",
@@ -63,7 +66,11 @@ RUNTIME_TABLE_PRIVILEGES: dict[str, str] = {
     "queue_schema": "SELECT",  # the owner's record of the queue's schema
     "queue_workers": "SELECT, INSERT, UPDATE, DELETE",  # where each lookup worker runs
     "schema_migrations": "SELECT",  # a runtime role alone checks the schema is up to date
+    "sightings": "SELECT, INSERT, UPDATE, DELETE",  # retention and forget delete them
+    "unknown_persons": "SELECT, INSERT, UPDATE",  # groups end with a state, never deleted
     "users": "SELECT, INSERT, UPDATE",
+    "watchlist_alerts": "SELECT, INSERT, UPDATE",  # a burst's first alert gets its count
+    "watchlist_entries": "SELECT, INSERT, UPDATE",  # removal is a mark
 }
 # the task queue's tables (procrastinate's functions run as the caller): its state, no DDL
 RUNTIME_QUEUE_TABLES = ("procrastinate_", "SELECT, INSERT, UPDATE, DELETE")

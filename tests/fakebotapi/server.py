@@ -29,6 +29,7 @@ from tests.fakebotapi.common import (
     _token_error,
     log,
 )
+from tests.fakebotapi.media import CLIP_KINDS, clip_content
 from tests.fakebotapi.methods import BotApiMethods
 
 _FILE_CHUNK = 64 * 1024
@@ -177,20 +178,26 @@ class FakeBotApi(BotApiMethods):
         reply_to_message_id: int | None = None,
         chat_id: int | None = None,
         extra: Mapping[str, Any] | None = None,
+        clip: tuple[str, bytes] | None = None,
+        media_group_id: str | None = None,
     ) -> JSON:
         """Queue a message update from user and return it.
+
+        clip is (kind, bytes): a "video", a "video_note" or an "animation" (a GIF, which
+        Telegram delivers as an MP4 animation that is also a document). media_group_id makes
+        the message part of an album (Telegram sends each part as its own update).
 
         photo is image bytes (the largest PhotoSize holds them unchanged, smaller ones are JPEG
         thumbnails) or a file_id of an earlier photo. document is (bytes, file name, mime type).
         Commands in text/caption get bot_command entities, as Telegram adds them. chat_id picks a
         group (see group()); by default the user's private chat. extra is merged into the message.
         """
-        if text is None and photo is None and document is None:
-            raise ValueError("push_message needs text, photo or document")
-        if text is not None and (photo is not None or document is not None):
+        if text is None and photo is None and document is None and clip is None:
+            raise ValueError("push_message needs text, photo, document or clip")
+        if text is not None and (photo is not None or document is not None or clip is not None):
             raise ValueError("a message with media carries caption=, not text=")
-        if photo is not None and document is not None:
-            raise ValueError("a message has either a photo or a document")
+        if sum(m is not None for m in (photo, document, clip)) > 1:
+            raise ValueError("a message has one of a photo, a document or a clip")
         sender = dict(user)
         private = self._private_chat(sender)
         if chat_id is None or chat_id == sender["id"]:
@@ -222,6 +229,15 @@ class FakeBotApi(BotApiMethods):
                 data, kind="document", file_name=file_name, mime_type=mime_type
             )
             content["document"] = _document_dict(stored)
+        if clip is not None:
+            kind, data = clip
+            if kind not in CLIP_KINDS:
+                raise ValueError(f"clip kind must be one of {CLIP_KINDS}")
+            name, mime = ("clip.mp4", "video/mp4") if kind != "video_note" else (None, None)
+            stored = self._store_file(data, kind=kind, file_name=name, mime_type=mime)
+            content.update(clip_content(kind, stored, duration=1, side=240))
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         message = self._new_message(chat, sender, content)
         if reply_to_message_id is not None:
             target = self._messages.get((chat["id"], reply_to_message_id))
@@ -231,6 +247,23 @@ class FakeBotApi(BotApiMethods):
         if extra:
             message.update(extra)
         return self.push_raw({"message": message})
+
+    def push_edit(
+        self, message: Mapping[str, Any], *, text: str | None = None, caption: str | None = None
+    ) -> JSON:
+        """Queue an edited_message update: the user edited an earlier message of theirs (its
+        text, or its caption), as Telegram sends it, with an edit_date."""
+        key = (message["chat"]["id"], message["message_id"])
+        current = dict(self._messages.get(key, message))
+        if text is not None:
+            current["text"] = text
+            current["entities"] = _command_entities(text)
+        if caption is not None:
+            current["caption"] = caption
+            current["caption_entities"] = _command_entities(caption)
+        current["edit_date"] = int(time.time())
+        self._messages[key] = current
+        return self.push_raw({"edited_message": _snapshot(current)})
 
     def push_callback(
         self,
