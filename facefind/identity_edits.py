@@ -4,7 +4,7 @@ that are one person; the same actions, rules and audit for the console, the CLI 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facefind.access.actors import Requester
 from facefind.access.rules import require_admin
@@ -55,14 +55,20 @@ class IdentityEditor:
     async def merge(self, source: int, target: int, requester: Requester) -> Merged:
         """Merge identity `source` into `target` (they are one person): `source`'s faces join
         `target`, whose template is rebuilt, and lookups from now on name `target`; `source` is
-        left forgotten, pointing at `target`, for the lookups that named it before. Admins
-        only; audited on both ids. MergeRefused for one identity with itself, or one that is
-        not in use."""
+        left forgotten, pointing at `target`, for the lookups that named it before. What
+        followed `source` follows `target`, in the same transaction: its watchlist entry
+        watches `target` (or ends, when `target` is watched already: one entry an identity),
+        and unknown persons named as `source` are named as `target`. Admins only; audited on
+        both ids. MergeRefused for one identity with itself, or one that is not in use."""
         require_admin(requester)
         if source == target:
             raise MergeRefused("an identity cannot be merged into itself")
-        merged = await self.gallery.identities.merge(source, target, requester.actor)
-        if merged is None:
-            raise MergeRefused(f"identities #{source} and #{target} must both be in use")
+        gallery, actor = self.gallery, requester.actor
+        async with gallery.db.transaction() as con:
+            merged = await gallery.identities.merge(source, target, actor, con=con)
+            if merged is None:
+                raise MergeRefused(f"identities #{source} and #{target} must both be in use")
+            watch = await gallery.watchlists.follow_merge(source, target, actor, con=con)
+            named = await gallery.sightings.follow_merge(source, target, actor, con=con)
         self.changed()
-        return merged
+        return replace(merged, watch=watch, unknown_persons=tuple(named))

@@ -21,6 +21,8 @@ class Merged:
     target: int
     faces_moved: int
     faces_left: int
+    watch: str | None = None  # the source's watchlist entry: "moved" to the target, or "ended"
+    unknown_persons: tuple[int, ...] = ()  # unknown persons named as the source, now the target
 
 
 class Identities:
@@ -111,14 +113,17 @@ class Identities:
                 )
         return changed
 
-    async def merge(self, source: int, target: int, actor: str) -> Merged | None:
+    async def merge(
+        self, source: int, target: int, actor: str, *, con: Connection | None = None
+    ) -> Merged | None:
         """Merge identity `source` into `target`: its faces move (but for photos `target` has
         already), both templates are rebuilt, and `source` is left forgotten, pointing at
         `target`. Audited on both ids (`identity.merged` on the source, `identity.merge` on the
-        target). None unless both are distinct identities in use."""
+        target). None unless both are distinct identities in use. In the caller's transaction
+        when `con` is given (what follows the identity goes in the same one)."""
         if source == target:
             return None
-        async with self.db.transaction() as con:
+        async with self.db.joined(con) as con:
             locked = await con.fetch(q.IDENTITIES_LOCK, [source, target])
             if len(locked) != 2 or not all(r["active"] for r in locked):
                 return None

@@ -247,6 +247,23 @@ class Sightings:
                 )
         return deleted
 
+    async def follow_merge(
+        self, source: int, target: int, actor: str, *, con: Connection | None = None
+    ) -> list[int]:
+        """Identity `source` was merged into `target`: the unknown persons named as `source`
+        are named as `target` (in the caller's transaction when `con` is given); their ids."""
+        async with self.db.joined(con) as c:
+            groups = [int(r[0]) for r in await c.fetch(q.GROUPS_FOLLOW_MERGE, source, target)]
+            if groups:
+                await self.db.audit(
+                    actor,
+                    "unknown.follow_merge",
+                    f"identity:{target}",
+                    {"groups": groups, "from_identity": source},
+                    con=c,
+                )
+        return groups
+
 
 def _sighting(r: Any) -> Sighting:
     return Sighting(

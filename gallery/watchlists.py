@@ -185,6 +185,38 @@ class Watchlists:
                 )
         return len(ended)
 
+    async def follow_merge(
+        self, source: int, target: int, actor: str, *, con: Connection | None = None
+    ) -> str | None:
+        """Identity `source` was merged into `target`: its entry in force now watches `target`
+        ("moved"), or ends when `target` is watched already ("ended"); None when it had none.
+        In the caller's transaction when `con` is given; audited."""
+        async with self.db.joined(con) as c:
+            moved = [int(r[0]) for r in await c.fetch(q.ENTRY_FOLLOW_MERGE, source, target)]
+            if moved:
+                await self.db.audit(
+                    actor,
+                    "watchlist.move",
+                    f"identity:{target}",
+                    {"entries": moved, "from_identity": source, "why": "merged"},
+                    con=c,
+                )
+                return "moved"
+            why = f"merged into identity #{target}, already watched"
+            ended = [
+                int(r[0]) for r in await c.fetch(q.ENTRIES_END_FOR_IDENTITY, source, actor, why)
+            ]
+            if ended:
+                await self.db.audit(
+                    actor,
+                    "watchlist.end",
+                    f"identity:{source}",
+                    {"entries": ended, "why": "merged", "into": target},
+                    con=c,
+                )
+                return "ended"
+        return None
+
     async def get(self, entry_id: int) -> WatchEntry | None:
         row = await self.db.pool.fetchrow(q.ENTRY_GET, entry_id)
         return entry_of(row) if row else None

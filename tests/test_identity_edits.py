@@ -123,3 +123,36 @@ async def test_a_rename_cleans_the_name_and_audits_what_changed(gallery: Gallery
         await editor.edit(ident, ADMIN, name="Someone", external_ref=None)
     with pytest.raises(NotAllowed):
         await editor.edit(ident, Requester.telegram(5), name="Someone", external_ref=None)
+
+
+async def test_what_watched_or_named_the_merged_identity_follows_it(gallery: Gallery) -> None:
+    target = await person(gallery, "Taras Bondar", (1, "a"))
+    source = await person(gallery, "Taras Bondarenko", (2, "b"))
+    watched = await gallery.watchlists.add(source, "wanted for questioning", "test")
+    # an unknown person an admin named as the identity merged away
+    group = await gallery.pool.fetchval(
+        "INSERT INTO unknown_persons (model, state, identity_id) VALUES ($1, 'named', $2) "
+        "RETURNING id",
+        MODEL,
+        source,
+    )
+    merged = await IdentityEditor(gallery).merge(source, target, ADMIN)
+    # the watch entry now watches the identity the person goes by, so alerts do not stop
+    assert merged.watch == "moved" and merged.unknown_persons == (group,)
+    entry = await gallery.watchlists.get(watched.id)
+    assert entry is not None and entry.identity_id == target and entry.removed_at is None
+    assert (
+        await gallery.pool.fetchval("SELECT identity_id FROM unknown_persons WHERE id = $1", group)
+        == target
+    )
+    [moved] = await audit_of(gallery, "watchlist.move")
+    assert moved["target"] == f"identity:{target}"
+
+    # one entry an identity: merging a watched identity into a watched one ends its entry
+    third = await person(gallery, "Taras B.", (3, "c"))
+    other = await gallery.watchlists.add(third, "seen at the border", "test")
+    merged = await IdentityEditor(gallery).merge(third, target, ADMIN)
+    assert merged.watch == "ended"
+    ended = await gallery.watchlists.get(other.id)
+    assert ended is not None and ended.removed_at is not None
+    assert [e.identity_id for e in await gallery.watchlists.in_force()] == [target]

@@ -269,6 +269,15 @@ async def _edit_identity(editor: IdentityEditor, args: argparse.Namespace, who: 
                 f"identity #{merged.source} merged into #{merged.target}: {merged.faces_moved} "
                 f"face(s) moved, {merged.faces_left} left (photos #{merged.target} had already)"
             )
+            if merged.watch == "moved":
+                print(f"its watchlist entry now watches #{merged.target}")
+            elif merged.watch == "ended":
+                print(f"its watchlist entry ended: #{merged.target} is watched already")
+            if merged.unknown_persons:
+                print(
+                    f"{len(merged.unknown_persons)} unknown person(s) named as it now name "
+                    f"#{merged.target}"
+                )
             return 0
         current = await editor.gallery.identities.get(args.id)
         if current is None or current.deleted:

@@ -147,4 +147,7 @@ GROUPS_OF_OLD = """
 SELECT DISTINCT group_id FROM sightings WHERE created_at < $1 AND group_id IS NOT NULL"""
 PURGE_OLD = "DELETE FROM sightings WHERE created_at < $1"
 GROUPS_OF_IDENTITY = "SELECT id FROM unknown_persons WHERE identity_id = $1 ORDER BY id"
+# an identity merged into another: the unknown persons named as it are named as the other
+GROUPS_FOLLOW_MERGE = """
+UPDATE unknown_persons SET identity_id = $2 WHERE identity_id = $1 RETURNING id"""
 FORGET_OF_GROUPS = "DELETE FROM sightings WHERE group_id = ANY($1::bigint[])"

@@ -44,6 +44,13 @@ ENTRIES_END_FOR_IDENTITY = """
 UPDATE watchlist_entries SET removed_at = now(), removed_by = $2, removal_reason = $3
 WHERE identity_id = $1 AND removed_at IS NULL
 RETURNING id"""
+# an identity merged into another: its entry follows it unless the other has one of its own
+ENTRY_FOLLOW_MERGE = """
+UPDATE watchlist_entries SET identity_id = $2
+WHERE identity_id = $1 AND removed_at IS NULL
+  AND NOT EXISTS (
+      SELECT 1 FROM watchlist_entries t WHERE t.identity_id = $2 AND t.removed_at IS NULL)
+RETURNING id"""
 ENTRIES_IN_FORCE = f"""
 SELECT {_ENTRY_COLUMNS} FROM watchlist_entries e JOIN identities i ON i.id = e.identity_id
 WHERE {_IN_FORCE}
