@@ -19,4 +19,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
-.venv/bin/python -m pytest "$@"
+# Two processes, each with its own embedded PostgreSQL, one test file at a time (a file's tests
+# share fixtures). FACEFIND_TEST_WORKERS=0 runs everything in this one process.
+.venv/bin/python -m pytest -n "${FACEFIND_TEST_WORKERS:-2}" --dist loadfile "$@"
