@@ -73,7 +73,7 @@ class FaceFind:
         candidates_per_face: int = 3,
         video_limits: VideoLimits | None = None,
         alert_window: timedelta = ALERT_WINDOW,
-        console_url: str = "http://127.0.0.1:8081",
+        console_url: str | None = "http://127.0.0.1:8081",
         bot_token: str | None = None,
     ) -> None:
         self.analyzer = analyzer
@@ -167,7 +167,11 @@ class FaceFind:
                 candidates_per_face=settings.candidates_per_face,
                 video_limits=settings.video_limits,
                 alert_window=timedelta(seconds=settings.alert_window),
-                console_url=console_base_url(settings.web_url, settings.web_listen),
+                console_url=(
+                    console_base_url(settings.web_url, settings.web_listen)
+                    if settings.console_enabled
+                    else None
+                ),
                 bot_token=settings.telegram_bot_token,
             )
             await service.bands.current()

@@ -154,3 +154,11 @@ def test_enrolling_a_folder_with_no_photos_says_so_and_fails(
     assert out.returncode == 1, out.stderr
     assert "NOT ENROLLED (1)" in out.stdout
     assert f"error: nobody was enrolled from {faceless.parent}" in out.stderr
+
+
+def test_cli_console_refuses_to_start_when_the_console_is_off(tmp_path: Path) -> None:
+    # refused before any database is opened
+    nowhere = "postgresql://facefind_app@127.0.0.1:9/none"
+    result = run_cli(["console"], nowhere, tmp_path, {"FACEFIND_WEB_LISTEN": "off"})
+    assert result.returncode != 0
+    assert "FACEFIND_WEB_LISTEN=off" in result.stderr and "Traceback" not in result.stderr

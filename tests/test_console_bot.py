@@ -334,3 +334,22 @@ async def test_over_https_console_offers_the_mini_app_and_admins_get_its_menu_bu
         assert api.menu_buttons[user["id"]]["type"] == "default"
     finally:
         service.web_sessions = sessions
+
+
+async def test_with_the_console_off_console_says_so_and_issues_no_link(
+    api: FakeBotApi, admin: JSON, service: FaceFind, console: Console
+) -> None:
+    """FACEFIND_WEB_LISTEN=off: an admin is told there is no console, no sign-in link is made,
+    and an officer is still refused as one."""
+    sessions = service.web_sessions
+    service.web_sessions = WebSessions(service.gallery, base_url=None, bot_token=api.token)
+    try:
+        assert service.web_sessions.webapp_url is None
+        start = await console.last_audit_id()
+        message = await send(api, admin, "/console", "no web console")
+        assert "/login/" not in message["text"] and "reply_markup" not in message
+        assert await console.audit_rows("console.link.issue", start) == []
+        user = await officer(api, service, "Oksana")
+        await send(api, user, "/console", "administrators only")
+    finally:
+        service.web_sessions = sessions

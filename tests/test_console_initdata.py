@@ -112,6 +112,18 @@ def test_the_console_listens_locally_unless_told_otherwise() -> None:
         dotenv=False,
     )
     assert (told.web_listen, told.web_url) == ("0.0.0.0:9000", "https://console.example.org")
+    assert settings.console_enabled and told.console_enabled
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", " Off "])
+def test_the_console_can_be_switched_off(value: str) -> None:
+    settings = Settings.from_env({"FACEFIND_WEB_LISTEN": value}, dotenv=False)
+    assert (settings.web_listen, settings.console_enabled) == ("off", False)
+
+
+def test_a_listen_address_that_is_neither_host_port_nor_off_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"FACEFIND_WEB_LISTEN.*or off"):
+        Settings.from_env({"FACEFIND_WEB_LISTEN": "nowhere"}, dotenv=False)
 
 
 @pytest.mark.parametrize(

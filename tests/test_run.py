@@ -65,6 +65,38 @@ async def test_facefind_run_serves_the_bot_api_url_and_stops_on_sigterm(
         assert "stopping" in output
 
 
+async def test_facefind_run_with_the_console_off_opens_no_console(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    async with FakeBotApi() as api:
+        proc = await facefind_run(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=api.token,
+            TELEGRAM_API_URL=api.url,
+            DATABASE_URL=app_dsn(fresh_dsn),
+            DATABASE_OWNER_URL=fresh_dsn,
+            ADMIN_IDS="778",
+            FACEFIND_WEB_LISTEN="off",
+        )
+        try:
+            await api.wait_for_call("getUpdates", timeout=60)
+            admin = api.user(778, "Iryna", username="iryna")
+            api.push_message(admin, "/console")
+            sent = await api.wait_for(
+                lambda m: m["chat"]["id"] == 778 and "no web console" in m["text"], timeout=60
+            )
+            assert "/login/" not in sent["text"]
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), timeout=60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        output = (await proc.stdout.read()).decode() if proc.stdout else ""
+        assert code == 0, output
+        assert "the console is off" in output and "console listening" not in output
+
+
 async def test_facefind_console_alone_serves_the_console_and_stops_on_sigterm(
     fresh_dsn: str, tmp_path: Path
 ) -> None:

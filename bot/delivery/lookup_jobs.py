@@ -320,7 +320,9 @@ def lookup_worker(
 ) -> QueueWorker:
     """A worker (not yet started) that answers lookup jobs with this Bot API client."""
     # FACEFIND_WEB_URL, when set: a button to the lookup in the console
-    alerts = AlertSender(bot, service, web_url=settings.web_url)
+    alerts = AlertSender(
+        bot, service, web_url=settings.web_url if settings.console_enabled else None
+    )
     jobs = LookupJobs(
         service,
         bot,

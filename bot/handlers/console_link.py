@@ -15,7 +15,7 @@ from bot.context import BotContext
 from bot.handlers.common import reply
 from bot.texts import t
 from facefind.access.actors import Requester
-from facefind.access.web_sessions import LOGIN_LINK_TTL, NotAnAdmin
+from facefind.access.web_sessions import LOGIN_LINK_TTL, ConsoleOff, NotAnAdmin
 
 
 async def console(update: Update, context: BotContext) -> None:
@@ -28,6 +28,9 @@ async def console(update: Update, context: BotContext) -> None:
     except NotAnAdmin:
         context.state.metrics.refused.labels("not_admin").inc()
         await reply(update, t(context.lang, "console_admins_only"))
+        return
+    except ConsoleOff:
+        await reply(update, t(context.lang, "console_off"))
         return
     markup = None
     if sessions.webapp_url is not None:

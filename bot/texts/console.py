@@ -15,6 +15,12 @@ CONSOLE_TEXTS: dict[str, dict[str, str]] = {
         "en": "The web console is for administrators only.",
         "uk": "Вебконсоль лише для адміністраторів.",
     },
+    "console_off": {
+        "en": "This deployment serves no web console (FACEFIND_WEB_LISTEN=off). Past lookups, "
+        "users and identities are in the bot's commands: /help.",
+        "uk": "Це розгортання не має вебконсолі (FACEFIND_WEB_LISTEN=off). Минулі пошуки, "
+        "користувачі та особи доступні командами бота: /help.",
+    },
     "restore_merged": {
         "en": "Identity #{id} was merged into another identity: its faces are that identity's "
         "now, so there is nothing to restore.",

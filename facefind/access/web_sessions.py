@@ -64,6 +64,11 @@ class NotAnAdmin(NotAllowed):
     code = "not_admin"
 
 
+class ConsoleOff(Exception):
+    """FACEFIND_WEB_LISTEN=off: this deployment serves no console, so there is nothing to sign
+    in to."""
+
+
 class SessionRefused(Exception):
     """A request's session does not give the console. `status` 401: no session (none, unknown,
     ended, idle); 403: its admin lost the role or was revoked (the session is ended now)."""
@@ -129,13 +134,14 @@ class WebSessions:
         self,
         gallery: Gallery,
         *,
-        base_url: str,
+        base_url: str | None,
         bot_token: str | None,
         clock: Clock = utc_now,
     ) -> None:
         self.gallery = gallery
         self.store = gallery.console_sessions
-        self.base_url = base_url.rstrip("/")
+        self.enabled = base_url is not None  # None: FACEFIND_WEB_LISTEN=off
+        self.base_url = (base_url or "").rstrip("/")
         self._bot_token = bot_token
         self.clock = clock
         self._refusals = _Refusals()
@@ -143,7 +149,7 @@ class WebSessions:
     @property
     def webapp_enabled(self) -> bool:
         """Telegram opens Mini Apps over HTTPS only, and initData needs the bot's token."""
-        return self._bot_token is not None and self.base_url.startswith("https://")
+        return self.enabled and self._bot_token is not None and self.base_url.startswith("https://")
 
     @property
     def webapp_url(self) -> str | None:
@@ -157,14 +163,15 @@ class WebSessions:
     # --- one-time links -------------------------------------------------------------------
     async def issue_login_link(self, admin_id: int, requester: Requester) -> str:
         """A link that signs `admin_id` in once within 5 minutes (the bot's /console: the admin
-        asks for their own); NotAnAdmin, audited, for anyone who is not an approved admin now."""
+        asks for their own); NotAnAdmin, audited, for anyone who is not an approved admin now;
+        ConsoleOff, for an admin, when this deployment serves no console."""
         actor = requester.actor
         token = secrets.token_urlsafe(32)
         now = self.clock()
         async with self.gallery.db.transaction() as con:
             user = await self.gallery.users.get(admin_id, con=con)
             allowed = user is not None and user.is_admin
-            if allowed:
+            if allowed and self.enabled:
                 expires = now + LOGIN_LINK_TTL
                 await self.store.add_login_token(
                     token_hash(token), admin_id, actor, now, expires, con=con
@@ -186,6 +193,8 @@ class WebSessions:
                 )
         if not allowed:
             raise NotAnAdmin(admin_id)
+        if not self.enabled:
+            raise ConsoleOff
         return f"{self.base_url}/login/{token}"
 
     async def link_state(self, token: str) -> LinkState:

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runner import run_bot
 
+    if not settings.console_enabled:
+        logger.info("the console is off (FACEFIND_WEB_LISTEN=off)")
+        return run_bot(settings)
     return run_bot(settings, alongside=_console_beside_bot(settings))
 
 
@@ -34,6 +37,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.console_enabled:
+        raise SettingsError(
+            "FACEFIND_WEB_LISTEN=off: this deployment serves no console; set it to host:port"
+        )
     try:
         asyncio.run(_console_alone(settings))
     except KeyboardInterrupt:

@@ -66,8 +66,9 @@ class Settings:
     webhook_listen: str = "0.0.0.0:8443"
     webhook_secret: str | None = None
     http_listen: str = "127.0.0.1:8080"
-    # the admin console: where it listens, and its public address (docs/console.md). https://:
-    # the Mini App and Secure cookies; http://: sign-in links on a local network only
+    # the admin console: where it listens ("off": nowhere), and its public address
+    # (docs/console.md). https://: the Mini App and Secure cookies; http://: sign-in links on a
+    # local network only
     web_listen: str = "127.0.0.1:8081"
     web_url: str | None = None
     rate_limit_per_hour: int = 30
@@ -136,11 +137,17 @@ class Settings:
             strong = max(strong, possible)
         return Thresholds(strong=strong, possible=possible)
 
+    @property
+    def console_enabled(self) -> bool:
+        """FACEFIND_WEB_LISTEN=off: no console (no listener, no sign-in links, no Mini App)."""
+        return self.web_listen != "off"
+
     def __post_init__(self) -> None:
-        try:
-            parse_listen(self.web_listen)
-        except SettingsError as exc:
-            raise SettingsError(f"FACEFIND_WEB_LISTEN: {exc}") from None
+        if self.console_enabled:
+            try:
+                parse_listen(self.web_listen)
+            except SettingsError as exc:
+                raise SettingsError(f"FACEFIND_WEB_LISTEN: {exc} (or off)") from None
         if self.web_url is not None:
             check_web_url(self.web_url)
         fixed = (
@@ -200,7 +207,7 @@ class Settings:
             webhook_listen=e.text("WEBHOOK_LISTEN") or "0.0.0.0:8443",
             webhook_secret=e.text("WEBHOOK_SECRET"),
             http_listen=e.text("FACEFIND_HTTP_LISTEN") or "127.0.0.1:8080",
-            web_listen=e.text("FACEFIND_WEB_LISTEN") or "127.0.0.1:8081",
+            web_listen=_listen_or_off(e.text("FACEFIND_WEB_LISTEN")) or "127.0.0.1:8081",
             web_url=e.text("FACEFIND_WEB_URL"),
             rate_limit_per_hour=e.integer("FACEFIND_RATE_LIMIT_PER_HOUR", 30, minimum=0),
             retention_days=e.integer("FACEFIND_RETENTION_DAYS", 90, minimum=0),
@@ -234,6 +241,13 @@ def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("facefind", appauthor=False))
+
+
+def _listen_or_off(value: str | None) -> str | None:
+    """FACEFIND_WEB_LISTEN as given, "off" in any case spelt "off"."""
+    if value is not None and value.strip().lower() == "off":
+        return "off"
+    return value
 
 
 def parse_listen(value: str) -> tuple[str, int]:
