@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from console.texts import browser_language, language_of
 from console.web import (
@@ -65,19 +65,36 @@ def set_session_cookie(response: web.StreamResponse, state: ConsoleState, sessio
     of their own site, where a Strict cookie is never sent; a partitioned cookie is kept for
     that frame under that site only, and forms still need the CSRF token."""
     framed = session.method == "webapp" and state.secure
+    if framed:
+        # written out: Python's http.cookies knows the Partitioned attribute only from 3.14
+        # (aiohttp's set_cookie(partitioned=True) raises CookieError before it); the token
+        # is URL-safe base64, nothing in it needs quoting
+        response.headers.add(
+            hdrs.SET_COOKIE,
+            f"{state.cookie_name}={session.token}; HttpOnly; Path=/; SameSite=None; Secure; "
+            "Partitioned",
+        )
+        return
     response.set_cookie(
         state.cookie_name,
         session.token,
         httponly=True,
         secure=state.secure,
-        samesite="None" if framed else "Strict",
-        partitioned=True if framed else None,
+        samesite="Strict",
         path="/",
     )
 
 
 def clear_session_cookie(response: web.StreamResponse, state: ConsoleState) -> None:
+    """Remove the session cookie, of either kind: over HTTPS a Mini App's partitioned cookie
+    is removed only by a Set-Cookie that is partitioned too."""
     response.del_cookie(state.cookie_name, path="/", secure=state.secure, httponly=True)
+    if state.secure:
+        response.headers.add(
+            hdrs.SET_COOKIE,
+            f'{state.cookie_name}=""; Max-Age=0; HttpOnly; Path=/; SameSite=None; Secure; '
+            "Partitioned",
+        )
 
 
 @web.middleware
