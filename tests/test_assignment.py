@@ -160,9 +160,11 @@ def test_settings_read_from_the_environment() -> None:
 
 
 def test_a_person_searched_with_a_fused_embedding_meets_bands_raised_by_the_margin() -> None:
-    from facefind.scoring.fused import FUSED_BAND_MARGIN, band_margin
+    from facefind.scoring.fused import FUSED_BAND_MARGIN, FUSED_BAND_MARGIN_3, band_margin
 
     assert band_margin(1) == 0.0 and band_margin(2) == FUSED_BAND_MARGIN
+    # more faces fused score higher still: a larger margin from three on
+    assert band_margin(3) == band_margin(10) == FUSED_BAND_MARGIN_3 > FUSED_BAND_MARGIN
     rates: list[float] = []
 
     def rate(s: float) -> float:
@@ -176,7 +178,7 @@ def test_a_person_searched_with_a_fused_embedding_meets_bands_raised_by_the_marg
         T,
         3,
         rate,
-        margins=[band_margin(1), band_margin(3)],
+        margins=[band_margin(1), band_margin(2)],
     )
     assert [(c.identity_id, c.band) for c in one] == [(1, "strong"), (2, "possible")]
     # the fused person: the weaker match is dropped, the stronger one is only possible
