@@ -12,11 +12,19 @@ from __future__ import annotations
 # the model filter drops rows, so a shortlist is never silently short.
 # SET takes no parameters; the values are ints, formatted here and nowhere else. SET LOCAL
 # rather than set_config(): Citus sends SET LOCAL on to the shards (docs/scaling.md).
+# enable_sort off: the planner prices computing every row's distance far too low (each
+# 512-dimension embedding is read from TOAST, about 6 pages a row), so below some tens of
+# thousands of rows it read them all and sorted: 14,000 sightings in no group took 94 to 113 ms a
+# shortlist that way (a sequential or a bitmap scan), 14 ms through the HNSW index
+# (bench/sightings_db.py, docs/benchmarks.md). Only the vector index gives rows in distance
+# order, so pricing the sort out leaves it; where no index exists (a bulk load deferred it) the
+# sort is still the plan, as the only one.
 def search_settings(ef_search: int, max_scan_tuples: int) -> str:
     return (
         "SET LOCAL hnsw.iterative_scan = relaxed_order; "
         f"SET LOCAL hnsw.ef_search = {int(ef_search)}; "
-        f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}"
+        f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}; "
+        "SET LOCAL enable_sort = off"
     )
 
 
