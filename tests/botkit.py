@@ -5,6 +5,7 @@ users and read what the bot sent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import re
@@ -142,6 +143,20 @@ def bot_settings(fake: FakeBotApi, dsn: str, data_dir: Path, **overrides: Any) -
         "http_listen": "127.0.0.1:0",
     }
     return Settings(**db_settings(dsn, data_dir), **(values | overrides))
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    fake: FakeBotApi, service: FaceFind, dsn: str, data_dir: Path, **overrides: Any
+) -> AsyncIterator[BotRunner]:
+    """A BotRunner polling the fake Bot API (settings as `bot_settings` makes them), stopped
+    when the block ends: a module's one bot."""
+    runner = BotRunner(bot_settings(fake, dsn, data_dir, **overrides), service)
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
 
 
 @pytest.fixture

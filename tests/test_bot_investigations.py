@@ -18,12 +18,12 @@ from tests.botkit import (
     ADMIN,
     Enrolled,
     body,
-    bot_settings,
     buttons,
     candidates,
     lookup_replies,
     officer,
     reply,
+    running_bot,
     send,
 )
 from tests.fakebotapi import JSON, FakeBotApi
@@ -40,12 +40,8 @@ async def running(
     api: FakeBotApi, service: FaceFind, enrolled: Enrolled, module_dsn: str, data_dir: Path
 ) -> AsyncIterator[BotRunner]:
     """The bot; its housekeeping (which sends what alerts are left) every second."""
-    runner = BotRunner(bot_settings(api, module_dsn, data_dir, job_heartbeat=1.0), service)
-    await runner.start()
-    try:
+    async with running_bot(api, service, module_dsn, data_dir, job_heartbeat=1.0) as runner:
         yield runner
-    finally:
-        await runner.stop()
 
 
 async def second_admin(api: FakeBotApi, service: FaceFind) -> JSON:

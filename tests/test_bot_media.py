@@ -18,11 +18,11 @@ from tests.botkit import (
     ADMIN,
     Enrolled,
     body,
-    bot_settings,
     candidates,
     lookup_replies,
     officer,
     reply,
+    running_bot,
 )
 from tests.fakebotapi import JSON, FakeBotApi
 from tests.media import clip_bytes, heic_bytes, on_canvas, still_frames
@@ -39,12 +39,8 @@ async def running(
     api: FakeBotApi, service: FaceFind, enrolled: Enrolled, module_dsn: str, data_dir: Path
 ) -> AsyncIterator[BotRunner]:
     """The bot, with a short wait for an album's parts."""
-    runner = BotRunner(bot_settings(api, module_dsn, data_dir, album_wait=0.3), service)
-    await runner.start()
-    try:
+    async with running_bot(api, service, module_dsn, data_dir, album_wait=0.3) as runner:
         yield runner
-    finally:
-        await runner.stop()
 
 
 def variants(

@@ -23,13 +23,13 @@ from tests.botkit import (
     ADMIN,
     Enrolled,
     answered,
-    bot_settings,
     candidates,
     face_crop,
     lookup_replies,
     new_user_id,
     officer,
     reply,
+    running_bot,
     send,
     stranger_user,
 )
@@ -62,12 +62,8 @@ async def bot(
     api: FakeBotApi, service: FaceFind, enrolled: Enrolled, module_dsn: str, data_dir: Path
 ) -> AsyncIterator[BotRunner]:
     """One bot for the module, polling the local Bot API server; ADMIN is its admin."""
-    runner = BotRunner(bot_settings(api, module_dsn, data_dir), service)
-    await runner.start()
-    try:
+    async with running_bot(api, service, module_dsn, data_dir) as runner:
         yield runner
-    finally:
-        await runner.stop()
 
 
 @pytest.fixture(scope="module")
