@@ -140,7 +140,8 @@ class WebSessions:
     ) -> None:
         self.gallery = gallery
         self.store = gallery.console_sessions
-        self.enabled = base_url is not None  # None: FACEFIND_WEB_LISTEN=off
+        # None: FACEFIND_WEB_LISTEN=off (no https:// address either, so no Mini App)
+        self.enabled = base_url is not None
         self.base_url = (base_url or "").rstrip("/")
         self._bot_token = bot_token
         self.clock = clock
@@ -149,7 +150,7 @@ class WebSessions:
     @property
     def webapp_enabled(self) -> bool:
         """Telegram opens Mini Apps over HTTPS only, and initData needs the bot's token."""
-        return self.enabled and self._bot_token is not None and self.base_url.startswith("https://")
+        return self._bot_token is not None and self.base_url.startswith("https://")
 
     @property
     def webapp_url(self) -> str | None:
