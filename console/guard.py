@@ -66,14 +66,7 @@ def set_session_cookie(response: web.StreamResponse, state: ConsoleState, sessio
     that frame under that site only, and forms still need the CSRF token."""
     framed = session.method == "webapp" and state.secure
     if framed:
-        # written out: Python's http.cookies knows the Partitioned attribute only from 3.14
-        # (aiohttp's set_cookie(partitioned=True) raises CookieError before it); the token
-        # is URL-safe base64, nothing in it needs quoting
-        response.headers.add(
-            hdrs.SET_COOKIE,
-            f"{state.cookie_name}={session.token}; HttpOnly; Path=/; SameSite=None; Secure; "
-            "Partitioned",
-        )
+        add_partitioned_cookie(response, state.cookie_name, session.token)
         return
     response.set_cookie(
         state.cookie_name,
@@ -85,16 +78,22 @@ def set_session_cookie(response: web.StreamResponse, state: ConsoleState, sessio
     )
 
 
+def add_partitioned_cookie(response: web.StreamResponse, name: str, value: str) -> None:
+    """A Mini App's session cookie (or its removal): HttpOnly, Secure, SameSite=None and
+    Partitioned. Written out: Python's http.cookies knows the Partitioned attribute only from
+    3.14 (aiohttp's set_cookie(partitioned=True) raises CookieError before it); a session token
+    is URL-safe base64, nothing in it needs quoting."""
+    response.headers.add(
+        hdrs.SET_COOKIE, f"{name}={value}; HttpOnly; Path=/; SameSite=None; Secure; Partitioned"
+    )
+
+
 def clear_session_cookie(response: web.StreamResponse, state: ConsoleState) -> None:
     """Remove the session cookie, of either kind: over HTTPS a Mini App's partitioned cookie
     is removed only by a Set-Cookie that is partitioned too."""
     response.del_cookie(state.cookie_name, path="/", secure=state.secure, httponly=True)
     if state.secure:
-        response.headers.add(
-            hdrs.SET_COOKIE,
-            f'{state.cookie_name}=""; Max-Age=0; HttpOnly; Path=/; SameSite=None; Secure; '
-            "Partitioned",
-        )
+        add_partitioned_cookie(response, state.cookie_name, '""; Max-Age=0')
 
 
 @web.middleware
