@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gallery
+from bench.lookup_pages import percentile
 from bench.sightings import calibration
 from facefind.scoring.unknown_persons import nightly_pass, place_sighting
 from gallery import AuditKey, Gallery
@@ -99,11 +100,6 @@ def new_sighting(vector: np.ndarray, lookup_id: int) -> NewSighting:
         quality_score=0.5, low_quality=False, bbox=(0.0, 0.0, 10.0, 10.0), crop_jpeg=None,
         lookup_id=lookup_id, actor="tg:1",
     )  # fmt: skip
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def bench(g: Gallery, pool: asyncpg.Pool, args: argparse.Namespace) -> None:
